@@ -267,7 +267,7 @@ def freeze_layers(model: nn.Module, num_trainable_layers: int) -> nn.Module:
     layers = transformer_layers(model)
     if not 0 <= num_trainable_layers <= len(layers):
         raise ValueError(f"num_trainable_layers must be between 0 and {len(layers)}, got {num_trainable_layers}")
-    model.requires_grad_(False)
+    model.requires_grad_(num_trainable_layers == len(layers))  # every layer: the embeddings train too
     for layer in layers[len(layers) - num_trainable_layers:]:
         layer.requires_grad_(True)
     pooler = getattr(model.base_model, "pooler", None)  # BERT's pooler sits above the top layer

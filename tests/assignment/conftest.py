@@ -1,0 +1,108 @@
+"""Fixtures of the assignment suite: the submission under test, the device, the tiny models.
+
+The tests load the base models themselves (not with the submission's
+``initialize_base_model``), so that each test judges one function of the contract and
+a bug in one function does not fail the tests of the others.
+"""
+
+import copy
+import os
+import random
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")  # before transformers is imported: never download
+
+import pytest
+import torch
+from transformers import AutoModelForSequenceClassification
+from transformers.utils import logging as hf_logging
+
+from .assets import CONTRACT, TINY_MODELS, is_head
+from .submission import LoadedSubmission, load_submission
+
+
+def pytest_configure(config):
+    hf_logging.set_verbosity_error()  # the "newly initialised head" report is expected
+    hf_logging.disable_progress_bar()
+
+
+class Submission:
+    """The student's module as the tests see it.
+
+    A name that cannot be had (the module did not import, or does not define it) fails
+    the test that asks for it, in words, rather than with an ``AttributeError``.
+    """
+
+    def __init__(self, loaded: LoadedSubmission):
+        self._loaded = loaded
+
+    def __getattr__(self, name):
+        loaded = self._loaded
+        if loaded.module is None:
+            pytest.fail(f"{loaded.path} could not be imported, so `{name}` cannot be checked.\n"
+                        f"{loaded.error}", pytrace=False)
+        try:
+            return getattr(loaded.module, name)
+        except AttributeError:
+            cells = "".join(f"\nA notebook cell failed, which may be why:\n{error}" for error in loaded.cell_errors)
+            pytest.fail(f"{loaded.path.name} defines no `{name}`; the assignment requires it "
+                        f"(see {CONTRACT}).{cells}", pytrace=False)
+
+
+def default_submission(rootdir: Path) -> Path:
+    """The reference in this repository; ``lora_bert.py`` beside the tests in a student bundle."""
+    reference = rootdir / "reference" / "lora_bert.py"
+    return reference if reference.exists() else rootdir / "lora_bert.py"
+
+
+@pytest.fixture(scope="session")
+def loaded_submission(pytestconfig) -> LoadedSubmission:
+    path = pytestconfig.getoption("--submission") or default_submission(pytestconfig.rootpath)
+    return load_submission(Path(path))
+
+
+@pytest.fixture(scope="session")
+def lora(loaded_submission) -> Submission:
+    """The submission's ``lora_bert`` module."""
+    return Submission(loaded_submission)
+
+
+@pytest.fixture(scope="session")
+def device(pytestconfig) -> torch.device:
+    name = pytestconfig.getoption("--device")
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    if name == "cuda" and not torch.cuda.is_available():
+        pytest.skip("--device cuda, but no CUDA device is available")
+    return torch.device(name)
+
+
+@pytest.fixture(autouse=True)
+def _seeded():
+    """Every test starts from the same random state: same data, same verdict, every run."""
+    torch.manual_seed(0)
+    random.seed(0)
+
+
+@pytest.fixture(scope="session")
+def _pretrained_cache():
+    return {}
+
+
+@pytest.fixture
+def base_model(_pretrained_cache, device):
+    """``base_model(name, num_labels=2)``: a fresh tiny model, body frozen, head trainable, in eval mode."""
+
+    def make(name: str, num_labels: int = 2):
+        key = (name, num_labels)
+        if key not in _pretrained_cache:
+            torch.manual_seed(0)
+            _pretrained_cache[key] = AutoModelForSequenceClassification.from_pretrained(
+                TINY_MODELS / name, num_labels=num_labels)
+        model = copy.deepcopy(_pretrained_cache[key]).to(device).eval()
+        for param_name, param in model.named_parameters():
+            param.requires_grad = is_head(param_name)
+        return model
+
+    return make
+

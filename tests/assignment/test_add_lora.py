@@ -1,0 +1,153 @@
+"""add_lora: which layers it wraps (defaults, name-suffix matching, never the head, never twice) and errors."""
+
+import pytest
+import torch
+from torch import nn
+from transformers import AutoConfig, AutoModelForSequenceClassification
+
+from .assets import DEFAULT_TARGETS, MODEL_NAMES
+from .checks import expect, modules_of_type, names
+
+BERT_LAYERS = range(4)  # bert-tiny has four transformer layers
+
+
+def wrapped_names(lora, model) -> set[str]:
+    return set(modules_of_type(model, lora.LinearLoRA))
+
+
+def linear_names(model, suffix: str) -> set[str]:
+    return {name for name, module in model.named_modules()
+            if isinstance(module, nn.Linear) and name.endswith("." + suffix)}
+
+
+@pytest.mark.parametrize("name", MODEL_NAMES)
+def test_default_targets(lora, base_model, name):
+    model = base_model(name)
+    originals = {n: m for n, m in model.named_modules() if isinstance(m, nn.Linear)}
+    returned = lora.add_lora(model)
+    expected = set().union(*(linear_names(base_model(name), target) for target in DEFAULT_TARGETS[name]))
+    found = wrapped_names(lora, model)
+    expect(returned is model, "add_lora works in place and returns the model it was given",
+           "the same model object", type(returned).__name__)
+    expect(found == expected,
+           f"add_lora(model) on {name} wraps the architecture's default targets {DEFAULT_TARGETS[name]}",
+           names(expected), names(found))
+    not_kept = [n for n in found if getattr(model.get_submodule(n), "linear", None) is not originals[n]]
+    expect(not not_kept, "add_lora: each LinearLoRA wraps the model's own nn.Linear object",
+           "wrapped.linear is the original layer", f"another layer in {names(not_kept)}")
+
+
+@pytest.mark.parametrize("target, expected", [
+    ("intermediate.dense", {f"bert.encoder.layer.{i}.intermediate.dense" for i in BERT_LAYERS}),
+    ("attention.output.dense", {f"bert.encoder.layer.{i}.attention.output.dense" for i in BERT_LAYERS}),
+    ("bert.encoder.layer.2.attention.self.key", {"bert.encoder.layer.2.attention.self.key"}),
+])
+def test_matches_a_suffix_of_the_qualified_name(lora, base_model, target, expected):
+    model = lora.add_lora(base_model("bert-tiny"), target_modules=[target])
+    found = wrapped_names(lora, model)
+    expect(found == expected,
+           f"add_lora(target_modules=['{target}']) wraps the nn.Linear layers whose qualified name equals "
+           f"'{target}' or ends with '.{target}'", names(expected), names(found))
+
+
+def test_a_partial_name_matches_nothing(lora, base_model):
+    model = base_model("bert-tiny")
+    rule = ("add_lora(target_modules=['ery']): 'ery' is not a name component of "
+            "'...attention.self.query', so nothing matches and add_lora raises a ValueError")
+    try:
+        lora.add_lora(model, target_modules=["ery"])
+    except ValueError:
+        return
+    expect(False, rule, "ValueError", f"no error; wrapped {names(wrapped_names(lora, model))}")
+
+
+@pytest.mark.parametrize("name, targets", [
+    ("bert-tiny", ["classifier", "query"]),
+    ("distilbert-tiny", ["pre_classifier", "classifier", "q_lin"]),
+])
+def test_never_wraps_the_head(lora, base_model, name, targets):
+    model = base_model(name)
+    expected = linear_names(model, targets[-1])
+    lora.add_lora(model, target_modules=targets)
+    found = wrapped_names(lora, model)
+    expect(found == expected, f"add_lora(target_modules={targets}) never wraps the classification head "
+           f"(classifier, pre_classifier) but does wrap the '{targets[-1]}' layers", names(expected), names(found))
+
+
+@pytest.mark.parametrize("name", MODEL_NAMES)
+def test_does_not_wrap_twice(lora, base_model, name):
+    model = lora.add_lora(base_model(name))
+    first = wrapped_names(lora, model)
+    try:
+        lora.add_lora(model)
+    except ValueError:
+        pass  # refusing a second call is allowed; wrapping a wrapped layer is not
+    nested = [n for n, m in modules_of_type(model, lora.LinearLoRA).items()
+              if any(isinstance(inner, lora.LinearLoRA) for inner in m.modules() if inner is not m)]
+    expect(not nested and wrapped_names(lora, model) == first,
+           "add_lora called twice: a layer that is already a LinearLoRA is not wrapped again",
+           f"the same {len(first)} LinearLoRA layers, none inside another",
+           f"{len(wrapped_names(lora, model))} LinearLoRA layers, nested in {names(nested)}")
+
+
+@pytest.mark.parametrize("name, layer_names", [
+    ("bert-tiny", ("query", "dense")),
+    ("distilbert-tiny", ("q_lin", "lin1")),
+])
+def test_no_match_raises_value_error_listing_the_linear_layers(lora, base_model, name, layer_names):
+    rule = f"add_lora(target_modules=['nonexistent']) on {name} raises a ValueError listing the model's linear layers"
+    try:
+        lora.add_lora(base_model(name), target_modules=["nonexistent"])
+    except ValueError as error:
+        expect(all(layer in str(error) for layer in layer_names), rule,
+               f"a message naming layers such as {' and '.join(layer_names)}", repr(str(error)))
+    else:
+        expect(False, rule, "ValueError", "no error")
+
+
+def test_no_default_targets_for_other_architectures(lora):
+    config = AutoConfig.for_model("roberta", vocab_size=40, hidden_size=16, num_hidden_layers=1,
+                                  num_attention_heads=2, intermediate_size=32, max_position_embeddings=40)
+    model = AutoModelForSequenceClassification.from_config(config)
+    rule = "add_lora on an architecture other than BERT and DistilBERT, without target_modules, raises a ValueError"
+    try:
+        lora.add_lora(model)
+    except ValueError:
+        pass
+    else:
+        expect(False, rule, "ValueError", "no error")
+    lora.add_lora(model, target_modules=["query"])
+    expect(len(wrapped_names(lora, model)) == 1,
+           "add_lora with explicit target_modules works on any architecture",
+           "RoBERTa's one query layer wrapped", names(wrapped_names(lora, model)))
+
+
+@pytest.mark.parametrize("name", MODEL_NAMES)
+def test_lora_parameters_trainable_and_the_rest_untouched(lora, base_model, name):
+    model = base_model(name)
+    before = {id(p): p.requires_grad for p in model.parameters()}
+    lora.add_lora(model, rank=4, alpha=12)
+    new = [(n, p) for n, p in model.named_parameters() if id(p) not in before]
+    changed = [n for n, p in model.named_parameters() if id(p) in before and p.requires_grad != before[id(p)]]
+    frozen_new = [n for n, p in new if not p.requires_grad]
+    expect(new and not frozen_new, "add_lora: the new LoRA parameters (A and B) are trainable",
+           "every new parameter trainable", f"frozen: {names(frozen_new)}" if new else "no new parameters")
+    expect(not changed, "add_lora does not freeze or unfreeze anything else (freezing is not its job)",
+           "requires_grad unchanged for the model's own parameters", f"changed: {names(changed)}")
+    layers = modules_of_type(model, lora.LoRALayer).values()
+    expect(all(layer.rank == 4 and layer.scaling == pytest.approx(3.0) for layer in layers),
+           "add_lora(rank=4, alpha=12) builds every LoRA layer with that rank and alpha",
+           "rank 4, scaling 3.0", sorted({(layer.rank, layer.scaling) for layer in layers}))
+
+
+@pytest.mark.parametrize("name", MODEL_NAMES)
+def test_logits_unchanged_right_after_add_lora(lora, base_model, device, name):
+    model = base_model(name)
+    input_ids = torch.randint(5, model.config.vocab_size, (3, 12), device=device)
+    with torch.no_grad():
+        expected = model(input_ids=input_ids).logits
+        lora.add_lora(model)
+        found = model(input_ids=input_ids).logits
+    expect(torch.equal(found, expected),
+           f"add_lora on {name}: since every B starts at zero, the logits right after add_lora equal the base model's",
+           "identical logits", f"largest difference {(found - expected).abs().max().item():.3g}")

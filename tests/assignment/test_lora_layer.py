@@ -1,0 +1,128 @@
+"""LoRALayer: shapes, initialisation, scaling, the forward formula, dropout, bad arguments."""
+
+import pytest
+import torch
+from torch import nn
+
+from .checks import close, expect, max_difference, shape
+
+
+def set_weights(layer, A, B):
+    with torch.no_grad():
+        layer.A.copy_(A)
+        layer.B.copy_(B)
+
+
+@pytest.mark.parametrize("alpha, rank", [(16, 3), (8, 16), (1.5, 2), (32, 8)])
+def test_scaling_is_alpha_over_rank(lora, alpha, rank):
+    layer = lora.LoRALayer(10, 6, rank=rank, alpha=alpha)
+    expect(getattr(layer, "scaling", None) == pytest.approx(alpha / rank),
+           f"LoRALayer: scaling is alpha / rank as a float division (alpha={alpha}, rank={rank})",
+           alpha / rank, getattr(layer, "scaling", "no attribute `scaling`"))
+
+
+def test_stores_its_arguments(lora):
+    layer = lora.LoRALayer(10, 6, rank=3, alpha=7.5)
+    found = {name: getattr(layer, name, "missing") for name in ("in_dim", "out_dim", "rank", "alpha")}
+    expect(found == {"in_dim": 10, "out_dim": 6, "rank": 3, "alpha": 7.5},
+           "LoRALayer: in_dim, out_dim, rank and alpha are stored as given",
+           {"in_dim": 10, "out_dim": 6, "rank": 3, "alpha": 7.5}, found)
+
+
+def test_shapes_of_A_and_B(lora):
+    layer = lora.LoRALayer(10, 6, rank=3, alpha=8)
+    for name, expected in (("A", (10, 3)), ("B", (3, 6))):
+        tensor = getattr(layer, name, None)
+        expect(isinstance(tensor, nn.Parameter),
+               f"LoRALayer: {name} is an nn.Parameter, so that the optimiser trains it",
+               "nn.Parameter", type(tensor).__name__)
+        expect(tuple(tensor.shape) == expected,
+               f"LoRALayer(in_dim=10, out_dim=6, rank=3): {name} has shape {expected} "
+               f"({'in_dim, rank' if name == 'A' else 'rank, out_dim'})", expected, shape(tensor))
+
+
+def test_B_starts_at_zero(lora):
+    layer = lora.LoRALayer(10, 6, rank=3, alpha=8)
+    expect(torch.count_nonzero(layer.B) == 0,
+           "LoRALayer: B starts as all zeros, so that the wrapped model starts exactly as the pretrained one",
+           "B == 0", f"{torch.count_nonzero(layer.B).item()} non-zero entries")
+
+
+def test_A_starts_random_and_full_rank(lora):
+    first, second = lora.LoRALayer(10, 6, rank=3, alpha=8), lora.LoRALayer(10, 6, rank=3, alpha=8)
+    A = first.A.detach().double()
+    rule = "LoRALayer: A starts random and non-degenerate (e.g. nn.init.kaiming_uniform_(A, a=math.sqrt(5)))"
+    expect(torch.isfinite(A).all() and torch.linalg.matrix_rank(A).item() == 3, rule,
+           "finite values, rank 3", f"rank {torch.linalg.matrix_rank(A).item()}, finite: {torch.isfinite(A).all().item()}")
+    expect(not torch.equal(first.A, second.A), rule,
+           "two new layers get different A", "the same A twice: a fixed pattern, not random")
+
+
+@pytest.mark.parametrize("batch_shape", [(), (5,), (2, 5)], ids=["1-D", "2-D", "3-D"])
+def test_forward_formula(lora, device, batch_shape):
+    layer = lora.LoRALayer(10, 6, rank=4, alpha=6).to(device)  # scaling 1.5
+    A, B = torch.randn(10, 4, device=device), torch.randn(4, 6, device=device)
+    x = torch.randn(*batch_shape, 10, device=device)
+    set_weights(layer, A, B)
+    expected = 1.5 * x @ A @ B
+    found = layer(x)
+    expect(close(found, expected),
+           f"LoRALayer.forward: x of shape {tuple(x.shape)} gives scaling * x @ A @ B, "
+           f"shape {tuple(expected.shape)} (with A, B set by hand, alpha=6, rank=4)",
+           f"values within 1e-5, shape {tuple(expected.shape)}", max_difference(found, expected))
+
+
+def test_gradients_reach_A_B_and_the_input(lora):
+    layer = lora.LoRALayer(10, 6, rank=4, alpha=8)
+    set_weights(layer, torch.randn(10, 4), torch.randn(4, 6))
+    x = torch.randn(3, 10, requires_grad=True)
+    layer(x).square().sum().backward()
+    for name, tensor in (("A", layer.A), ("B", layer.B), ("the input x", x)):
+        grad = tensor.grad
+        expect(grad is not None and torch.count_nonzero(grad) > 0,
+               f"LoRALayer.forward: the output depends on {name}, so a gradient reaches it "
+               "(no .detach(), .data or torch.no_grad() in forward)",
+               f"a non-zero gradient for {name}", "no gradient" if grad is None else "an all-zero gradient")
+
+
+def test_dropout_is_off_in_eval_mode(lora):
+    layer = lora.LoRALayer(10, 6, rank=4, alpha=8, dropout=0.5).eval()
+    A, B, x = torch.randn(10, 4), torch.randn(4, 6), torch.randn(5, 10)
+    set_weights(layer, A, B)
+    expected = 2.0 * x @ A @ B
+    found = layer(x)
+    expect(close(found, expected), "LoRALayer: dropout acts only in training mode; in eval mode "
+           "forward is exactly scaling * x @ A @ B", "no dropout in eval mode", max_difference(found, expected))
+
+
+def test_dropout_acts_on_the_input_in_training_mode(lora):
+    # With A and B all ones, dropout on the input changes every output alike, while dropout
+    # on the output (or none at all) gives another picture.
+    layer = lora.LoRALayer(64, 8, rank=1, alpha=1, dropout=0.5).train()
+    set_weights(layer, torch.ones(64, 1), torch.ones(1, 8))
+    found = layer(torch.ones(64))
+    no_dropout = torch.full((8,), 64.0)
+    rule = "LoRALayer: in training mode, dropout is applied to the input x: scaling * dropout(x) @ A @ B"
+    expect(not torch.allclose(found, no_dropout), rule, "dropout changes the output in training mode",
+           "the output of a layer without dropout")
+    expect(torch.allclose(found, found[0].expand_as(found)), rule,
+           "all 8 outputs equal (the same dropped inputs feed each of them)",
+           f"outputs {found.detach().tolist()}: was dropout applied to the output?")
+
+
+@pytest.mark.parametrize("kwargs, argument", [
+    ({"rank": 0}, "rank"),
+    ({"in_dim": 0}, "in_dim"),
+    ({"out_dim": -1}, "out_dim"),
+    ({"dropout": 1.0}, "dropout"),
+    ({"dropout": -0.1}, "dropout"),
+])
+def test_bad_arguments_raise_value_error(lora, kwargs, argument):
+    arguments = {"in_dim": 10, "out_dim": 6, "rank": 4, "alpha": 8, **kwargs}
+    rule = f"LoRALayer({', '.join(f'{k}={v}' for k, v in arguments.items())}) raises a ValueError naming `{argument}`"
+    try:
+        lora.LoRALayer(**arguments)
+    except ValueError as error:
+        expect(argument in str(error), rule, f"the message names `{argument}`", repr(str(error)))
+    else:
+        expect(False, rule, "ValueError", "no error")

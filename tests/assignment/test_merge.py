@@ -1,0 +1,61 @@
+"""merge_lora: the same outputs from plain nn.Linear layers, and the base model's parameter count."""
+
+import pytest
+import torch
+from torch import nn
+
+from .assets import MODEL_NAMES
+from .checks import close, expect, max_difference, modules_of_type, names
+
+
+@pytest.fixture(params=MODEL_NAMES)
+def trained_lora_model(request, lora, base_model, device):
+    """A model with LoRA whose B and biases are non-zero, as after some training."""
+    model = lora.add_lora(base_model(request.param), rank=4, alpha=12)  # scaling 3
+    with torch.no_grad():
+        for module in modules_of_type(model, lora.LinearLoRA).values():
+            module.lora.B.normal_(std=0.05)
+            module.linear.bias.normal_(std=0.1)
+    return request.param, model
+
+
+def test_merged_logits_equal_unmerged(lora, trained_lora_model, device):
+    name, model = trained_lora_model
+    input_ids = torch.randint(5, model.config.vocab_size, (4, 16), device=device)
+    with torch.no_grad():
+        expected = model(input_ids=input_ids).logits
+        lora.merge_lora(model)
+        found = model(input_ids=input_ids).logits
+    expect(close(found, expected, atol=1e-5, rtol=0),
+           f"merge_lora on {name}: the merged model's logits equal the unmerged model's "
+           "(W + scaling * (A @ B).T, bias unchanged)", "within 1e-5", max_difference(found, expected))
+
+
+def test_merged_weight_formula(lora, trained_lora_model):
+    _, model = trained_lora_model
+    wrapped = modules_of_type(model, lora.LinearLoRA)
+    expected = {name: (m.linear.weight + m.lora.scaling * (m.lora.A @ m.lora.B).T).detach().clone()
+                for name, m in wrapped.items()}
+    biases = {name: m.linear.bias.detach().clone() for name, m in wrapped.items()}
+    lora.merge_lora(model)
+    for name, weight in expected.items():
+        merged = model.get_submodule(name)
+        expect(close(merged.weight, weight, atol=1e-6), f"merge_lora: {name}.weight becomes W + scaling * (A @ B).T",
+               "within 1e-6", max_difference(merged.weight, weight))
+        expect(torch.equal(merged.bias, biases[name]), f"merge_lora: {name}.bias stays as it was",
+               "the same bias", max_difference(merged.bias, biases[name]))
+
+
+def test_merge_leaves_plain_linear_layers_and_the_base_count(lora, base_model, trained_lora_model):
+    name, model = trained_lora_model
+    wrapped = set(modules_of_type(model, lora.LinearLoRA))
+    returned = lora.merge_lora(model)
+    expect(returned is model, "merge_lora works in place and returns the model", "the same model", type(returned).__name__)
+    not_plain = [n for n in wrapped if type(model.get_submodule(n)) is not nn.Linear]
+    expect(not not_plain, "merge_lora replaces every LinearLoRA by a plain nn.Linear",
+           "nn.Linear where each LinearLoRA was", f"something else at {names(not_plain)}")
+    base = base_model(name)
+    for label, count in (("all", lambda m: sum(p.numel() for p in m.parameters())),
+                         ("trainable", lambda m: sum(p.numel() for p in m.parameters() if p.requires_grad))):
+        expect(count(model) == count(base), f"merge_lora: the merged model has the base model's {label} parameter count",
+               count(base), count(model))
