@@ -36,6 +36,12 @@ class Submission:
     def __init__(self, loaded: LoadedSubmission):
         self._loaded = loaded
 
+    def imported(self) -> LoadedSubmission:
+        """What importing gave; fails the test if the module could not be imported at all."""
+        if self._loaded.module is None:
+            pytest.fail(f"{self._loaded.path} could not be imported.\n{self._loaded.error}", pytrace=False)
+        return self._loaded
+
     def __getattr__(self, name):
         loaded = self._loaded
         if loaded.module is None:

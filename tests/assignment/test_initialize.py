@@ -7,15 +7,13 @@ from .assets import MODEL_NAMES, TINY_MODELS, is_head
 from .checks import expect, names
 
 
-@pytest.fixture(params=MODEL_NAMES)
-def loaded(request, lora):
-    name = request.param
-    model, tokenizer = lora.initialize_base_model(str(TINY_MODELS / name), num_labels=3)
-    return name, model, tokenizer
+def initialize(lora, name):
+    return lora.initialize_base_model(str(TINY_MODELS / name), num_labels=3)
 
 
-def test_loads_model_and_tokenizer(loaded):
-    name, model, tokenizer = loaded
+@pytest.mark.parametrize("name", MODEL_NAMES)
+def test_loads_model_and_tokenizer(lora, name):
+    model, tokenizer = initialize(lora, name)
     batch = tokenizer(["the plot was gripping .", "the acting was dull ."], padding=True, return_tensors="pt")
     with torch.no_grad():
         logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
@@ -25,8 +23,9 @@ def test_loads_model_and_tokenizer(loaded):
            "logits of shape (2, 3) for two texts", tuple(logits.shape))
 
 
-def test_loads_the_pretrained_weights(loaded, base_model):
-    name, model, _ = loaded
+@pytest.mark.parametrize("name", MODEL_NAMES)
+def test_loads_the_pretrained_weights(lora, base_model, name):
+    model, _ = initialize(lora, name)
     reference = dict(base_model(name, num_labels=3).named_parameters())
     differing = [param_name for param_name, param in model.named_parameters()
                  if not is_head(param_name) and not torch.equal(param.detach().cpu(), reference[param_name].detach().cpu())]
@@ -35,8 +34,9 @@ def test_loads_the_pretrained_weights(loaded, base_model):
            "every body parameter equal to the checkpoint", f"different: {names(differing)}")
 
 
-def test_freezes_the_body_and_keeps_the_head_trainable(loaded):
-    name, model, _ = loaded
+@pytest.mark.parametrize("name", MODEL_NAMES)
+def test_freezes_the_body_and_keeps_the_head_trainable(lora, name):
+    model, _ = initialize(lora, name)
     trainable_body = [n for n, p in model.named_parameters() if p.requires_grad and not is_head(n)]
     frozen_head = [n for n, p in model.named_parameters() if not p.requires_grad and is_head(n)]
     expect(not trainable_body,

@@ -8,19 +8,19 @@ from .assets import MODEL_NAMES
 from .checks import close, expect, max_difference, modules_of_type, names
 
 
-@pytest.fixture(params=MODEL_NAMES)
-def trained_lora_model(request, lora, base_model, device):
+def trained_lora_model(lora, base_model, name):
     """A model with LoRA whose B and biases are non-zero, as after some training."""
-    model = lora.add_lora(base_model(request.param), rank=4, alpha=12)  # scaling 3
+    model = lora.add_lora(base_model(name), rank=4, alpha=12)  # scaling 3
     with torch.no_grad():
         for module in modules_of_type(model, lora.LinearLoRA).values():
             module.lora.B.normal_(std=0.05)
             module.linear.bias.normal_(std=0.1)
-    return request.param, model
+    return model
 
 
-def test_merged_logits_equal_unmerged(lora, trained_lora_model, device):
-    name, model = trained_lora_model
+@pytest.mark.parametrize("name", MODEL_NAMES)
+def test_merged_logits_equal_unmerged(lora, base_model, device, name):
+    model = trained_lora_model(lora, base_model, name)
     input_ids = torch.randint(5, model.config.vocab_size, (4, 16), device=device)
     with torch.no_grad():
         expected = model(input_ids=input_ids).logits
@@ -31,8 +31,9 @@ def test_merged_logits_equal_unmerged(lora, trained_lora_model, device):
            "(W + scaling * (A @ B).T, bias unchanged)", "within 1e-5", max_difference(found, expected))
 
 
-def test_merged_weight_formula(lora, trained_lora_model):
-    _, model = trained_lora_model
+@pytest.mark.parametrize("name", MODEL_NAMES)
+def test_merged_weight_formula(lora, base_model, name):
+    model = trained_lora_model(lora, base_model, name)
     wrapped = modules_of_type(model, lora.LinearLoRA)
     expected = {name: (m.linear.weight + m.lora.scaling * (m.lora.A @ m.lora.B).T).detach().clone()
                 for name, m in wrapped.items()}
@@ -46,8 +47,9 @@ def test_merged_weight_formula(lora, trained_lora_model):
                "the same bias", max_difference(merged.bias, biases[name]))
 
 
-def test_merge_leaves_plain_linear_layers_and_the_base_count(lora, base_model, trained_lora_model):
-    name, model = trained_lora_model
+@pytest.mark.parametrize("name", MODEL_NAMES)
+def test_merge_leaves_plain_linear_layers_and_the_base_count(lora, base_model, name):
+    model = trained_lora_model(lora, base_model, name)
     wrapped = set(modules_of_type(model, lora.LinearLoRA))
     returned = lora.merge_lora(model)
     expect(returned is model, "merge_lora works in place and returns the model", "the same model", type(returned).__name__)

@@ -1,0 +1,13 @@
+"""The module as a whole: importing it is cheap and quiet."""
+
+from .checks import expect
+
+MAX_PRINTED = 500
+
+
+def test_importing_prints_little(lora):
+    printed = lora.imported().output
+    expect(len(printed) <= MAX_PRINTED,
+           "Importing lora_bert must not train or print at length: top-level work belongs under "
+           "`if __name__ == \"__main__\":`", f"at most {MAX_PRINTED} characters printed",
+           f"{len(printed)} characters, beginning {printed[:120]!r}")
