@@ -1,0 +1,211 @@
+"""Implementations of the assignment that the suite must reject, and some it must accept.
+
+Each one is the reference with a few exact edits: the mistakes students really make
+(B initialised randomly, scaling by alpha alone, an off-by-one in a slice, ...) and
+correct code written differently (einsum, another initialisation of A, recursion).
+An edit must match the reference exactly once, so a mutant that no longer applies
+after the reference changes fails loudly instead of silently testing nothing.
+"""
+
+import ast
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Mutant:
+    name: str
+    description: str
+    edits: tuple[tuple[str, str], ...]  # (text in the reference, its replacement)
+    caught_by: tuple[str, ...] = ()  # tests that must fail; empty for a correct variant
+
+    def apply(self, source: str) -> str:
+        for old, new in self.edits:
+            count = source.count(old)
+            if count != 1:
+                raise ValueError(f"mutant {self.name}: {old!r} occurs {count} times in the reference, not once")
+            source = source.replace(old, new)
+        return source
+
+
+def replace_function(source: str, name: str, new_code: str) -> str:
+    """``source`` with the top-level function ``name`` replaced by ``new_code``."""
+    for node in ast.parse(source).body:
+        if isinstance(node, ast.FunctionDef) and node.name == name:
+            lines = source.splitlines(keepends=True)
+            return "".join(lines[:node.lineno - 1]) + new_code + "".join(lines[node.end_lineno:])
+    raise ValueError(f"no top-level function {name!r} in the reference")
+
+
+BROKEN = [
+    Mutant("b_random", "B initialised randomly instead of with zeros",
+           (("torch.zeros(rank, out_dim)", "torch.randn(rank, out_dim)"),),
+           ("test_B_starts_at_zero", "test_logits_unchanged_right_after_add_lora")),
+    Mutant("a_zero", "A initialised with zeros as well, so nothing ever trains",
+           (("nn.init.kaiming_uniform_(self.A, a=math.sqrt(5))", "nn.init.zeros_(self.A)"),),
+           ("test_A_starts_random_and_full_rank",)),
+    Mutant("scaling_alpha", "scaling by alpha alone",
+           (("self.scaling = alpha / rank", "self.scaling = alpha"),),
+           ("test_scaling_is_alpha_over_rank", "test_forward_formula")),
+    Mutant("scaling_floor_division", "scaling by alpha // rank (integer division)",
+           (("self.scaling = alpha / rank", "self.scaling = alpha // rank"),),
+           ("test_scaling_is_alpha_over_rank",)),
+    Mutant("ab_transposed", "A stored as (rank, in_dim) and B as (out_dim, rank), used transposed",
+           (("torch.empty(in_dim, rank)", "torch.empty(rank, in_dim)"),
+            ("torch.zeros(rank, out_dim)", "torch.zeros(out_dim, rank)"),
+            ("self.dropout(x) @ self.A @ self.B", "self.dropout(x) @ self.A.T @ self.B.T"),
+            ("(lora.A @ lora.B).T", "(lora.A.T @ lora.B.T).T")),
+           ("test_shapes_of_A_and_B",)),
+    Mutant("no_validation", "LoRALayer accepts a rank of 0 and a dropout of 1",
+           (("            if value < 1:\n", "            if False:\n"),
+            ("if not 0.0 <= dropout < 1.0:", "if False:")),
+           ("test_bad_arguments_raise_value_error",)),
+    Mutant("dropout_on_output", "dropout applied to the LoRA output instead of its input",
+           (("self.scaling * (self.dropout(x) @ self.A @ self.B)", "self.scaling * self.dropout(x @ self.A @ self.B)"),),
+           ("test_dropout_acts_on_the_input_in_training_mode",)),
+    Mutant("dropout_on_base_path", "dropout applied to the input of the pretrained layer too",
+           (("return self.linear(x) + self.lora(x)", "x = self.lora.dropout(x)\n        return self.linear(x) + self.lora(x)"),),
+           ("test_dropout_only_on_the_lora_path",)),
+    Mutant("forward_drops_base", "LinearLoRA.forward returns the LoRA update without the base output",
+           (("return self.linear(x) + self.lora(x)", "return self.lora(x)"),),
+           ("test_output_equals_the_linear_right_after_wrapping", "test_logits_unchanged_right_after_add_lora")),
+    Mutant("lora_detached", "the LoRA output is detached, so A and B never get a gradient",
+           (("return self.linear(x) + self.lora(x)", "return self.linear(x) + self.lora(x).detach()"),),
+           ("test_frozen_weights_unchanged_and_lora_learns",)),
+    Mutant("fresh_linear", "a fresh nn.Linear instead of the pretrained one",
+           (("        self.linear = linear\n", "        self.linear = nn.Linear(linear.in_features, linear.out_features)\n"),),
+           ("test_keeps_the_very_linear_layer", "test_logits_unchanged_right_after_add_lora")),
+    Mutant("lora_stays_on_cpu", "the LoRA parameters stay float32 on the CPU whatever the wrapped layer",
+           (("        self.lora.to(device=linear.weight.device, dtype=linear.weight.dtype)\n", ""),),
+           ("test_lora_follows_the_dtype", "test_lora_follows_the_device")),
+    Mutant("nothing_frozen", "initialize_base_model freezes nothing",
+           (("param.requires_grad = name.split(\".\")[0] in HEAD_MODULES", "param.requires_grad = True"),),
+           ("test_freezes_the_body_and_keeps_the_head_trainable", "test_frozen_weights_unchanged_and_lora_learns")),
+    Mutant("head_frozen", "initialize_base_model freezes the classification head too",
+           (("param.requires_grad = name.split(\".\")[0] in HEAD_MODULES", "param.requires_grad = False"),),
+           ("test_freezes_the_body_and_keeps_the_head_trainable",)),
+    Mutant("random_body", "initialize_base_model builds the architecture from its config: random weights",
+           (("AutoModelForSequenceClassification.from_pretrained(\n        model_path, num_labels=num_labels, local_files_only=True\n    )",
+             "AutoModelForSequenceClassification.from_config(\n        __import__('transformers').AutoConfig.from_pretrained(model_path, num_labels=num_labels)\n    )"),),
+           ("test_loads_the_pretrained_weights",)),
+    Mutant("substring_match", "target_modules matched as substrings: 'ery' matches 'query'",
+           (("name == entry or name.endswith(\".\" + entry)", "entry in name"),),
+           ("test_a_partial_name_matches_nothing",)),
+    Mutant("suffix_without_dot", "target_modules matched with name.endswith(entry), without the dot",
+           (("name.endswith(\".\" + entry)", "name.endswith(entry)"),),
+           ("test_a_partial_name_matches_nothing",)),
+    Mutant("last_component_only", "only the last name component compared: 'intermediate.dense' matches nothing",
+           (("name == entry or name.endswith(\".\" + entry)", "name.split('.')[-1] == entry"),),
+           ("test_matches_a_suffix_of_the_qualified_name",)),
+    Mutant("wraps_head", "add_lora wraps the classification head when asked to",
+           (("               and name.split(\".\")[0] not in HEAD_MODULES\n", ""),),
+           ("test_never_wraps_the_head",)),
+    Mutant("wraps_twice", "add_lora matches name components, so a second call wraps each wrapped layer again",
+           (("name == entry or name.endswith(\".\" + entry)", "entry in name.split('.')"),
+            ("               and not isinstance(modules.get(name.rpartition(\".\")[0]), LinearLoRA)]", "               ]")),
+           ("test_does_not_wrap_twice",)),
+    Mutant("silent_no_match", "add_lora returns silently when nothing matches",
+           (("    if not matched:\n        raise", "    if False:\n        raise"),),
+           ("test_no_match_raises_value_error_listing_the_linear_layers", "test_a_partial_name_matches_nothing")),
+    Mutant("bert_fallback", "add_lora falls back to BERT's targets for any architecture",
+           (("        if model_type not in DEFAULT_TARGET_MODULES:\n", "        if False:\n"),
+            ("target_modules = DEFAULT_TARGET_MODULES[model_type]", "target_modules = DEFAULT_TARGET_MODULES.get(model_type, ('query', 'value'))")),
+           ("test_no_default_targets_for_other_architectures",)),
+    Mutant("count_frozen", "count_trainable_parameters counts frozen parameters too",
+           (("sum(param.numel() for param in model.parameters() if param.requires_grad)",
+             "sum(param.numel() for param in model.parameters())"),),
+           ("test_counts_trainable_scalars", "test_public_figures")),
+    Mutant("count_shared_twice", "count_trainable_parameters counts a shared tensor once per module",
+           (("sum(param.numel() for param in model.parameters() if param.requires_grad)",
+             "sum(p.numel() for _, p in model.named_parameters(remove_duplicate=False) if p.requires_grad)"),),
+           ("test_shared_tensors_count_once",)),
+    Mutant("merge_without_scaling", "merge_lora adds A @ B without the scaling",
+           (("linear.weight += lora.scaling * (lora.A @ lora.B).T", "linear.weight += (lora.A @ lora.B).T"),),
+           ("test_merged_logits_equal_unmerged", "test_merged_weight_formula")),
+    Mutant("merge_without_transpose", "merge_lora adds A @ B without transposing it to the weight's (out, in) layout",
+           (("linear.weight += lora.scaling * (lora.A @ lora.B).T", "linear.weight += lora.scaling * (lora.A @ lora.B)"),),
+           ("test_merged_logits_equal_unmerged", "test_merged_weight_formula")),
+    Mutant("merge_keeps_wrapper", "merge_lora updates the weights but leaves the LinearLoRA in place",
+           (("        model.set_submodule(name, linear)\n", ""),),
+           ("test_merge_leaves_plain_linear_layers_and_the_base_count", "test_merged_logits_equal_unmerged")),
+    Mutant("freeze_minus_zero", "freeze_layers slices layers[-k:], so k=0 trains every layer",
+           (("layers[len(layers) - num_trainable_layers:]", "layers[-num_trainable_layers:]"),),
+           ("test_zero_trains_the_head_alone",)),
+    Mutant("freeze_bottom", "freeze_layers trains the bottom k layers instead of the top k",
+           (("layers[len(layers) - num_trainable_layers:]", "layers[:num_trainable_layers]"),),
+           ("test_some_layers",)),
+]
+
+RECURSIVE_ADD_LORA = '''\
+def add_lora(model, rank=8, alpha=16, target_modules=None, dropout=0.0):
+    """Recursive variant: walk the module tree, wrapping matching linear layers on the way."""
+    if target_modules is None:
+        model_type = getattr(getattr(model, "config", None), "model_type", None)
+        if model_type not in DEFAULT_TARGET_MODULES:
+            raise ValueError(f"target_modules: no default for model type {model_type!r}")
+        target_modules = DEFAULT_TARGET_MODULES[model_type]
+
+    def matches(name):
+        return any(name == entry or name.endswith("." + entry) for entry in target_modules)
+
+    def visit(module, prefix):
+        hits = 0
+        for child_name, child in list(module.named_children()):
+            name = prefix + child_name
+            if name in HEAD_MODULES:
+                continue
+            if isinstance(child, LinearLoRA):
+                hits += matches(name)
+            elif isinstance(child, nn.Linear):
+                if matches(name):
+                    setattr(module, child_name, LinearLoRA(child, rank, alpha, dropout))
+                    hits += 1
+            else:
+                hits += visit(child, name + ".")
+        return hits
+
+    if visit(model, "") == 0:
+        raise ValueError(f"target_modules {list(target_modules)} match nothing; the linear layers are: "
+                         + ", ".join(linear_layer_names(model)))
+    return model
+'''
+
+
+NEW_LINEAR_MERGE = '''\
+def merge_lora(model):
+    """Variant: build a new nn.Linear with the merged weight instead of updating the old one."""
+    for name, module in [(n, m) for n, m in model.named_modules() if isinstance(m, LinearLoRA)]:
+        old, lora = module.linear, module.lora
+        merged = nn.Linear(old.in_features, old.out_features, bias=old.bias is not None,
+                           device=old.weight.device, dtype=old.weight.dtype)
+        with torch.no_grad():
+            merged.weight.copy_(old.weight + lora.scaling * (lora.B.T @ lora.A.T))
+            if old.bias is not None:
+                merged.bias.copy_(old.bias)
+        merged.requires_grad_(old.weight.requires_grad)
+        model.set_submodule(name, merged)
+    return model
+'''
+
+
+@dataclass(frozen=True)
+class FunctionVariant(Mutant):
+    """A correct variant that rewrites whole functions: edits are (function name, new code)."""
+
+    def apply(self, source: str) -> str:
+        for name, code in self.edits:
+            source = replace_function(source, name, code)
+        return source
+
+
+CORRECT = [
+    Mutant("reference", "the reference itself, unchanged", ()),
+    Mutant("einsum_forward", "the LoRA update computed with torch.einsum",
+           (("return self.scaling * (self.dropout(x) @ self.A @ self.B)",
+             "return self.scaling * torch.einsum('...i,ir,ro->...o', self.dropout(x), self.A, self.B)"),)),
+    Mutant("normal_init", "A initialised from a normal distribution",
+           (("nn.init.kaiming_uniform_(self.A, a=math.sqrt(5))", "nn.init.normal_(self.A, std=0.02)"),)),
+    FunctionVariant("recursive_add_lora", "add_lora written as a recursion over named_children",
+                    (("add_lora", RECURSIVE_ADD_LORA),)),
+    FunctionVariant("new_linear_merge", "merge_lora builds new nn.Linear layers",
+                    (("merge_lora", NEW_LINEAR_MERGE),)),
+]
