@@ -20,6 +20,7 @@
 import argparse
 import csv
 import math
+import os
 import random
 import re
 import time
@@ -394,6 +395,10 @@ def main(argv=None) -> None:
     parser.add_argument("--device", choices=("cpu", "cuda", "auto"), default="cpu")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
+    if not os.path.isfile(os.path.join(args.model, "config.json")):
+        parser.error(f"--model {args.model}: not a checkpoint folder (no config.json); try tiny_models/bert-tiny")
+    if not os.path.isfile(args.data):
+        parser.error(f"--data {args.data}: no such file")
 
     from transformers.utils import logging as hf_logging
     hf_logging.set_verbosity_error()  # no load report for the head we create on purpose

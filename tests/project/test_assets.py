@@ -1,0 +1,59 @@
+"""The shipped tiny models and data set: reproducible from their scripts, small, loadable offline."""
+
+import csv
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+ROOT = Path(__file__).resolve().parents[2]
+MODELS = ("bert-tiny", "distilbert-tiny")
+
+
+def run_script(script: str, out: Path) -> None:
+    subprocess.run([sys.executable, str(ROOT / script), "--out", str(out)], check=True, capture_output=True)
+
+
+def test_dataset_script_reproduces_the_shipped_bytes(tmp_path):
+    run_script("data/make_dataset.py", tmp_path / "reviews.csv")
+    shipped = ROOT / "data" / "reviews.csv"
+    assert (tmp_path / "reviews.csv").read_bytes() == shipped.read_bytes(), \
+        "data/reviews.csv differs from what data/make_dataset.py writes: run the script and commit"
+
+
+def test_dataset_is_small_balanced_and_split_without_overlap():
+    with open(ROOT / "data" / "reviews.csv", newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    texts = {split: {r["text"] for r in rows if r["split"] == split} for split in ("train", "test")}
+    labels = [r["label"] for r in rows]
+    assert 200 <= len(rows) <= 1000
+    assert set(labels) == {"0", "1"} and labels.count("0") == labels.count("1")
+    assert len(texts["train"]) + len(texts["test"]) == len(rows), "duplicate texts"
+    assert not texts["train"] & texts["test"], "a text is in both splits"
+
+
+def test_model_script_reproduces_the_shipped_bytes(tmp_path):
+    run_script("tiny_models/make_tiny_models.py", tmp_path)
+    for name in MODELS:
+        shipped = ROOT / "tiny_models" / name
+        files = sorted(p.name for p in shipped.iterdir())
+        assert files == sorted(p.name for p in (tmp_path / name).iterdir())
+        for file in files:
+            assert (tmp_path / name / file).read_bytes() == (shipped / file).read_bytes(), \
+                f"tiny_models/{name}/{file} differs from what make_tiny_models.py writes"
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_tiny_model_is_small_and_loads_offline_with_a_fresh_head(name):
+    folder = ROOT / "tiny_models" / name
+    size = sum(p.stat().st_size for p in folder.iterdir())
+    assert size < 512 * 1024, f"{name} is {size} bytes"
+    model = AutoModelForSequenceClassification.from_pretrained(folder, num_labels=5, local_files_only=True)
+    tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
+    batch = tokenizer(["the plot was gripping ."], return_tensors="pt", return_token_type_ids=False)
+    assert tokenizer.unk_token_id not in batch["input_ids"][0].tolist()
+    with torch.no_grad():
+        assert model(**batch).logits.shape == (1, 5)

@@ -1,0 +1,29 @@
+"""``python reference/lora_bert.py`` fine-tunes a tiny model and shows it learning."""
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.parametrize("model", ["tiny_models/bert-tiny", "tiny_models/distilbert-tiny"])
+def test_training_lowers_the_loss_and_raises_the_accuracy(model):
+    run = subprocess.run([sys.executable, "reference/lora_bert.py", "--model", model],
+                         cwd=ROOT, capture_output=True, text=True, timeout=120, check=True)
+    losses = [float(x) for x in re.findall(r"train loss ([\d.]+)", run.stdout)]
+    accuracies = [float(x) for x in re.findall(r"eval accuracy ([\d.]+)", run.stdout)]
+    assert len(losses) == 10, run.stdout
+    assert re.search(r"[\d,]+ trainable parameters of [\d,]+", run.stdout)
+    assert losses[-1] < losses[0] - 0.1, run.stdout
+    assert accuracies[-1] >= accuracies[0] + 0.2, run.stdout  # epoch 0 is measured before training
+
+
+def test_unknown_model_folder_is_a_clear_error():
+    run = subprocess.run([sys.executable, "reference/lora_bert.py", "--model", "no/such/folder"],
+                         cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert run.returncode != 0
+    assert "no/such/folder" in run.stderr and "Traceback" not in run.stderr, run.stderr

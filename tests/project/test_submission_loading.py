@@ -1,0 +1,76 @@
+"""How the suite finds and imports a submission: files, folders, notebooks, and broken ones."""
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+
+from tests.assignment.submission import load_submission
+
+ROOT = Path(__file__).resolve().parents[2]
+REFERENCE = ROOT / "reference" / "lora_bert.py"
+
+
+def write_notebook(path: Path, cells: list[str]) -> Path:
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(source) for source in cells])
+    nbformat.write(notebook, path)
+    return path
+
+
+def test_a_file_under_any_name(tmp_path):
+    path = tmp_path / "student_42.py"
+    path.write_text("def add_lora():\n    return 'mine'\n")
+    loaded = load_submission(path)
+    assert loaded.error is None and loaded.module.add_lora() == "mine"
+
+
+def test_a_folder_holding_lora_bert(tmp_path):
+    (tmp_path / "lora_bert.py").write_text("VALUE = 3\n")
+    assert load_submission(tmp_path).module.VALUE == 3
+
+
+def test_a_folder_without_a_submission(tmp_path):
+    loaded = load_submission(tmp_path)
+    assert loaded.module is None and "neither lora_bert.py nor lora_bert.ipynb" in loaded.error
+
+
+def test_exit_at_import_is_recorded_not_raised(tmp_path):
+    path = tmp_path / "lora_bert.py"
+    path.write_text("print('training...')\nimport sys\nsys.exit(3)\n")
+    loaded = load_submission(path)
+    assert loaded.module is None
+    assert "SystemExit: 3" in loaded.error and "line 3" in loaded.error
+    assert loaded.output == "training...\n"
+
+
+def test_a_notebook_ignores_magics_and_keeps_what_other_cells_define(tmp_path):
+    path = write_notebook(tmp_path / "lora_bert.ipynb", [
+        "%matplotlib inline\n!pip install peft\nA = 1",
+        "%%capture\nthis is not python",
+        "B = undefined_name",
+        "C = A + 1",
+    ])
+    loaded = load_submission(path)
+    assert loaded.error is None
+    assert (loaded.module.A, loaded.module.C) == (1, 2)
+    assert len(loaded.cell_errors) == 1 and "cell 2" in loaded.cell_errors[0]
+    assert "NameError" in loaded.cell_errors[0]
+
+
+def test_a_notebook_that_is_not_json(tmp_path):
+    path = tmp_path / "lora_bert.ipynb"
+    path.write_text("{ this is not json")
+    loaded = load_submission(path)
+    assert loaded.module is None and "not a readable notebook" in loaded.error
+
+
+def test_the_suite_passes_the_reference_as_a_notebook(tmp_path):
+    cells = re.split(r"^(?=# %%)", REFERENCE.read_text(), flags=re.MULTILINE)
+    path = write_notebook(tmp_path / "lora_bert.ipynb", ["%load_ext autoreload"] + cells)
+    assert load_submission(path).cell_errors == []
+    run = subprocess.run([sys.executable, "-m", "pytest", "tests/assignment", "--submission", str(path),
+                          "-q", "-p", "no:cacheprovider"], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stdout[-3000:]
+    assert " passed" in run.stdout and "failed" not in run.stdout
