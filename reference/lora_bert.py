@@ -184,10 +184,12 @@ def add_lora(model: nn.Module, rank: int = 8, alpha: float = 16, target_modules=
         return any(name == entry or name.endswith("." + entry) for entry in target_modules)
 
     modules = dict(model.named_modules())
-    matched = [name for name, module in modules.items()
-               if isinstance(module, (nn.Linear, LinearLoRA)) and is_target(name)
-               and name.split(".")[0] not in HEAD_MODULES
-               and not isinstance(modules.get(name.rpartition(".")[0]), LinearLoRA)]
+    matched = []
+    for name, module in modules.items():
+        in_head = name.split(".")[0] in HEAD_MODULES
+        inside_wrapper = isinstance(modules.get(name.rpartition(".")[0]), LinearLoRA)  # a LinearLoRA's .linear
+        if isinstance(module, (nn.Linear, LinearLoRA)) and is_target(name) and not in_head and not inside_wrapper:
+            matched.append(name)
     if not matched:
         raise ValueError(
             f"target_modules {list(target_modules)} match no linear layer outside the head; "
