@@ -8,9 +8,10 @@
 # exactly from the pretrained model; only `A`, `B` and the new classification head are
 # trained, a small fraction of the model's parameters.
 #
-# This file is the whole assignment: the parts you write (between the solution
-# markers) and the parts that are provided (data, training, evaluation, command line).
-# Run it on a tiny model with
+# This file is the whole assignment: the parts you write (each starts as a stub that
+# raises `NotImplementedError`) and the parts that are provided (data, training,
+# evaluation, command line). ASSIGNMENT.md states every rule the tests check. Run it on
+# a tiny model with
 #
 #     python lora_bert.py --model tiny_models/bert-tiny
 #
@@ -430,5 +431,7 @@ def main(argv=None) -> None:
           f"(unmerged {accuracy:.3f}), {sum(p.numel() for p in model.parameters()):,} parameters")
 
 
+
+# %%
 if __name__ == "__main__":
     main()

@@ -1,4 +1,4 @@
-"""Options of the assignment suite.
+"""Options and markers of the assignment suite.
 
 They are registered here, one level above ``tests/assignment``, because pytest only
 reads ``pytest_addoption`` from the conftest files it loads first: this one is loaded
@@ -13,7 +13,7 @@ def pytest_addoption(parser):
         default=None,
         metavar="PATH",
         help="the lora_bert.py to judge: a .py file, a folder holding lora_bert.py, or a "
-        "lora_bert.ipynb (default: reference/lora_bert.py, else ./lora_bert.py)",
+        "lora_bert.ipynb (default: reference/lora_bert.py, else the lora_bert.py or .ipynb in the rootdir)",
     )
     group.addoption(
         "--device",
@@ -21,3 +21,8 @@ def pytest_addoption(parser):
         default="cpu",
         help="where the tests put models and tensors; 'auto' picks CUDA when present (default: cpu)",
     )
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "hidden: run when grading, left out of the tests that students receive")

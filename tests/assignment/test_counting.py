@@ -70,3 +70,20 @@ def test_public_figures(lora, model_type, setup, expected):
     found = lora.count_trainable_parameters(model)
     expect(found == expected, f"{model_type} base, 2 labels, {setup}: the contract's public figure",
            f"{expected:,}", f"{found:,}" if isinstance(found, int) else repr(found))
+
+
+@pytest.mark.hidden
+@pytest.mark.parametrize("model_type, rank, targets", [
+    ("bert", 16, ["query", "key", "value"]),
+    ("distilbert", 4, ["lin1", "lin2"]),
+])
+def test_figures_for_other_set_ups(lora, model_type, rank, targets):
+    model = freeze_body(meta_model(model_type))
+    head = sum(p.numel() for n, p in model.named_parameters() if is_head(n))
+    wrapped = [m for n, m in model.named_modules()
+               if isinstance(m, nn.Linear) and any(n.endswith("." + t) for t in targets)]
+    expected = head + sum(rank * (m.in_features + m.out_features) for m in wrapped)
+    lora.add_lora(model, rank=rank, alpha=2 * rank, target_modules=targets)
+    found = lora.count_trainable_parameters(model)
+    expect(found == expected, f"{model_type} base, head + LoRA r={rank} on {targets}: "
+           "head + r * (in + out) per wrapped layer", f"{expected:,}", f"{found:,}" if isinstance(found, int) else repr(found))

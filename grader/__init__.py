@@ -1,0 +1,1 @@
+"""lora-grader: the student template, the release bundle and (later) grading for the LoRA/BERT assignment."""

@@ -1,0 +1,161 @@
+"""Write the student bundle: the template, the public tests, the tiny models, the data and a README.
+
+Inside the bundle a plain ``pytest`` judges the student's ``lora_bert.py`` offline.
+Tests marked ``@pytest.mark.hidden`` run when grading and are cut out of the copies
+that students receive. The bundle is built in a scratch folder beside ``out`` and
+moved into place at the end, so a failed build leaves nothing half-written.
+"""
+
+import ast
+import shutil
+import tempfile
+import tomllib
+from pathlib import Path
+
+from . import layout, template
+
+HIDDEN_MARKS = ("pytest.mark.hidden", "mark.hidden")
+
+PYTEST_INI = """\
+[pytest]
+testpaths = tests
+timeout = 120
+"""
+
+README = """\
+# Fine-tuning BERT with LoRA
+
+Your assignment: write the parts of `lora_bert.py` marked `# YOUR CODE HERE` (or, if
+you prefer a notebook, of `lora_bert.ipynb`). `ASSIGNMENT.md` states every rule your
+code must follow; the tests in `tests/` check them.
+
+## Install
+
+With Python 3.10 or newer, in this folder (install PyTorch first; its CPU-only build
+is enough and much smaller than the default one on Linux):
+
+```bash
+python3 -m venv .venv && source .venv/bin/activate
+pip install torch
+pip install -r requirements.txt
+```
+
+## Run the tests
+
+```bash
+pytest                                 # judges lora_bert.py
+pytest --submission lora_bert.ipynb    # judges the notebook instead
+pytest -k lora_layer                   # only the tests of Part 1
+```
+
+Everything runs offline, on the tiny models in `tiny_models/`, in a few seconds. On
+the untouched template every test fails with "... is not implemented yet": that is
+your to-do list. Each failure names the rule you broke, what was expected and what
+was found.
+
+## Train
+
+```bash
+python lora_bert.py --model tiny_models/bert-tiny
+```
+
+prints how many parameters LoRA trains, then the loss and the accuracy of every epoch.
+
+## What the tests check
+
+The graders also run hidden tests, on the same rules.
+
+| file | what it checks | tests |
+| --- | --- | --- |
+{table}
+"""
+
+
+class ReleaseError(Exception):
+    """The bundle cannot be written where it was asked for."""
+
+
+def is_hidden(node: ast.AST) -> bool:
+    decorators = getattr(node, "decorator_list", [])
+    return any(ast.unparse(d.func if isinstance(d, ast.Call) else d) in HIDDEN_MARKS for d in decorators)
+
+
+def marks_whole_module_hidden(tree: ast.Module) -> bool:
+    return any(isinstance(node, ast.Assign) and any(getattr(t, "id", None) == "pytestmark" for t in node.targets)
+               and any(mark in ast.unparse(node.value) for mark in HIDDEN_MARKS) for node in tree.body)
+
+
+def public_source(source: str) -> str | None:
+    """A test file without its hidden tests; ``None`` when the whole file is hidden."""
+    tree = ast.parse(source)
+    if marks_whole_module_hidden(tree):
+        return None
+    lines = source.splitlines(keepends=True)
+    for node in reversed(tree.body):
+        if is_hidden(node):
+            first = min(d.lineno for d in node.decorator_list)
+            del lines[first - 1:node.end_lineno]
+    return "".join(lines)
+
+
+def describe_tests(source: str) -> tuple[str, list[str]]:
+    """The module docstring's first line and the test names, for the student README."""
+    tree = ast.parse(source)
+    summary = (ast.get_docstring(tree) or "").splitlines()[0] if ast.get_docstring(tree) else ""
+    names = [node.name.removeprefix("test_").replace("_", " ") for node in tree.body
+             if isinstance(node, ast.FunctionDef) and node.name.startswith("test_")]
+    return summary, names
+
+
+def requirements() -> str:
+    with open(layout.PYPROJECT, "rb") as f:
+        dependencies = tomllib.load(f)["project"]["dependencies"]
+    return "\n".join(dependencies) + "\n"
+
+
+def copy_suite(folder: Path) -> list[str]:
+    """The suite's helpers as they are and its test files without hidden tests; README table rows."""
+    tests = folder / "tests"
+    (tests / "assignment").mkdir(parents=True)
+    for name in ("__init__.py", "conftest.py"):
+        shutil.copy(layout.TESTS / name, tests / name)
+    rows = []
+    for path in sorted(layout.SUITE.glob("*.py")):
+        source = path.read_text(encoding="utf-8")
+        if path.name.startswith("test_"):
+            source = public_source(source)
+            if source is None:
+                continue
+            summary, names = describe_tests(source)
+            rows.append(f"| `{path.name}` | {summary} | {'; '.join(names)} |")
+        (tests / "assignment" / path.name).write_text(source, encoding="utf-8")
+    return rows
+
+
+def fill(folder: Path) -> None:
+    template.write(template.render(layout.REFERENCE), folder)
+    rows = copy_suite(folder)
+    for model in sorted(p for p in layout.TINY_MODELS.iterdir() if p.is_dir() and not p.name.startswith("__")):
+        shutil.copytree(model, folder / "tiny_models" / model.name)
+    (folder / "data").mkdir()
+    shutil.copy(layout.DATA / "reviews.csv", folder / "data" / "reviews.csv")
+    shutil.copy(layout.ASSIGNMENT, folder / "ASSIGNMENT.md")
+    (folder / "pytest.ini").write_text(PYTEST_INI)
+    (folder / "requirements.txt").write_text(requirements())
+    (folder / "README.md").write_text(README.format(table="\n".join(rows)))
+
+
+def build(out: Path) -> None:
+    out = Path(out)
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise ReleaseError(f"{out} already exists and is not an empty folder; choose a new one")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    scratch = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
+    try:
+        fill(scratch)
+        if out.exists():
+            out.rmdir()
+        scratch.rename(out)
+    except BaseException:
+        shutil.rmtree(scratch, ignore_errors=True)
+        raise

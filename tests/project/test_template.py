@@ -1,0 +1,104 @@
+"""The student template: generated from the reference, in sync with it, a score of 0, a notebook that runs."""
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+from grader import cli, layout, template
+from grader.rubric import Rubric
+
+from ..suite_run import run_suite
+
+STUB = "is not implemented yet"
+
+
+def test_committed_template_is_what_the_generator_writes(capsys):
+    assert cli.main(["template", "--check"]) == 0, capsys.readouterr().err
+
+
+def test_generation_is_deterministic():
+    assert template.render(layout.REFERENCE) == template.render(layout.REFERENCE)
+
+
+def test_check_fails_after_one_character_of_the_reference_changes(tmp_path, monkeypatch, capsys):
+    changed = tmp_path / "lora_bert.py"
+    changed.write_text(layout.REFERENCE.read_text().replace("Part 1.", "Part 1:", 1))
+    monkeypatch.setattr(layout, "REFERENCE", changed)
+    assert cli.main(["template", "--check"]) == 1
+    error = capsys.readouterr().err
+    assert "student_template/lora_bert.py is out of date" in error
+    assert "student_template/lora_bert.ipynb is out of date" in error
+
+
+GOOD_FUNCTION = "def f():\n    # BEGIN SOLUTION\n    return 1\n    # END SOLUTION\n"
+
+
+@pytest.mark.parametrize("source, line, message", [
+    ("def f():\n    # BEGIN SOLUTION\n    return 1\n", 2, "unclosed region"),
+    ("def f():\n    # BEGIN SOLUTION\n    # BEGIN SOLUTION\n    return 1\n    # END SOLUTION\n", 3, "nested region"),
+    ("# BEGIN SOLUTION\nx = 1\n# END SOLUTION\n", 1, "outside any function or class body"),
+    ("def f():\n    return 1\n    # END SOLUTION\n", 3, "without a '# BEGIN SOLUTION'"),
+    ("def f():\n    # begin solution\n    return 1\n    # END SOLUTION\n", 2, "malformed marker"),
+    (GOOD_FUNCTION + "\nif True:\n    # BEGIN SOLUTION\n    y = 2\n    # END SOLUTION\n", 7, "outside any function"),
+])
+def test_marker_errors_name_the_line_and_write_nothing(tmp_path, monkeypatch, capsys, source, line, message):
+    reference = tmp_path / "reference.py"
+    reference.write_text(source)
+    monkeypatch.setattr(layout, "REFERENCE", reference)
+    monkeypatch.setattr(layout, "TEMPLATE_DIR", tmp_path / "out")
+    assert cli.main(["template"]) == 2
+    error = capsys.readouterr().err
+    assert f"{reference}:{line}:" in error and message in error, error
+    assert not (tmp_path / "out").exists()
+
+
+def test_stub_keeps_signature_docstring_and_indentation():
+    source = 'class C:\n    def f(self, x):\n        """Doc."""\n        # BEGIN SOLUTION\n        return x\n        # END SOLUTION\n'
+    assert template.strip_solutions(source, layout.REFERENCE) == (
+        'class C:\n    def f(self, x):\n        """Doc."""\n        # YOUR CODE HERE\n'
+        '        raise NotImplementedError("C.f is not implemented yet")\n')
+
+
+def test_no_solution_reaches_the_template():
+    files = template.render(layout.REFERENCE)
+    for text in files.values():
+        assert "SOLUTION" not in text
+    assert "kaiming_uniform_(self.A" not in files["lora_bert.py"]
+    assert "kaiming_uniform_" in files["lora_bert.py"]  # the hint in Part 1's text stays
+
+
+def test_template_scores_zero_and_the_reference_full_marks():
+    rubric = Rubric.load()
+    on_template = run_suite(layout.TEMPLATE_DIR / "lora_bert.py")
+    assert on_template.outcomes, on_template.output
+    for test in on_template.with_outcome("failed"):
+        assert STUB in on_template.messages[test], on_template.messages[test]
+    graded = {test for test, share in rubric.max_scores(list(on_template.outcomes)).items() if share > 0}
+    assert graded <= on_template.with_outcome("failed") | on_template.with_outcome("skipped")
+    assert rubric.score({t: o == "passed" for t, o in on_template.outcomes.items()}) == 0
+    on_reference = run_suite(layout.REFERENCE)
+    assert not on_reference.with_outcome("failed"), on_reference.output
+    assert rubric.score({t: o != "failed" for t, o in on_reference.outcomes.items()}) == pytest.approx(100)
+
+
+def execute(notebook_text: str):
+    notebook = nbformat.reads(notebook_text, as_version=4)
+    NotebookClient(notebook, timeout=180, kernel_name="python3",
+                   resources={"metadata": {"path": str(layout.ROOT)}}).execute()
+    return notebook
+
+
+def printed(cell) -> str:
+    return "".join(output.get("text", "") for output in cell.outputs if output.output_type == "stream")
+
+
+def test_template_notebook_validates_and_runs_top_to_bottom():
+    text = (layout.TEMPLATE_DIR / "lora_bert.ipynb").read_text()
+    nbformat.validate(nbformat.reads(text, as_version=4))
+    notebook = execute(text)
+    assert f"Not implemented yet: initialize_base_model {STUB}" in printed(notebook.cells[-1])
+
+
+def test_reference_as_notebook_trains_in_its_last_cell():
+    notebook = execute(template.to_notebook(layout.REFERENCE.read_text()))
+    assert "epoch 5: train loss" in printed(notebook.cells[-1])
