@@ -17,8 +17,12 @@ import torch
 from transformers import AutoModelForSequenceClassification
 from transformers.utils import logging as hf_logging
 
+from . import integrity
 from .assets import CONTRACT, TINY_MODELS, is_head
 from .submission import LoadedSubmission, load_submission
+
+TAMPERING = ("The submission replaced {names}, which the tests use to judge it; "
+             "no test can be trusted after that, so none counts as passed.")
 
 
 def pytest_configure(config):
@@ -67,7 +71,27 @@ def default_submission(rootdir: Path) -> Path:
 @pytest.fixture(scope="session")
 def loaded_submission(pytestconfig) -> LoadedSubmission:
     path = pytestconfig.getoption("--submission") or default_submission(pytestconfig.rootpath)
-    return load_submission(Path(path))
+    namespaces = integrity.watched_namespaces()
+    pytestconfig.stash[_untampered] = integrity.snapshot(namespaces), namespaces
+    loaded = load_submission(Path(path))
+    changed = integrity.tampered(*pytestconfig.stash[_untampered])
+    if changed:
+        loaded.module, loaded.error = None, TAMPERING.format(names=", ".join(changed[:5]))
+    return loaded
+
+
+_untampered = pytest.StashKey[tuple]()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item):
+    """After each test, fail it if the submission has replaced anything the tests rely on."""
+    result = yield
+    if _untampered in item.config.stash:
+        changed = integrity.tampered(*item.config.stash[_untampered])
+        if changed:
+            pytest.fail(TAMPERING.format(names=", ".join(changed[:5])), pytrace=False)
+    return result
 
 
 @pytest.fixture(scope="session")
