@@ -1,10 +1,20 @@
 """The ``lora-grader`` command line (also ``python -m grader``): a thin layer over the modules."""
 
 import argparse
+import csv
+import io
+import os
 import sys
 from pathlib import Path
 
-from . import layout, release, template
+from . import batch, layout, release, report, template
+from .rubric import Rubric, RubricError
+from .sandbox import Limits
+from .submissions import SubmissionError, discover
+
+
+class UsageError(Exception):
+    """Misuse of the command line: a one-line error and exit status 2."""
 
 
 def shown(path: Path) -> Path:
@@ -34,6 +44,68 @@ def cmd_release(args) -> int:
     return 0
 
 
+def resolve_device(name: str) -> str:
+    if name == "cpu":
+        return "cpu"
+    import torch
+
+    if torch.cuda.is_available():
+        return "cuda"
+    if name == "cuda":
+        raise UsageError("--device cuda, but no CUDA device is available (use --device cpu or auto)")
+    return "cpu"
+
+
+def shard(items: list, spec: str | None) -> list:
+    """``K/N``: every N-th item starting at the K-th (1-based), so N jobs split a batch."""
+    if spec is None:
+        return items
+    try:
+        k, n = (int(part) for part in spec.split("/"))
+    except ValueError:
+        raise UsageError(f"--shard {spec}: expected K/N, for example 2/4") from None
+    if not 1 <= k <= n:
+        raise UsageError(f"--shard {spec}: K must be between 1 and N")
+    return items[k - 1::n]
+
+
+def cmd_grade(args) -> int:
+    try:
+        submissions = shard(discover(args.paths), args.shard)
+        rubric = Rubric.load(args.rubric) if args.rubric else Rubric.load()
+    except (SubmissionError, RubricError) as error:
+        raise UsageError(str(error)) from None
+    settings = batch.Settings(
+        device=resolve_device(args.device), jobs=args.jobs, rubric=rubric, hidden=args.hidden, force=args.force,
+        limits=Limits(test_timeout=args.test_timeout, timeout=args.timeout, memory_mb=args.memory))
+    results = batch.grade(submissions, args.out, settings, progress=not args.quiet)
+    print(report.summary_table({s.name: results[s.name] for s in submissions}))
+    print(f"\nresults.json and feedback.md per submission in {args.out}/, all scores in {args.out / report.GRADES}")
+    return 0
+
+
+def cmd_merge(args) -> int:
+    """Join the grades.csv files of several shards into one."""
+    rows, columns = {}, ["name", "score", "max_score"]
+    for path in args.inputs:
+        try:
+            with open(path, newline="", encoding="utf-8") as f:
+                reader = csv.DictReader(f)
+                columns += [c for c in reader.fieldnames or [] if c not in columns]
+                rows.update({row["name"]: row for row in reader})
+        except (OSError, KeyError) as error:
+            raise UsageError(f"{path}: not a grades.csv ({error})") from None
+    tests = sorted(columns[3:])
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=["name", "score", "max_score", *tests], lineterminator="\n", restval="")
+    writer.writeheader()
+    for name in sorted(rows):
+        writer.writerow(rows[name])
+    report.write_atomic(args.output, out.getvalue())
+    print(f"merged {len(rows)} submissions from {len(args.inputs)} files into {args.output}")
+    return 0
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="lora-grader", description="Tools for the LoRA/BERT assignment.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -43,9 +115,42 @@ def main(argv=None) -> int:
     bundle = commands.add_parser("release", help="write the student bundle (template, public tests, models, data)")
     bundle.add_argument("out", type=Path, help="a folder that does not exist yet")
     bundle.set_defaults(run=cmd_release)
+    grade = commands.add_parser("grade", help="grade submissions: results.json and feedback.md each, grades.csv")
+    grade.add_argument("paths", nargs="+", type=Path, metavar="PATH",
+                       help="a submission (.py, .ipynb, .zip, or a folder with lora_bert.py) or a folder of them")
+    grade.add_argument("--out", type=Path, required=True, help="where results go (created if missing)")
+    grade.add_argument("--device", choices=("cpu", "cuda", "auto"), default="cpu")
+    grade.add_argument("--jobs", type=positive, default=os.cpu_count() or 1,
+                       help="submissions graded at once (default: the number of cores)")
+    grade.add_argument("--test-timeout", type=float, default=Limits.test_timeout, metavar="SECONDS",
+                       help=f"per test (default {Limits.test_timeout:g})")
+    grade.add_argument("--timeout", type=float, default=Limits.timeout, metavar="SECONDS",
+                       help=f"per submission, wall clock (default {Limits.timeout:g})")
+    grade.add_argument("--memory", type=positive, default=Limits.memory_mb, metavar="MB",
+                       help=f"per submission, all its processes (default {Limits.memory_mb})")
+    grade.add_argument("--rubric", type=Path, help="points per test file or test (default: grader/rubric.toml)")
+    visibility = grade.add_mutually_exclusive_group()
+    visibility.add_argument("--hidden", dest="hidden", action="store_true", default=True,
+                            help="run the hidden tests too (default)")
+    visibility.add_argument("--public", dest="hidden", action="store_false", help="run the public tests only")
+    grade.add_argument("--force", action="store_true", help="regrade submissions that already have results")
+    grade.add_argument("--shard", metavar="K/N", help="grade only the K-th of N slices of the submissions")
+    grade.add_argument("--quiet", action="store_true", help="no progress bar")
+    grade.set_defaults(run=cmd_grade)
+    merge = commands.add_parser("merge", help="join the grades.csv files of several shards")
+    merge.add_argument("output", type=Path)
+    merge.add_argument("inputs", nargs="+", type=Path)
+    merge.set_defaults(run=cmd_merge)
     args = parser.parse_args(argv)
     try:
         return args.run(args)
-    except (template.MarkerError, release.ReleaseError) as error:
+    except (template.MarkerError, release.ReleaseError, UsageError, batch.GradingError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+
+
+def positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value

@@ -77,10 +77,21 @@ def loaded_submission(pytestconfig) -> LoadedSubmission:
     changed = integrity.tampered(*pytestconfig.stash[_untampered])
     if changed:
         loaded.module, loaded.error = None, TAMPERING.format(names=", ".join(changed[:5]))
+    pytestconfig.stash[LOADED_SUBMISSION] = loaded
     return loaded
 
 
+def pytest_terminal_summary(terminalreporter, config):
+    """Notebook cells that raised: the tests only say which names are missing."""
+    loaded = config.stash.get(LOADED_SUBMISSION, None)
+    if loaded is not None and loaded.cell_errors:
+        terminalreporter.section("notebook cells that raised (what they define is missing)")
+        for error in loaded.cell_errors:
+            terminalreporter.write_line(error)
+
+
 _untampered = pytest.StashKey[tuple]()
+LOADED_SUBMISSION = pytest.StashKey[LoadedSubmission]()  # read by the grader's report plugin
 
 
 @pytest.hookimpl(wrapper=True)

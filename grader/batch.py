@@ -1,0 +1,141 @@
+"""Grade many submissions: in parallel, resumably, one submission's trouble never stopping the others.
+
+Each submission is graded in a fresh temporary workspace by ``sandbox.run_pytest``;
+its ``results.json`` is written last, so a batch killed half-way and started again
+skips what is already graded (unless ``force``) and ends with the same grades.csv.
+"""
+
+import json
+import os
+import platform
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+
+from tqdm.auto import tqdm
+
+from . import report
+from .rubric import Rubric
+from .sandbox import Limits, Run, become_subreaper, prepare_workspace, run_pytest
+from .scoring import TestScore, score_run
+from .submissions import Submission, take_module
+
+
+class GradingError(RuntimeError):
+    """The grader itself cannot grade (the suite does not collect, for example)."""
+
+
+@dataclass
+class Settings:
+    device: str = "cpu"
+    jobs: int = field(default_factory=lambda: os.cpu_count() or 1)
+    limits: Limits = field(default_factory=Limits)
+    rubric: Rubric = field(default_factory=Rubric.load)
+    hidden: bool = True
+    force: bool = False
+
+
+def package_version(name: str) -> str:
+    try:
+        return version(name)
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def expected_tests(settings: Settings) -> list[dict]:
+    """The tests every submission is graded on, collected once from the grader's own copy of the suite."""
+    with tempfile.TemporaryDirectory(prefix="lora-grader-collect-") as folder:
+        prepare_workspace(Path(folder))
+        run = run_pytest(Path(folder), None, device=settings.device, hidden=settings.hidden,
+                         limits=settings.limits, collect_only=True)
+    if not run.collected:
+        raise GradingError(f"the assignment suite collected no tests:\n{run.output[-3000:]}")
+    return run.collected
+
+
+def note(module, run: Run | None) -> str:
+    """A few words for the summary table."""
+    if module.file is None:
+        return "no module"
+    if run.stopped:
+        return run.stopped
+    if run.submission.get("import_error"):
+        return "import failed"
+    if len(run.reports) < len(run.collected):
+        return "process ended early"
+    if run.submission.get("cell_errors"):
+        return f"{len(run.submission['cell_errors'])} cell(s) raised"
+    return f"{len(module.ignored)} file(s) left out" if module.ignored else ""
+
+
+def grade_one(submission: Submission, out: Path, settings: Settings, expected: list[dict]) -> dict:
+    """Grade one submission and write its results.json and feedback.md; returns the results."""
+    started = time.monotonic()
+    run = None
+    with tempfile.TemporaryDirectory(prefix="lora-grader-") as folder:
+        workspace = Path(folder)
+        module = take_module(submission, workspace)
+        if module.file is not None:
+            prepare_workspace(workspace)
+            run = run_pytest(workspace, module.file.name, device=settings.device, hidden=settings.hidden,
+                             limits=settings.limits)
+    if run is None:
+        shares = settings.rubric.max_scores([t["id"] for t in expected])
+        scores = [TestScore(t["id"], t["hidden"], "failed", 0.0, shares[t["id"]], f"not graded: {module.problem}")
+                  for t in expected]
+    else:
+        scores = score_run(expected, run, settings.rubric, settings.limits)
+    summary = report.notes(module.problem, module.ignored, run)
+    extra = {
+        "submission": submission.name,
+        "source": str(submission.path),
+        "max_score": round(sum(s.max_score for s in scores), 2),
+        "device": settings.device,
+        "torch": package_version("torch"),
+        "transformers": package_version("transformers"),
+        "python": platform.python_version(),
+        "grader": package_version("lora-grader"),
+        "hidden_tests": settings.hidden,
+        "ignored_files": module.ignored,
+        "stopped": run.stopped if run else None,
+        "exit_code": run.exit_code if run else None,
+        "note": note(module, run),
+    }
+    folder = out / submission.name
+    report.write_atomic(folder / report.FEEDBACK, report.feedback_md(submission.name, scores, summary, extra))
+    text = report.results_json(scores, time.monotonic() - started, summary, extra)
+    report.write_atomic(folder / report.RESULTS, text)  # last: its presence means "graded"
+    return json.loads(text)
+
+
+def previous_results(submission: Submission, out: Path) -> dict | None:
+    try:
+        return json.loads((out / submission.name / report.RESULTS).read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return None
+
+
+def grade(submissions: list[Submission], out: Path, settings: Settings, progress: bool = True) -> dict[str, dict]:
+    """Grade what is not graded yet, write grades.csv, and return every submission's results by name."""
+    out.mkdir(parents=True, exist_ok=True)
+    results = {}
+    for submission in submissions:
+        if not settings.force and (previous := previous_results(submission, out)) is not None:
+            results[submission.name] = previous
+    todo = [s for s in submissions if s.name not in results]
+    if todo:
+        expected = expected_tests(settings)
+        become_subreaper()
+        with ThreadPoolExecutor(max_workers=settings.jobs) as pool, \
+                tqdm(total=len(todo), unit="submission", disable=not progress, leave=False) as bar:
+            futures = {pool.submit(grade_one, s, out, settings, expected): s for s in todo}
+            for future in as_completed(futures):
+                submission = futures[future]
+                results[submission.name] = future.result()
+                bar.set_postfix_str(submission.name, refresh=False)
+                bar.update()
+    report.write_atomic(out / report.GRADES, report.grades_csv(results))
+    return results

@@ -1,0 +1,54 @@
+"""Loaded with ``-p`` into the pytest process that runs a submission: reports each test to the grader.
+
+This file is copied into the submission's workspace and has no imports from the
+grader. It takes the report pipe's descriptor and a per-run token out of the
+environment before any test (and so the submission) runs, and writes one JSON line
+per event. The grader reads nothing else from the child as a verdict: not its exit
+status, not its output, not any file it leaves behind.
+"""
+
+import json
+import os
+
+_PIPE = os.fdopen(int(os.environ.pop("LORA_GRADER_REPORT_FD")), "w", buffering=1, encoding="utf-8")
+_TOKEN = os.environ.pop("LORA_GRADER_TOKEN")
+MAX_MESSAGE = 4000
+
+
+def _send(**event) -> None:
+    _PIPE.write(json.dumps({"token": _TOKEN, **event}) + "\n")
+    _PIPE.flush()
+
+
+def _message(report) -> str:
+    text = report.longreprtext or ""
+    if len(text) > MAX_MESSAGE:  # the rule comes first, the error last: keep both ends
+        text = f"{text[:1500]}\n[... {len(text) - 3500} characters left out ...]\n{text[-2000:]}"
+    return text
+
+
+def pytest_collection_finish(session):
+    _send(event="collected", tests=[
+        {"id": item.nodeid, "hidden": item.get_closest_marker("hidden") is not None} for item in session.items
+    ])
+
+
+def pytest_runtest_logstart(nodeid, location):
+    _send(event="start", test=nodeid)
+
+
+def pytest_runtest_logreport(report):
+    if report.when == "call" or not report.passed:
+        _send(event="result", test=report.nodeid, when=report.when, outcome=report.outcome,
+              message=_message(report) if not report.passed else "", duration=report.duration)
+
+
+def pytest_sessionfinish(session):
+    """What importing the submission gave, as the suite's conftest recorded it."""
+    for plugin in session.config.pluginmanager.get_plugins():
+        key = getattr(plugin, "LOADED_SUBMISSION", None)
+        if key is not None and key in session.config.stash:
+            loaded = session.config.stash[key]
+            _send(event="submission", import_error=loaded.error, cell_errors=loaded.cell_errors,
+                  printed_on_import=len(loaded.output))
+            return

@@ -1,0 +1,129 @@
+"""Write what grading found, for platforms and for people.
+
+- ``results.json``: Gradescope's results format (``tests[]`` with name, score,
+  max_score, status, output, visibility; top-level score and execution_time), with the
+  grading environment in ``extra_data``.
+- ``feedback.md``: what a student reads: the score, each failed test's rule and what
+  was found, and anything about the submission itself (files left out, notebook
+  cells that raised, a run the grader had to stop).
+- ``grades.csv``: one row per submission, one column per test, for spreadsheets.
+
+Every file is written to a temporary name and renamed, so a crash never leaves half a file.
+"""
+
+import csv
+import io
+import json
+import os
+import tempfile
+from pathlib import Path
+
+from .scoring import TestScore
+
+RESULTS = "results.json"
+FEEDBACK = "feedback.md"
+GRADES = "grades.csv"
+HIDDEN_VISIBILITY = "after_published"
+
+
+def write_atomic(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    with os.fdopen(handle, "w", encoding="utf-8", newline="") as f:
+        f.write(text)
+    os.replace(temporary, path)
+
+
+def notes(module_problem, ignored, run) -> list[str]:
+    """Sentences about the submission as a whole, for the student."""
+    found = []
+    if module_problem:
+        found.append(f"Nothing could be graded: {module_problem}.")
+    if ignored:
+        found.append("Only the module was graded; these files were left out: " + ", ".join(f"`{f}`" for f in ignored) + ".")
+    if run is not None:
+        error = run.submission.get("import_error")
+        if error:
+            found.append(f"Importing the submission failed, so every test failed:\n\n```\n{error}\n```")
+        for cell in run.submission.get("cell_errors", []):
+            found.append(f"A notebook cell raised (what it defines is missing; the other cells still count):\n\n```\n{cell}\n```")
+        if run.stopped:
+            found.append(f"The grader stopped the submission: {run.stopped}. Tests not finished by then earn nothing.")
+        elif run.exit_code not in (0, 1, None) and len(run.reports) < len(run.collected):
+            found.append(f"The test process ended early (exit status {run.exit_code}); the tests it did not finish earn nothing.")
+    return found
+
+
+def results_json(scores: list[TestScore], seconds: float, summary: list[str], extra: dict) -> str:
+    tests = [{
+        "name": s.name,
+        "score": round(s.score, 4),
+        "max_score": round(s.max_score, 4),
+        "status": "passed" if s.status in ("passed", "skipped") else "failed",
+        "output": s.output if s.status != "passed" else "",
+        "visibility": HIDDEN_VISIBILITY if s.hidden else "visible",
+    } for s in scores]
+    results = {
+        "score": round(sum(s.score for s in scores), 2),
+        "execution_time": round(seconds, 1),
+        "output": "\n\n".join(summary),
+        "output_format": "md",
+        "test_output_format": "text",
+        "visibility": "visible",
+        "stdout_visibility": "hidden",
+        "tests": tests,
+        "extra_data": extra,
+    }
+    return json.dumps(results, indent=2) + "\n"
+
+
+def feedback_md(name: str, scores: list[TestScore], summary: list[str], extra: dict) -> str:
+    total, maximum = sum(s.score for s in scores), sum(s.max_score for s in scores)
+    failed = [s for s in scores if s.status == "failed"]
+    passed = [s for s in scores if s.status == "passed"]
+    skipped = [s for s in scores if s.status == "skipped"]
+    lines = [f"# {name}: {total:.1f} / {maximum:.0f}", "",
+             f"Graded on {extra['device']} with torch {extra['torch']} and transformers {extra['transformers']}; "
+             f"{len(passed)} of {len(passed) + len(failed)} tests passed"
+             + (f" ({len(skipped)} skipped)." if skipped else "."), ""]
+    lines += [f"{sentence}\n" for sentence in summary]
+    if failed:
+        lines += [f"## Failed ({len(failed)})", ""]
+        for s in failed:
+            lines.append(f"### {s.name} ({s.score:g} / {s.max_score:.2f})")
+            lines += ["", "A hidden test: its details are not shown.", ""] if s.hidden else ["", "```", s.output.strip(), "```", ""]
+    if passed:
+        lines += [f"## Passed ({len(passed)})", ""] + [f"- {s.name}" for s in passed] + [""]
+    if skipped:
+        lines += [f"## Skipped ({len(skipped)}), worth no points here", ""]
+        lines += [f"- {s.name}: {s.output.strip().splitlines()[-1] if s.output.strip() else 'skipped'}" for s in skipped] + [""]
+    return "\n".join(lines)
+
+
+def grades_csv(results: dict[str, dict]) -> str:
+    """``name, score, max_score`` and one column per test, from each submission's results.json."""
+    tests = sorted({t["name"] for r in results.values() for t in r["tests"]})
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["name", "score", "max_score", *tests])
+    for name in sorted(results):
+        per_test = {t["name"]: t["score"] for t in results[name]["tests"]}
+        writer.writerow([name, results[name]["score"], results[name]["extra_data"]["max_score"],
+                         *(per_test.get(test, "") for test in tests)])
+    return out.getvalue()
+
+
+def summary_table(results: dict[str, dict]) -> str:
+    """The table printed after a batch: one line per submission."""
+    rows = [("submission", "score", "passed", "time", "note")]
+    for name in sorted(results):
+        r = results[name]
+        tests = r["tests"]
+        passed = sum(t["status"] == "passed" and t["max_score"] > 0 for t in tests)
+        counted = sum(t["max_score"] > 0 for t in tests)
+        rows.append((name, f"{r['score']:.1f}/{r['extra_data']['max_score']:g}", f"{passed}/{counted}",
+                     f"{r['execution_time']:.1f}s", r["extra_data"].get("note", "")))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in rows]
+    lines.insert(1, "  ".join("-" * width for width in widths))
+    return "\n".join(lines)

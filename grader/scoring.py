@@ -1,0 +1,69 @@
+"""Turn what the test process reported into points, in the grader's own process.
+
+The expected tests come from a trusted collection, not from the submission's run: a
+test the run never reported earns nothing, and the reason says why (the run was
+stopped, or its process ended).
+"""
+
+from dataclasses import dataclass
+
+from .rubric import Rubric
+from .sandbox import Limits, Run
+
+
+@dataclass
+class TestScore:
+    test_id: str
+    hidden: bool
+    status: str  # passed, failed or skipped
+    score: float
+    max_score: float
+    output: str
+
+    @property
+    def name(self) -> str:
+        """``test_merge.py::test_x[bert-tiny]``: the id without the suite's folder."""
+        return self.test_id.rpartition("/")[2]
+
+
+def explain(message: str, limits: Limits) -> str:
+    if "Timeout" in message and "Failed" in message:
+        return f"timed out: this test ran longer than {limits.test_timeout:g} s\n\n{message}"
+    if "MemoryError" in message:
+        return f"out of memory: the submission ran out of memory in this test\n\n{message}"
+    return message
+
+
+def missing_reason(test_id: str, run: Run, limits: Limits) -> str:
+    """Why a test has no report: it was running when the process ended, or it never started."""
+    running = test_id in run.started
+    if run.stopped == "timed out":
+        return (f"timed out: the submission's time limit ({limits.timeout:g} s) ran out during this test"
+                if running else "not run: the submission's time limit ran out before this test")
+    if run.stopped == "out of memory":
+        return (f"out of memory: the submission's processes used more than {limits.memory_mb} MB during this test"
+                if running else "not run: the submission was stopped for using too much memory before this test")
+    if running:
+        return (f"the test process ended during this test (exit status {run.exit_code}): "
+                "the submission called os._exit(), pytest.exit() or crashed")
+    return "not run: the test process had ended before this test (os._exit(), pytest.exit() or a crash)"
+
+
+def score_run(expected: list[dict], run: Run, rubric: Rubric, limits: Limits) -> list[TestScore]:
+    """One score per expected test; skipped tests (no GPU for a CUDA test) are worth nothing either way."""
+    reports = run.reports
+    counted = [t["id"] for t in expected if reports.get(t["id"]) is None or reports[t["id"]].outcome != "skipped"]
+    shares = rubric.max_scores(counted)
+    scores = []
+    for test in expected:
+        report = reports.get(test["id"])
+        if report is None:
+            status, output = "failed", missing_reason(test["id"], run, limits)
+        elif report.outcome == "failed":
+            status, output = "failed", explain(report.message, limits)
+        else:
+            status, output = report.outcome, report.message if report.outcome == "skipped" else ""
+        maximum = shares.get(test["id"], 0.0)
+        scores.append(TestScore(test["id"], test["hidden"], status,
+                                maximum if status == "passed" else 0.0, maximum, output))
+    return scores

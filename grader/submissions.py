@@ -1,0 +1,121 @@
+"""Find submissions on disk and take from each only the module the assignment asks for.
+
+A submission is a ``lora_bert.py`` under any name, a ``.ipynb``, a ``.zip``, or a folder
+holding ``lora_bert.py`` or ``lora_bert.ipynb``. Any other folder is a folder of
+submissions, each entry named after its file or folder. Only the module is copied
+into the grading workspace: a ``conftest.py`` or ``torch.py`` handed in beside it is
+left behind and named in the feedback.
+"""
+
+import re
+import shutil
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+MODULE_NAMES = ("lora_bert.py", "lora_bert.ipynb")
+SUFFIXES = (".py", ".ipynb", ".zip")
+MAX_UNZIPPED_BYTES = 50 * 1024 * 1024
+
+
+class SubmissionError(ValueError):
+    """A path given on the command line that holds no submission."""
+
+
+@dataclass(frozen=True)
+class Submission:
+    name: str  # the results folder's name
+    path: Path
+
+
+@dataclass
+class Module:
+    """The module taken from a submission, or why there is none."""
+
+    file: Path | None  # the copy in the workspace, named lora_bert.py or lora_bert.ipynb
+    ignored: list[str] = field(default_factory=list)  # other files handed in, left behind
+    problem: str | None = None
+
+
+def is_single_submission(path: Path) -> bool:
+    if path.is_dir():
+        return any((path / name).is_file() for name in MODULE_NAMES)
+    return path.suffix in SUFFIXES
+
+
+def safe_name(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("._") or "submission"
+
+
+def discover(paths: list[Path]) -> list[Submission]:
+    """The submissions named by ``paths``, in a stable order, with unique names."""
+    found = []
+    for path in map(Path, paths):
+        if not path.exists():
+            raise SubmissionError(f"{path}: no such file or folder")
+        if is_single_submission(path):
+            found.append(path)
+        elif path.is_dir():
+            entries = [entry for entry in sorted(path.iterdir())
+                       if not entry.name.startswith((".", "__")) and (entry.is_dir() or entry.suffix in SUFFIXES)]
+            if not entries:
+                raise SubmissionError(f"{path}: a folder with no submissions in it")
+            found += entries
+        else:
+            raise SubmissionError(f"{path}: not a submission (expected .py, .ipynb, .zip or a folder)")
+    submissions, taken = [], set()
+    for path in found:
+        name = safe_name(path.stem if path.is_file() else path.name)
+        if name in taken:
+            name = safe_name(path.name)
+        while name in taken:
+            name += "_"
+        taken.add(name)
+        submissions.append(Submission(name, path))
+    return submissions
+
+
+def _choose(files: list[Path], root: Path) -> tuple[Path | None, list[str]]:
+    """The module among a folder's files (``lora_bert.py`` first, then the notebook), and the rest."""
+    by_depth = sorted(files, key=lambda f: (len(f.relative_to(root).parts), str(f)))
+    chosen = next((f for name in MODULE_NAMES for f in by_depth if f.name == name), None)
+    if chosen is None:
+        candidates = [f for f in by_depth if f.suffix in (".py", ".ipynb")]
+        chosen = candidates[0] if len(candidates) == 1 else None
+    return chosen, [str(f.relative_to(root)) for f in by_depth if f != chosen]
+
+
+def _unzip(archive: Path, into: Path) -> Path:
+    """Extract safely: no paths outside ``into``, no more than MAX_UNZIPPED_BYTES."""
+    with zipfile.ZipFile(archive) as zipped:
+        members = [m for m in zipped.infolist() if not m.is_dir() and not m.filename.startswith("__MACOSX")]
+        if sum(m.file_size for m in members) > MAX_UNZIPPED_BYTES:
+            raise SubmissionError(f"{archive.name} unpacks to more than {MAX_UNZIPPED_BYTES // 2**20} MB")
+        for member in members:
+            target = (into / member.filename).resolve()
+            if not target.is_relative_to(into.resolve()):
+                raise SubmissionError(f"{archive.name}: {member.filename!r} points outside the archive")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(zipped.read(member))
+    return into
+
+
+def take_module(submission: Submission, workspace: Path) -> Module:
+    """Copy the submission's module into ``workspace`` under its canonical name."""
+    unpacked = workspace / "unzipped"
+    try:
+        path = _unzip(submission.path, unpacked) if submission.path.suffix == ".zip" else submission.path
+        if path.is_dir():
+            files = [f for f in path.rglob("*") if f.is_file() and "__pycache__" not in f.parts]
+            chosen, ignored = _choose(files, path)
+        else:
+            chosen, ignored = path, []
+        if chosen is None:
+            return Module(None, ignored, f"no {' or '.join(MODULE_NAMES)} in the submission")
+        target = workspace / ("lora_bert.ipynb" if chosen.suffix == ".ipynb" else "lora_bert.py")
+        shutil.copyfile(chosen, target)
+        return Module(target, ignored)
+    except (SubmissionError, zipfile.BadZipFile, OSError) as error:
+        return Module(None, problem=f"the submission could not be opened: {error}")
+    finally:
+        shutil.rmtree(unpacked, ignore_errors=True)
