@@ -19,7 +19,7 @@ from tqdm.auto import tqdm
 
 from . import report
 from .rubric import Rubric
-from .sandbox import Limits, Run, become_subreaper, prepare_workspace, run_pytest
+from .sandbox import Limits, Run, become_subreaper, prepare_workspace, reap_orphans, run_pytest
 from .scoring import TestScore, score_run
 from .submissions import Submission, take_module
 
@@ -46,14 +46,15 @@ def package_version(name: str) -> str:
 
 
 def expected_tests(settings: Settings) -> list[dict]:
-    """The tests every submission is graded on, collected once from the grader's own copy of the suite."""
+    """The tests every submission is graded on, collected once from the grader's own copy of the suite
+    (without the CUDA tests when grading on the CPU: nobody could pass them there)."""
     with tempfile.TemporaryDirectory(prefix="lora-grader-collect-") as folder:
         prepare_workspace(Path(folder))
         run = run_pytest(Path(folder), None, device=settings.device, hidden=settings.hidden,
                          limits=settings.limits, collect_only=True)
     if not run.collected:
         raise GradingError(f"the assignment suite collected no tests:\n{run.output[-3000:]}")
-    return run.collected
+    return [test for test in run.collected if settings.device == "cuda" or not test["cuda"]]
 
 
 def note(module, run: Run | None) -> str:
@@ -137,5 +138,6 @@ def grade(submissions: list[Submission], out: Path, settings: Settings, progress
                 results[submission.name] = future.result()
                 bar.set_postfix_str(submission.name, refresh=False)
                 bar.update()
+        reap_orphans()  # daemons that wiped their environment, now that no submission runs
     report.write_atomic(out / report.GRADES, report.grades_csv(results))
     return results

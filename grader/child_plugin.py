@@ -29,7 +29,8 @@ def _message(report) -> str:
 
 def pytest_collection_finish(session):
     _send(event="collected", tests=[
-        {"id": item.nodeid, "hidden": item.get_closest_marker("hidden") is not None} for item in session.items
+        {"id": item.nodeid, "hidden": item.get_closest_marker("hidden") is not None,
+         "cuda": item.get_closest_marker("cuda") is not None} for item in session.items
     ])
 
 

@@ -59,7 +59,7 @@ def results_json(scores: list[TestScore], seconds: float, summary: list[str], ex
         "name": s.name,
         "score": round(s.score, 4),
         "max_score": round(s.max_score, 4),
-        "status": "passed" if s.status in ("passed", "skipped") else "failed",
+        "status": s.status,
         "output": s.output if s.status != "passed" else "",
         "visibility": HIDDEN_VISIBILITY if s.hidden else "visible",
     } for s in scores]
@@ -81,11 +81,9 @@ def feedback_md(name: str, scores: list[TestScore], summary: list[str], extra: d
     total, maximum = sum(s.score for s in scores), sum(s.max_score for s in scores)
     failed = [s for s in scores if s.status == "failed"]
     passed = [s for s in scores if s.status == "passed"]
-    skipped = [s for s in scores if s.status == "skipped"]
     lines = [f"# {name}: {total:.1f} / {maximum:.0f}", "",
              f"Graded on {extra['device']} with torch {extra['torch']} and transformers {extra['transformers']}; "
-             f"{len(passed)} of {len(passed) + len(failed)} tests passed"
-             + (f" ({len(skipped)} skipped)." if skipped else "."), ""]
+             f"{len(passed)} of {len(scores)} tests passed.", ""]
     lines += [f"{sentence}\n" for sentence in summary]
     if failed:
         lines += [f"## Failed ({len(failed)})", ""]
@@ -94,9 +92,6 @@ def feedback_md(name: str, scores: list[TestScore], summary: list[str], extra: d
             lines += ["", "A hidden test: its details are not shown.", ""] if s.hidden else ["", "```", s.output.strip(), "```", ""]
     if passed:
         lines += [f"## Passed ({len(passed)})", ""] + [f"- {s.name}" for s in passed] + [""]
-    if skipped:
-        lines += [f"## Skipped ({len(skipped)}), worth no points here", ""]
-        lines += [f"- {s.name}: {s.output.strip().splitlines()[-1] if s.output.strip() else 'skipped'}" for s in skipped] + [""]
     return "\n".join(lines)
 
 

@@ -195,6 +195,27 @@ def kill_everything(child: subprocess.Popen, run_id: str) -> None:
     child.wait()
 
 
+def reap_orphans() -> list[int]:
+    """Kill the processes that were orphaned into this (subreaper) process: detached daemons whose
+    environment no longer carries a run's marker. Call it when no submission is being graded."""
+    me, killed = str(os.getpid()), []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            parent = Path(f"/proc/{entry}/stat").read_text().rpartition(")")[2].split()[1]
+        except (OSError, IndexError):
+            continue
+        if parent == me:
+            try:
+                os.kill(int(entry), signal.SIGKILL)
+                os.waitpid(int(entry), 0)
+                killed.append(int(entry))
+            except (ProcessLookupError, ChildProcessError):
+                pass
+    return killed
+
+
 class _Listener:
     """Reads the child's report pipe and its output on threads of their own."""
 
@@ -239,8 +260,9 @@ class _Listener:
             self.run.output_dropped += max(len(chunk) - max(room, 0), 0)
 
     def finish(self) -> None:
+        """Called once the child is gone; a detached daemon may still hold the pipes open, so don't wait long."""
         for thread in self.threads:
-            thread.join(timeout=5)
+            thread.join(timeout=1)
         self.run.output = self.kept.decode("utf-8", errors="replace")
 
 

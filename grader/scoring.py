@@ -15,7 +15,7 @@ from .sandbox import Limits, Run
 class TestScore:
     test_id: str
     hidden: bool
-    status: str  # passed, failed or skipped
+    status: str  # passed or failed
     score: float
     max_score: float
     output: str
@@ -29,7 +29,7 @@ class TestScore:
 def explain(message: str, limits: Limits) -> str:
     if "Timeout" in message and "Failed" in message:
         return f"timed out: this test ran longer than {limits.test_timeout:g} s\n\n{message}"
-    if "MemoryError" in message:
+    if "MemoryError" in message or "can't allocate memory" in message:
         return f"out of memory: the submission ran out of memory in this test\n\n{message}"
     return message
 
@@ -50,20 +50,21 @@ def missing_reason(test_id: str, run: Run, limits: Limits) -> str:
 
 
 def score_run(expected: list[dict], run: Run, rubric: Rubric, limits: Limits) -> list[TestScore]:
-    """One score per expected test; skipped tests (no GPU for a CUDA test) are worth nothing either way."""
-    reports = run.reports
-    counted = [t["id"] for t in expected if reports.get(t["id"]) is None or reports[t["id"]].outcome != "skipped"]
-    shares = rubric.max_scores(counted)
+    """One score per expected test. A test skipped at run time earns nothing: only the submission's
+    code could have skipped it (the CUDA tests are not expected on the CPU)."""
+    shares = rubric.max_scores([test["id"] for test in expected])
     scores = []
     for test in expected:
-        report = reports.get(test["id"])
+        report = run.reports.get(test["id"])
         if report is None:
             status, output = "failed", missing_reason(test["id"], run, limits)
+        elif report.outcome == "skipped":
+            status, output = "failed", f"skipped during grading, which earns nothing:\n\n{report.message}"
         elif report.outcome == "failed":
             status, output = "failed", explain(report.message, limits)
         else:
-            status, output = report.outcome, report.message if report.outcome == "skipped" else ""
-        maximum = shares.get(test["id"], 0.0)
+            status, output = "passed", ""
+        maximum = shares[test["id"]]
         scores.append(TestScore(test["id"], test["hidden"], status,
                                 maximum if status == "passed" else 0.0, maximum, output))
     return scores

@@ -26,3 +26,5 @@ def pytest_addoption(parser):
 def pytest_configure(config):
     config.addinivalue_line(
         "markers", "hidden: run when grading, left out of the tests that students receive")
+    config.addinivalue_line(
+        "markers", "cuda: needs a CUDA device; skipped without one, and not graded on the CPU")

@@ -54,12 +54,11 @@ class Submission:
         if loaded.module is None:
             pytest.fail(f"{loaded.path} could not be imported, so `{name}` cannot be checked.\n"
                         f"{loaded.error}", pytrace=False)
-        try:
+        if hasattr(loaded.module, name):
             return getattr(loaded.module, name)
-        except AttributeError:
-            cells = "".join(f"\nA notebook cell failed, which may be why:\n{error}" for error in loaded.cell_errors)
-            pytest.fail(f"{loaded.path.name} defines no `{name}`; the assignment requires it "
-                        f"(see {CONTRACT}).{cells}", pytrace=False)
+        cells = "".join(f"\nA notebook cell failed, which may be why:\n{error}" for error in loaded.cell_errors)
+        pytest.fail(f"{loaded.path.name} defines no `{name}`; the assignment requires it "
+                    f"(see {CONTRACT}).{cells}", pytrace=False)
 
 
 def default_submission(rootdir: Path) -> Path:
@@ -119,6 +118,11 @@ def device(pytestconfig) -> torch.device:
     if name == "cuda" and not torch.cuda.is_available():
         pytest.skip("--device cuda, but no CUDA device is available")
     return torch.device(name)
+
+
+def pytest_runtest_setup(item):
+    if item.get_closest_marker("cuda") and not torch.cuda.is_available():
+        pytest.skip("needs a CUDA device")
 
 
 @pytest.fixture(autouse=True)

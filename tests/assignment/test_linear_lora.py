@@ -99,9 +99,8 @@ def test_lora_follows_the_device(lora):
     assert_follows(lora, make_linear(device="meta"))  # the meta device stands in for a GPU
 
 
+@pytest.mark.cuda
 def test_lora_follows_a_cuda_layer(lora):
-    if not torch.cuda.is_available():
-        pytest.skip("needs a CUDA device")
     wrapped = assert_follows(lora, make_linear(device="cuda"))
     x = torch.randn(3, 12, device="cuda")
     expect(wrapped(x).device.type == "cuda", "LinearLoRA: a layer on the GPU runs on the GPU",

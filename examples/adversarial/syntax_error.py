@@ -1,0 +1,2 @@
+def LoRALayer(:
+    pass
