@@ -57,8 +57,8 @@ def notes(module_problem, ignored, run) -> list[str]:
 def results_json(scores: list[TestScore], seconds: float, summary: list[str], extra: dict) -> str:
     tests = [{
         "name": s.name,
-        "score": round(s.score, 4),
-        "max_score": round(s.max_score, 4),
+        "score": s.score,
+        "max_score": s.max_score,
         "status": s.status,
         "output": s.output if s.status != "passed" else "",
         "visibility": HIDDEN_VISIBILITY if s.hidden else "visible",

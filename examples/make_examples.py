@@ -1,0 +1,71 @@
+"""Write the generated example submissions from the reference solution.
+
+- ``examples/submissions/``: one correct submission (as a file and as a notebook) and
+  typical student mistakes, each the reference with one mistake from
+  ``tests/mutants/mutants.py``. The README's first command grades this folder.
+- ``examples/adversarial/notebook_failing_cell.ipynb``: the reference as a notebook in
+  which one cell raises before it defines ``merge_lora``, and a leftover cell raises too.
+
+The other adversarial submissions are written by hand. Run this after changing the
+reference; a test checks that the files are what it writes.
+
+    python examples/make_examples.py
+"""
+
+import argparse
+import importlib.util
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(ROOT))
+
+from grader.template import to_notebook  # noqa: E402
+
+MISTAKES = ("b_random", "scaling_alpha", "nothing_frozen", "freeze_minus_zero", "merge_without_scaling",
+            "substring_match")
+
+
+def load_mutants():
+    spec = importlib.util.spec_from_file_location("mutants", ROOT / "tests" / "mutants" / "mutants.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return {mutant.name: mutant for mutant in module.BROKEN}
+
+
+def with_header(description: str, source: str) -> str:
+    return f"# Example submission: {description}.\n{source}"
+
+
+def render() -> dict[str, str]:
+    """The generated files, by path relative to ``examples/``."""
+    reference = (ROOT / "reference" / "lora_bert.py").read_text(encoding="utf-8")
+    mutants = load_mutants()
+    files = {
+        "submissions/correct.py": with_header("correct", reference),
+        "submissions/correct_notebook.ipynb": to_notebook(reference),
+    }
+    for name in MISTAKES:
+        files[f"submissions/{name}.py"] = with_header(mutants[name].description, mutants[name].apply(reference))
+    merge_cell = "# %%\ndef merge_lora("
+    assert reference.count(merge_cell) == 1, "the reference's merge_lora cell moved"
+    failing = reference.replace(merge_cell, "# %%\nmerged = merge_lora(model)  # left over from exploring\n\n\ndef merge_lora(")
+    failing += "\n\n# %%\nprint(model.config)  # another leftover\n"
+    files["adversarial/notebook_failing_cell.ipynb"] = to_notebook(failing)
+    return files
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=HERE)
+    args = parser.parse_args()
+    for relative, text in render().items():
+        path = args.out / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+        print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,146 @@
+"""``python -m grader grade``: scores, the Gradescope format, resuming, determinism, shards and misuse."""
+
+import csv
+import json
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+SCHEMA = json.loads((Path(__file__).with_name("gradescope_results.schema.json")).read_text())
+
+
+def grade(*args, check=True) -> subprocess.CompletedProcess:
+    run = subprocess.run([sys.executable, "-m", "grader", "grade", *map(str, args), "--quiet"],
+                         cwd=ROOT, capture_output=True, text=True, timeout=600)
+    if check:
+        assert run.returncode == 0, run.stderr
+    return run
+
+
+def results(out: Path, name: str) -> dict:
+    return json.loads((out / name / "results.json").read_text())
+
+
+def read_csv(path: Path) -> list[dict]:
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+@pytest.fixture(scope="module")
+def submissions(tmp_path_factory) -> Path:
+    """A class folder: the reference, the template, a zip and a notebook."""
+    folder = tmp_path_factory.mktemp("class")
+    shutil.copy(ROOT / "reference" / "lora_bert.py", folder / "alice.py")
+    shutil.copy(ROOT / "student_template" / "lora_bert.py", folder / "bob.py")
+    with zipfile.ZipFile(folder / "carol.zip", "w") as archive:
+        archive.write(ROOT / "reference" / "lora_bert.py", "carol/lora_bert.py")
+        archive.writestr("carol/notes.txt", "my notes")
+    shutil.copy(ROOT / "examples" / "submissions" / "correct_notebook.ipynb", folder / "dave.ipynb")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def resumed(submissions, tmp_path_factory):
+    """The class graded in two goes, as after a batch killed half-way: alice and bob, then everyone."""
+    out = tmp_path_factory.mktemp("resumed")
+    grade(submissions / "alice.py", submissions / "bob.py", "--out", out)
+    first = {name: (out / name / "results.json").stat().st_mtime_ns for name in ("alice", "bob")}
+    table = grade(submissions, "--out", out).stdout
+    return out, first, table
+
+
+def test_scores(resumed):
+    out, _, table = resumed
+    assert {name: results(out, name)["score"] for name in ("alice", "bob", "carol", "dave")} == {
+        "alice": 100, "bob": 0, "carol": 100, "dave": 100}
+    assert "alice" in table and "100.0/100" in table and "0.0/100" in table
+
+
+def test_results_follow_the_gradescope_format(resumed):
+    out, _, _ = resumed
+    for name in ("alice", "bob", "carol", "dave"):
+        document = results(out, name)
+        jsonschema.validate(document, SCHEMA)
+        assert document["extra_data"]["device"] == "cpu"
+        assert document["extra_data"]["torch"].startswith("2.")
+        assert sum(t["max_score"] for t in document["tests"]) == pytest.approx(100)
+
+
+def test_hidden_tests_are_graded_and_marked(resumed):
+    tests = results(resumed[0], "alice")["tests"]
+    hidden = [t for t in tests if t["visibility"] == "after_published"]
+    assert hidden and all(t["status"] == "passed" for t in hidden)
+
+
+def test_feedback_explains_failures_and_files_left_out(resumed):
+    out, _, _ = resumed
+    bob = (out / "bob" / "feedback.md").read_text()
+    assert bob.startswith("# bob: 0.0 / 100")
+    assert "LoRALayer.__init__ is not implemented yet" in bob
+    assert "`carol/notes.txt`" in (out / "carol" / "feedback.md").read_text()
+
+
+def test_a_resumed_batch_skips_what_is_graded_and_matches_a_fresh_one(resumed, submissions, tmp_path):
+    out, first, _ = resumed
+    assert {name: (out / name / "results.json").stat().st_mtime_ns for name in first} == first
+    fresh = tmp_path / "fresh"
+    grade(submissions, "--out", fresh, "--force")
+    assert (fresh / "grades.csv").read_text() == (out / "grades.csv").read_text()  # and so deterministic
+
+
+def test_grades_csv_has_a_row_per_submission_and_a_column_per_test(resumed):
+    rows = read_csv(resumed[0] / "grades.csv")
+    assert [row["name"] for row in rows] == ["alice", "bob", "carol", "dave"]
+    columns = list(rows[0])
+    assert columns[:3] == ["name", "score", "max_score"]
+    assert len(columns) - 3 == len(results(resumed[0], "alice")["tests"])
+
+
+def test_public_only_leaves_the_hidden_tests_out(submissions, tmp_path):
+    grade(submissions / "alice.py", "--out", tmp_path, "--public")
+    document = results(tmp_path, "alice")
+    assert document["score"] == 100
+    assert not [t for t in document["tests"] if t["visibility"] != "visible"]
+
+
+def test_shards_merge_into_the_whole(resumed, submissions, tmp_path):
+    for k in (1, 2):
+        grade(submissions, "--out", tmp_path / f"shard{k}", "--shard", f"{k}/2")
+    merged = tmp_path / "merged.csv"
+    run = subprocess.run([sys.executable, "-m", "grader", "merge", str(merged),
+                          str(tmp_path / "shard1" / "grades.csv"), str(tmp_path / "shard2" / "grades.csv")],
+                         cwd=ROOT, capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    assert merged.read_text() == (resumed[0] / "grades.csv").read_text()
+
+
+def test_a_custom_rubric(submissions, tmp_path):
+    rubric = tmp_path / "rubric.toml"
+    rubric.write_text('[points]\n"test_lora_layer.py" = 10\n"test_lora_layer.py::test_B_starts_at_zero" = 5\n')
+    broken = tmp_path / "broken.py"
+    broken.write_text((ROOT / "reference" / "lora_bert.py").read_text().replace(
+        "torch.zeros(rank, out_dim)", "torch.randn(rank, out_dim)"))
+    grade(broken, "--out", tmp_path / "out", "--rubric", rubric)
+    document = results(tmp_path / "out", "broken")
+    assert document["extra_data"]["max_score"] == 15
+    assert document["score"] == pytest.approx(10)  # the group's 10 points; B's own 5 lost
+
+
+@pytest.mark.parametrize("args, message", [
+    (["no/such/path", "--out", "x"], "no/such/path: no such file or folder"),
+    (["examples/submissions", "--out", "x", "--device", "cuda"], "no CUDA device"),
+    (["examples/submissions", "--out", "x", "--shard", "3/2"], "--shard 3/2"),
+    (["examples/submissions", "--out", "x", "--rubric", "README.md"], "not a rubric"),
+])
+def test_misuse_is_a_one_line_error(args, message):
+    run = grade(*args, check=False)
+    if "cuda" in args and "no CUDA device" not in run.stderr:
+        pytest.skip("this machine has a GPU")
+    assert run.returncode == 2
+    assert message in run.stderr and len(run.stderr.strip().splitlines()) == 1, run.stderr
