@@ -47,6 +47,8 @@ class Limits:
 
 @dataclass
 class TestReport:
+    __test__ = False  # a record, not a pytest test class
+
     outcome: str  # passed, failed or skipped
     message: str = ""
     duration: float = 0.0
