@@ -7,10 +7,10 @@ import os
 import sys
 from pathlib import Path
 
-from . import batch, layout, release, report, template
+from . import batch, gradescope, layout, release, report, template
 from .rubric import Rubric, RubricError
 from .sandbox import Limits
-from .submissions import SubmissionError, discover
+from .submissions import Submission, SubmissionError, discover, safe_name
 
 
 class UsageError(Exception):
@@ -71,7 +71,8 @@ def shard(items: list, spec: str | None) -> list:
 
 def cmd_grade(args) -> int:
     try:
-        submissions = shard(discover(args.paths), args.shard)
+        found = [as_one(path) for path in args.paths] if args.single else discover(args.paths)
+        submissions = shard(found, args.shard)
         rubric = Rubric.load(args.rubric) if args.rubric else Rubric.load()
     except (SubmissionError, RubricError) as error:
         raise UsageError(str(error)) from None
@@ -81,6 +82,19 @@ def cmd_grade(args) -> int:
     results = batch.grade(submissions, args.out, settings, progress=not args.quiet)
     print(report.summary_table({s.name: results[s.name] for s in submissions}))
     print(f"\nresults.json and feedback.md per submission in {args.out}/, all scores in {args.out / report.GRADES}")
+    return 0
+
+
+def as_one(path: Path) -> Submission:
+    """With --single: PATH is one submission, even a folder whose module has another name."""
+    if not path.exists():
+        raise SubmissionError(f"{path}: no such file or folder")
+    return Submission(safe_name(path.stem if path.is_file() else path.name), path)
+
+
+def cmd_gradescope(args) -> int:
+    gradescope.build(args.out)
+    print(f"wrote the Gradescope autograder bundle {args.out}: upload it as the assignment's autograder")
     return 0
 
 
@@ -135,8 +149,13 @@ def main(argv=None) -> int:
     visibility.add_argument("--public", dest="hidden", action="store_false", help="run the public tests only")
     grade.add_argument("--force", action="store_true", help="regrade submissions that already have results")
     grade.add_argument("--shard", metavar="K/N", help="grade only the K-th of N slices of the submissions")
+    grade.add_argument("--single", action="store_true",
+                       help="each PATH is one submission, even a folder without lora_bert.py (as on Gradescope)")
     grade.add_argument("--quiet", action="store_true", help="no progress bar")
     grade.set_defaults(run=cmd_grade)
+    autograder = commands.add_parser("gradescope", help="write a Gradescope autograder bundle (setup.sh, run_autograder)")
+    autograder.add_argument("out", type=Path, help="the .zip to write")
+    autograder.set_defaults(run=cmd_gradescope)
     merge = commands.add_parser("merge", help="join the grades.csv files of several shards")
     merge.add_argument("output", type=Path)
     merge.add_argument("inputs", nargs="+", type=Path)

@@ -1,0 +1,43 @@
+"""``python -m grader gradescope OUT.zip``: a bundle whose run_autograder grades a submission as Gradescope would."""
+
+import json
+import os
+import shutil
+import stat
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import jsonschema
+
+ROOT = Path(__file__).resolve().parents[2]
+SCHEMA = json.loads((Path(__file__).with_name("gradescope_results.schema.json")).read_text())
+
+
+def test_bundle_grades_a_submission_in_a_simulated_autograder(tmp_path):
+    bundle = tmp_path / "autograder.zip"
+    run = subprocess.run([sys.executable, "-m", "grader", "gradescope", str(bundle)], cwd=ROOT,
+                         capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    with zipfile.ZipFile(bundle) as archive:
+        names = archive.namelist()
+        for script in ("setup.sh", "run_autograder"):
+            assert stat.S_IMODE(archive.getinfo(script).external_attr >> 16) & 0o111, script
+        archive.extractall(tmp_path / "source")
+    assert "tests/assignment/test_counting.py" in names and "tiny_models/bert-tiny/model.safetensors" in names
+    assert not [n for n in names if n.startswith(("reference/", "student_template/", "examples/"))]
+
+    (tmp_path / "submission").mkdir()  # a student's upload, under a name of their own
+    shutil.copy(ROOT / "reference" / "lora_bert.py", tmp_path / "submission" / "my_lora.py")
+    env = {**os.environ, "AUTOGRADER_ROOT": str(tmp_path), "PYTHON": sys.executable}
+    where = subprocess.run([sys.executable, "-c", "import grader.layout as l; print(l.ROOT)"],
+                           cwd=tmp_path / "source", capture_output=True, text=True, env=env)
+    assert where.stdout.strip() == str(tmp_path / "source")  # the bundled grader, not this checkout
+    run = subprocess.run(["bash", "run_autograder"], cwd=tmp_path / "source", capture_output=True, text=True,
+                         env=env, timeout=600)
+    assert run.returncode == 0, run.stderr
+    results = json.loads((tmp_path / "results" / "results.json").read_text())
+    jsonschema.validate(results, SCHEMA)
+    assert results["score"] == 100
+    assert any(t["visibility"] == "after_published" for t in results["tests"])  # hidden tests ran
