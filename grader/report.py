@@ -114,9 +114,8 @@ def summary_table(results: dict[str, dict]) -> str:
     for name in sorted(results):
         r = results[name]
         tests = r["tests"]
-        passed = sum(t["status"] == "passed" and t["max_score"] > 0 for t in tests)
-        counted = sum(t["max_score"] > 0 for t in tests)
-        rows.append((name, f"{r['score']:.1f}/{r['extra_data']['max_score']:g}", f"{passed}/{counted}",
+        passed = sum(t["status"] == "passed" for t in tests)
+        rows.append((name, f"{r['score']:.1f}/{r['extra_data']['max_score']:g}", f"{passed}/{len(tests)}",
                      f"{r['execution_time']:.1f}s", r["extra_data"].get("note", "")))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in rows]

@@ -137,7 +137,7 @@ def test_lora_parameters_trainable_and_the_rest_untouched(lora, base_model, name
     layers = modules_of_type(model, lora.LoRALayer).values()
     expect(all(layer.rank == 4 and layer.scaling == pytest.approx(3.0) for layer in layers),
            "add_lora(rank=4, alpha=12) builds every LoRA layer with that rank and alpha",
-           "rank 4, scaling 3.0", sorted({(layer.rank, layer.scaling) for layer in layers}))
+           "rank 4, scaling 3", ", ".join(sorted({f"rank {layer.rank}, scaling {layer.scaling:g}" for layer in layers})))
 
 
 @pytest.mark.parametrize("name", MODEL_NAMES)
