@@ -1,13 +1,16 @@
 """Grade many submissions: in parallel, resumably, one submission's trouble never stopping the others.
 
-Each submission is graded in a fresh temporary workspace by ``sandbox.run_pytest``;
-its ``results.json`` is written last, so a batch killed half-way and started again
-skips what is already graded (unless ``force``) and ends with the same grades.csv.
+Each job has a warm worker (``grader.worker``) that forks a test process per
+submission, so torch and transformers are imported once per job, not once per
+submission. Each submission is graded in a fresh temporary workspace; its
+``results.json`` is written last, so a batch killed half-way and started again skips
+what is already graded (unless ``force``) and ends with the same grades.csv.
 """
 
 import json
 import os
 import platform
+import queue
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
@@ -19,7 +22,7 @@ from tqdm.auto import tqdm
 
 from . import report
 from .rubric import Rubric
-from .sandbox import Limits, Run, become_subreaper, prepare_workspace, reap_orphans, run_pytest
+from .sandbox import Limits, Run, Worker, become_subreaper, prepare_workspace, reap_orphans, run_pytest
 from .scoring import TestScore, score_run
 from .submissions import Submission, take_module
 
@@ -45,12 +48,12 @@ def package_version(name: str) -> str:
         return "unknown"
 
 
-def expected_tests(settings: Settings) -> list[dict]:
+def expected_tests(settings: Settings, worker: Worker) -> list[dict]:
     """The tests every submission is graded on, collected once from the grader's own copy of the suite
     (without the CUDA tests when grading on the CPU: nobody could pass them there)."""
     with tempfile.TemporaryDirectory(prefix="lora-grader-collect-") as folder:
         prepare_workspace(Path(folder))
-        run = run_pytest(Path(folder), None, device=settings.device, hidden=settings.hidden,
+        run = run_pytest(Path(folder), None, worker=worker, device=settings.device, hidden=settings.hidden,
                          limits=settings.limits, collect_only=True)
     if not run.collected:
         raise GradingError(f"the assignment suite collected no tests:\n{run.output[-3000:]}")
@@ -72,7 +75,7 @@ def note(module, run: Run | None) -> str:
     return f"{len(module.ignored)} file(s) left out" if module.ignored else ""
 
 
-def grade_one(submission: Submission, out: Path, settings: Settings, expected: list[dict]) -> dict:
+def grade_one(submission: Submission, out: Path, settings: Settings, expected: list[dict], worker: Worker) -> dict:
     """Grade one submission and write its results.json and feedback.md; returns the results."""
     started = time.monotonic()
     run = None
@@ -81,8 +84,8 @@ def grade_one(submission: Submission, out: Path, settings: Settings, expected: l
         module = take_module(submission, workspace)
         if module.file is not None:
             prepare_workspace(workspace)
-            run = run_pytest(workspace, module.file.name, device=settings.device, hidden=settings.hidden,
-                             limits=settings.limits)
+            run = run_pytest(workspace, module.file.name, worker=worker, device=settings.device,
+                             hidden=settings.hidden, limits=settings.limits)
     if run is None:
         shares = settings.rubric.max_scores([t["id"] for t in expected])
         scores = [TestScore(t["id"], t["hidden"], "failed", 0.0, shares[t["id"]], f"not graded: {module.problem}")
@@ -128,16 +131,32 @@ def grade(submissions: list[Submission], out: Path, settings: Settings, progress
             results[submission.name] = previous
     todo = [s for s in submissions if s.name not in results]
     if todo:
-        expected = expected_tests(settings)
         become_subreaper()
-        with ThreadPoolExecutor(max_workers=settings.jobs) as pool, \
-                tqdm(total=len(todo), unit="submission", disable=not progress, leave=False) as bar:
-            futures = {pool.submit(grade_one, s, out, settings, expected): s for s in todo}
-            for future in as_completed(futures):
-                submission = futures[future]
-                results[submission.name] = future.result()
-                bar.set_postfix_str(submission.name, refresh=False)
-                bar.update()
-        reap_orphans()  # daemons that wiped their environment, now that no submission runs
+        workers = [Worker() for _ in range(min(settings.jobs, len(todo)))]
+        idle = queue.SimpleQueue()
+        try:
+            with ThreadPoolExecutor(max_workers=len(workers)) as pool:
+                list(pool.map(Worker.ensure_started, workers))  # all import torch at once
+                expected = expected_tests(settings, workers[0])
+                for worker in workers:
+                    idle.put(worker)
+
+                def grade_with_a_worker(submission: Submission) -> dict:
+                    worker = idle.get()
+                    try:
+                        return grade_one(submission, out, settings, expected, worker)
+                    finally:
+                        idle.put(worker)
+
+                futures = {pool.submit(grade_with_a_worker, s): s for s in todo}
+                with tqdm(total=len(todo), unit="submission", disable=not progress, leave=False) as bar:
+                    for future in as_completed(futures):
+                        results[futures[future].name] = future.result()
+                        bar.set_postfix_str(futures[future].name, refresh=False)
+                        bar.update()
+        finally:
+            for worker in workers:
+                worker.close()
+            reap_orphans()  # a second line behind the workers' own clean-up
     report.write_atomic(out / report.GRADES, report.grades_csv(results))
     return results

@@ -1,27 +1,30 @@
 """Run the assignment suite on one submission in a process of its own, within limits.
 
-The child is ``python -m pytest`` in a fresh private workspace holding the
-submission's module, the grader's own copies of the tests, the tiny models and the
-data, with a scrubbed, offline environment. It reports each test over a pipe
+The test process is forked by a warm ``grader.worker`` (torch and transformers
+already imported) and runs ``pytest`` in a fresh private workspace holding the
+submission's module and the grader's own copies of the tests, the tiny models and
+the data, with a scrubbed, offline environment. It reports each test over a FIFO
 (``child_plugin.py``); what it never reports counts as not passed. Limits:
 
 - a per-test timeout (pytest-timeout, inside the child);
-- a wall-clock limit for the whole submission, a memory limit (the resident memory
-  of all its processes) and a cap on the output kept, all enforced from here;
+- a wall-clock limit for the whole submission and a memory limit (the resident
+  memory of all its processes), enforced from here; a cap on the output kept; the
+  kernel's file-size limit and, on the CPU, an address-space limit as backstops;
 - on expiry the child's process group gets SIGTERM, then SIGKILL after a short
-  grace, and so does every process carrying this run's marker in its environment,
-  including ones that detached into a session of their own. ``become_subreaper``
-  makes such orphans children of the grader, so that they can be reaped.
+  grace. Whatever the submission started, detached daemons included, ends up a child
+  of the worker (a child subreaper), which kills it before the next run.
 """
 
 import ctypes
 import json
 import os
 import secrets
+import select
 import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
@@ -34,6 +37,7 @@ PLUGIN_MODULE = "_lora_grader_report"
 GRACE_SECONDS = 1.0
 POLL_SECONDS = 0.1
 PR_SET_CHILD_SUBREAPER = 36
+WORKER_START_SECONDS = 180
 
 
 @dataclass
@@ -93,24 +97,34 @@ def prepare_workspace(workspace: Path) -> None:
     (workspace / "tmp").mkdir()
 
 
-def child_environment(workspace: Path, run_id: str, report_fd: int, token: str) -> dict[str, str]:
-    """Only what the tests need: offline, single-threaded, nothing of the grader's own environment."""
-    env = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+def run_environment(workspace: Path, run_id: str, token: str) -> dict[str, str]:
+    """What a run sets on top of the worker's environment: its own home, temp and marker."""
+    return {
         "HOME": str(workspace),
         "TMPDIR": str(workspace / "tmp"),
+        "HF_HOME": str(workspace / "tmp" / "huggingface"),
+        MARKER: run_id,
+        "LORA_GRADER_TOKEN": token,
+    }
+
+
+def worker_environment(home: Path) -> dict[str, str]:
+    """Only what the tests need: offline, single-threaded, nothing of the grader's own environment.
+    Libraries read some of it at import time, which happens once, in the worker."""
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": str(home),
+        "TMPDIR": str(home),
+        "HF_HOME": str(home / "huggingface"),
         "LANG": "C.UTF-8",
         "PYTHONHASHSEED": "0",
         "PYTHONDONTWRITEBYTECODE": "1",
         "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1",
         "HF_HUB_OFFLINE": "1",
         "TRANSFORMERS_OFFLINE": "1",
-        "HF_HOME": str(workspace / "tmp" / "huggingface"),
+        "TOKENIZERS_PARALLELISM": "false",
         "OMP_NUM_THREADS": "1",
         "MKL_NUM_THREADS": "1",
-        MARKER: run_id,
-        "LORA_GRADER_REPORT_FD": str(report_fd),
-        "LORA_GRADER_TOKEN": token,
     }
     if "CUDA_VISIBLE_DEVICES" in os.environ:
         env["CUDA_VISIBLE_DEVICES"] = os.environ["CUDA_VISIBLE_DEVICES"]
@@ -118,41 +132,58 @@ def child_environment(workspace: Path, run_id: str, report_fd: int, token: str) 
 
 
 def pytest_command(submission: str | None, device: str, hidden: bool, limits: Limits, collect_only=False) -> list[str]:
-    command = [sys.executable, "-m", "pytest", "tests/assignment", "-q", "--no-header", "-p", "no:cacheprovider",
-               "-p", "pytest_timeout", "-p", PLUGIN_MODULE, "-o", "addopts=", "--rootdir", ".",
-               "--timeout", str(limits.test_timeout), "--device", device]
+    """The arguments of ``pytest.main`` in the test process."""
+    args = ["tests/assignment", "-q", "--no-header", "-p", "no:cacheprovider", "-p", "pytest_timeout",
+            "-p", PLUGIN_MODULE, "-o", "addopts=", "--rootdir", ".", "--timeout", str(limits.test_timeout),
+            "--device", device]
     if not hidden:
-        command += ["-m", "not hidden"]
+        args += ["-m", "not hidden"]
     if submission:
-        command += ["--submission", submission]
+        args += ["--submission", submission]
     if collect_only:
-        command.append("--collect-only")
-    return command
+        args.append("--collect-only")
+    return args
 
 
-def set_rlimits(pid: int, limits: Limits, device: str) -> None:
+def rlimits(limits: Limits, device: str) -> dict[str, int]:
     """Kernel-enforced backstops: file size, and on CPU the address space (an honest run maps about
     1.1 GB for 0.4 GB resident; CUDA maps far more, so there only the watchdog applies)."""
-    try:
-        import resource
-        resource.prlimit(pid, resource.RLIMIT_FSIZE, (limits.file_mb * 2**20,) * 2)
-        if device == "cpu":
-            resource.prlimit(pid, resource.RLIMIT_AS, ((limits.memory_mb + 2048) * 2**20,) * 2)
-    except (ImportError, OSError, ValueError):
-        pass
+    found = {"RLIMIT_FSIZE": limits.file_mb * 2**20}
+    if device == "cpu":
+        found["RLIMIT_AS"] = (limits.memory_mb + 2048) * 2**20
+    return found
+
+
+def process_parents() -> dict[int, int]:
+    parents = {}
+    for entry in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            parents[int(entry)] = int(Path(f"/proc/{entry}/stat").read_text().rpartition(")")[2].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+    return parents
+
+
+def descendants(root: int) -> list[int]:
+    """Every process below ``root`` in the process tree."""
+    parents, found, frontier = process_parents(), [], [root]
+    while frontier:
+        children = [pid for pid, parent in parents.items() if parent in frontier]
+        found += children
+        frontier = children
+    return found
 
 
 def marked_processes(run_id: str) -> list[int]:
-    """Processes whose environment carries this run's marker, wherever they went."""
+    """Processes whose environment carries this run's marker (what the run exec'd), wherever they went."""
     needle = f"{MARKER}={run_id}".encode()
     found = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                if needle in Path(f"/proc/{entry}/environ").read_bytes().split(b"\0"):
-                    found.append(int(entry))
-            except OSError:
-                continue
+    for entry in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            if needle in Path(f"/proc/{entry}/environ").read_bytes().split(b"\0"):
+                found.append(int(entry))
+        except OSError:
+            continue
     return found
 
 
@@ -167,71 +198,87 @@ def resident_mb(pids: list[int]) -> float:
     return total / 2**20
 
 
-def kill_everything(child: subprocess.Popen, run_id: str) -> None:
-    """SIGTERM the process group, SIGKILL after a grace, then SIGKILL every marked process and reap it."""
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        try:
-            os.killpg(child.pid, sig)
-        except ProcessLookupError:
-            pass
-        try:
-            child.wait(timeout=GRACE_SECONDS)
-            break
-        except subprocess.TimeoutExpired:
-            continue
-    for _ in range(3):  # a process may fork while we kill
-        pids = [pid for pid in marked_processes(run_id) if pid != os.getpid()]
-        if not pids:
-            break
-        for pid in pids:
+def reap_orphans() -> list[int]:
+    """Kill the processes orphaned into this (subreaper) process: a second line behind the workers."""
+    killed = []
+    for pid, parent in process_parents().items():
+        if parent == os.getpid() and pid not in Worker.pids:
             try:
                 os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-        time.sleep(0.05)
-        for pid in pids:
-            try:
-                os.waitpid(pid, os.WNOHANG)  # orphans that became our children
-            except ChildProcessError:
-                pass
-    child.wait()
-
-
-def reap_orphans() -> list[int]:
-    """Kill the processes that were orphaned into this (subreaper) process: detached daemons whose
-    environment no longer carries a run's marker. Call it when no submission is being graded."""
-    me, killed = str(os.getpid()), []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            parent = Path(f"/proc/{entry}/stat").read_text().rpartition(")")[2].split()[1]
-        except (OSError, IndexError):
-            continue
-        if parent == me:
-            try:
-                os.kill(int(entry), signal.SIGKILL)
-                os.waitpid(int(entry), 0)
-                killed.append(int(entry))
+                os.waitpid(pid, 0)
+                killed.append(pid)
             except (ProcessLookupError, ChildProcessError):
                 pass
     return killed
 
 
+class WorkerError(RuntimeError):
+    """A worker that could not be started."""
+
+
+class Worker:
+    """The grader's side of one ``grader.worker`` process; started on first use, restarted if it dies."""
+
+    pids: set[int] = set()  # every live worker, so that reap_orphans spares them
+
+    def __init__(self):
+        self.process: subprocess.Popen | None = None
+        self.home = Path(tempfile.mkdtemp(prefix="lora-grader-worker-"))
+
+    def ensure_started(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            return
+        launch = (f"import sys; sys.path.insert(0, {str(layout.ROOT)!r}); "
+                  "from grader.worker import main; main()")
+        self.process = subprocess.Popen([sys.executable, "-c", launch], cwd=self.home, text=True,
+                                        env=worker_environment(self.home), stdin=subprocess.PIPE,
+                                        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, start_new_session=True)
+        Worker.pids.add(self.process.pid)
+        if self.receive(WORKER_START_SECONDS) != {"ready": True}:
+            self.close()
+            raise WorkerError("a grading worker did not start: can it import torch, transformers and pytest?")
+
+    def receive(self, timeout: float) -> dict | None:
+        """The worker's next message, or None if none came within ``timeout`` (or the worker is gone)."""
+        ready, _, _ = select.select([self.process.stdout], [], [], timeout)
+        if not ready:
+            return None
+        line = self.process.stdout.readline()
+        return json.loads(line) if line else {"gone": True}
+
+    def start_run(self, request: dict) -> int:
+        self.ensure_started()
+        self.process.stdin.write(json.dumps({**request, "hide": str(layout.ROOT)}) + "\n")
+        self.process.stdin.flush()
+        answer = self.receive(30)
+        if not answer or "started" not in answer:
+            self.close()
+            raise WorkerError("a grading worker stopped answering")
+        return answer["started"]
+
+    def close(self) -> None:
+        if self.process is not None:
+            Worker.pids.discard(self.process.pid)
+            try:
+                os.killpg(self.process.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            self.process.wait()
+            self.process = None
+        shutil.rmtree(self.home, ignore_errors=True)
+
+
 class _Listener:
-    """Reads the child's report pipe and its output on threads of their own."""
+    """Reads the child's report FIFO on a thread of its own."""
 
-    def __init__(self, run: Run, report_fd: int, output, token: str, output_cap: int):
-        self.run, self.token, self.output_cap = run, token, output_cap
+    def __init__(self, run: Run, fifo: Path, token: str):
+        self.run, self.fifo, self.token = run, fifo, token
         self.lock = threading.Lock()
-        self.kept = bytearray()
-        self.threads = [threading.Thread(target=self._read_reports, args=(report_fd,), daemon=True),
-                        threading.Thread(target=self._read_output, args=(output,), daemon=True)]
-        for thread in self.threads:
-            thread.start()
+        self.thread = threading.Thread(target=self._read, daemon=True)
+        self.thread.start()
 
-    def _read_reports(self, fd: int) -> None:
-        with os.fdopen(fd, "r", encoding="utf-8", errors="replace") as pipe:
+    def _read(self) -> None:
+        with open(self.fifo, encoding="utf-8", errors="replace") as pipe:  # blocks until the child opens it
             for line in pipe:
                 try:
                     event = json.loads(line)
@@ -255,45 +302,70 @@ class _Listener:
         elif kind == "submission":
             run.submission = event
 
-    def _read_output(self, stream) -> None:
-        while chunk := stream.read1(65536):
-            room = self.output_cap - len(self.kept)
-            self.kept += chunk[:max(room, 0)]
-            self.run.output_dropped += max(len(chunk) - max(room, 0), 0)
-
     def finish(self) -> None:
-        """Called once the child is gone; a detached daemon may still hold the pipes open, so don't wait long."""
-        for thread in self.threads:
-            thread.join(timeout=1)
-        self.run.output = self.kept.decode("utf-8", errors="replace")
+        """Once the child is gone: unblock a reader still waiting for a writer, then wait briefly."""
+        try:
+            os.close(os.open(self.fifo, os.O_WRONLY | os.O_NONBLOCK))
+        except OSError:
+            pass
+        self.thread.join(timeout=2)
 
 
-def run_pytest(workspace: Path, submission: str | None, *, device: str = "cpu", hidden: bool = True,
-               limits: Limits = Limits(), collect_only: bool = False) -> Run:
+def kept_output(path: Path, cap: int) -> tuple[str, int]:
+    try:
+        with open(path, "rb") as f:
+            kept = f.read(cap)
+        return kept.decode("utf-8", errors="replace"), max(path.stat().st_size - cap, 0)
+    except OSError:
+        return "", 0
+
+
+def stop(worker: Worker, pid: int, run_id: str) -> dict | None:
+    """SIGTERM the run's process group, SIGKILL after a grace; the worker then reaps the rest."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        for target in [pid, *marked_processes(run_id)]:
+            try:
+                os.killpg(target, sig) if target == pid else os.kill(target, sig)
+            except (ProcessLookupError, PermissionError):
+                pass
+        answer = worker.receive(GRACE_SECONDS)
+        if answer is not None:
+            return answer
+    return worker.receive(10)
+
+
+def run_pytest(workspace: Path, submission: str | None, *, worker: Worker, device: str = "cpu",
+               hidden: bool = True, limits: Limits = Limits(), collect_only: bool = False) -> Run:
     """Run the suite in ``workspace`` (made by ``prepare_workspace``) and watch it until it ends or is stopped."""
     run, run_id, token = Run(), secrets.token_hex(8), secrets.token_hex(16)
-    report_read, report_write = os.pipe()
+    private = Path(tempfile.mkdtemp(prefix="lora-grader-run-"))  # outside the workspace
+    fifo, output = private / "report", private / "output"
+    os.mkfifo(fifo, 0o600)
+    listener = _Listener(run, fifo, token)
     started = time.monotonic()
-    child = subprocess.Popen(
-        pytest_command(submission, device, hidden, limits, collect_only), cwd=workspace,
-        env=child_environment(workspace, run_id, report_write, token), stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, pass_fds=(report_write,), start_new_session=True)
-    os.close(report_write)
-    set_rlimits(child.pid, limits, device)
-    listener = _Listener(run, report_read, child.stdout, token, limits.output_kb * 1024)
     try:
-        while child.poll() is None:
-            elapsed = time.monotonic() - started
-            if elapsed > limits.timeout:
+        pid = worker.start_run({
+            "cwd": str(workspace), "args": pytest_command(submission, device, hidden, limits, collect_only),
+            "env": run_environment(workspace, run_id, token), "output": str(output), "report": str(fifo),
+            "rlimits": rlimits(limits, device)})
+        answer = None
+        while answer is None:
+            answer = worker.receive(POLL_SECONDS)
+            if answer is not None:
+                break
+            if time.monotonic() - started > limits.timeout:
                 run.stopped = "timed out"
-            elif resident_mb(marked_processes(run_id)) > limits.memory_mb:
+            elif resident_mb(descendants(worker.process.pid)) > limits.memory_mb:
                 run.stopped = "out of memory"
             if run.stopped:
-                break
-            time.sleep(POLL_SECONDS)
+                answer = stop(worker, pid, run_id)
+        if not answer or "exited" not in answer:
+            worker.close()  # it stopped answering: the next run gets a fresh one
+        else:
+            run.exit_code = answer["exited"]
     finally:
-        kill_everything(child, run_id)  # also after a normal exit: nothing the submission started survives
         listener.finish()
-    run.exit_code = child.returncode
+        run.output, run.output_dropped = kept_output(output, limits.output_kb * 1024)
+        shutil.rmtree(private, ignore_errors=True)
     run.seconds = time.monotonic() - started
     return run

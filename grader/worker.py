@@ -1,0 +1,142 @@
+"""A grading worker: imports torch, transformers and pytest once, then forks a process per run.
+
+A fresh interpreter spends several seconds importing before the first test runs,
+more than the tests of one submission take. A worker pays that once: the grader
+starts one per job (``python -m grader.worker``), and for each submission the worker
+forks a child that is already warm. The child starts a session of its own, moves
+into the submission's workspace, takes the run's environment and limits, and runs
+``pytest.main``; it never returns to the worker's code.
+
+The worker is a child subreaper and runs one submission at a time, so every process
+a submission leaves behind, detached daemons included, ends up its child: after each
+run it kills them all before it says the run is over.
+
+Protocol, one JSON object per line: the worker says ``{"ready": true}``; the grader
+sends a run; the worker answers ``{"started": pid}`` and later ``{"exited": status,
+"leftovers": n}``.
+"""
+
+import ctypes
+import json
+import os
+import signal
+import sys
+import time
+
+PR_SET_CHILD_SUBREAPER = 36
+
+
+def warm_up() -> None:
+    """Import what every run needs, without starting a thread pool that a fork would break."""
+    import torch
+
+    torch.set_num_threads(1)
+    import nbformat  # noqa: F401  (notebook submissions)
+    import pytest  # noqa: F401
+    import pytest_timeout  # noqa: F401
+    import transformers  # noqa: F401
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer  # noqa: F401
+    from transformers.models.bert import modeling_bert  # noqa: F401
+    from transformers.models.distilbert import modeling_distilbert  # noqa: F401
+
+
+def close_inherited_descriptors() -> None:
+    """Leave the child nothing of the worker's: not its protocol pipes, not anything else."""
+    for name in os.listdir("/proc/self/fd"):
+        if int(name) > 2:
+            try:
+                os.close(int(name))
+            except OSError:
+                pass
+
+
+def run_child(request: dict) -> None:
+    """In the forked child: become the submission's test process. Never returns."""
+    try:
+        os.setsid()
+        close_inherited_descriptors()
+        os.chdir(request["cwd"])
+        # the checkout the worker imported the grader from holds the reference: off the path
+        sys.path[:] = [request["cwd"]] + [p for p in sys.path if p and p != request["hide"]]
+        os.environ.update(request["env"])
+        output = os.open(request["output"], os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        report = os.open(request["report"], os.O_WRONLY)
+        os.environ["LORA_GRADER_REPORT_FD"] = str(report)
+        devnull = os.open(os.devnull, os.O_RDONLY)
+        os.dup2(devnull, 0)
+        os.dup2(output, 1)
+        os.dup2(output, 2)
+        sys.stdin = open(0, closefd=False)
+        sys.stdout = open(1, "w", buffering=1, closefd=False)
+        sys.stderr = open(2, "w", buffering=1, closefd=False)
+        import resource
+
+        for name, value in request["rlimits"].items():
+            resource.setrlimit(getattr(resource, name), (value, value))
+        import pytest
+
+        code = pytest.main(request["args"])
+    except BaseException:  # anything at all: the child must not fall back into the worker's loop
+        code = 99
+    os._exit(int(code))
+
+
+def children() -> list[int]:
+    me, found = str(os.getpid()), []
+    for entry in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            if open(f"/proc/{entry}/stat").read().rpartition(")")[2].split()[1] == me:
+                found.append(int(entry))
+        except (OSError, IndexError):
+            continue
+    return found
+
+
+def kill_leftovers() -> int:
+    """Kill and reap every child of the worker: what the last run left behind."""
+    killed = 0
+    for _ in range(10):
+        pids = children()
+        if not pids:
+            break
+        for pid in pids:
+            try:
+                os.kill(pid, signal.SIGKILL)
+                killed += 1
+            except ProcessLookupError:
+                pass
+        for pid in pids:
+            try:
+                os.waitpid(pid, 0)
+            except ChildProcessError:
+                pass
+        time.sleep(0.01)
+    return killed
+
+
+def serve(commands, answers) -> None:
+    for line in commands:
+        request = json.loads(line)
+        pid = os.fork()
+        if pid == 0:
+            run_child(request)
+        answers.write(json.dumps({"started": pid}) + "\n")
+        answers.flush()
+        _, status = os.waitpid(pid, 0)
+        code = os.waitstatus_to_exitcode(status)
+        answers.write(json.dumps({"exited": code, "leftovers": kill_leftovers()}) + "\n")
+        answers.flush()
+
+
+def main() -> None:
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+    answers = os.fdopen(os.dup(1), "w")  # the protocol keeps the real stdout; prints go to stderr
+    os.dup2(2, 1)
+    warm_up()
+    answers.write(json.dumps({"ready": True}) + "\n")
+    answers.flush()
+    serve(sys.stdin, answers)
+
+
+if __name__ == "__main__":
+    main()
