@@ -76,7 +76,8 @@ class LoRALayer(nn.Module):
         self.A = nn.Parameter(torch.empty(in_dim, rank))
         nn.init.kaiming_uniform_(self.A, a=math.sqrt(5))
         self.B = nn.Parameter(torch.zeros(rank, out_dim))
-        self.dropout = nn.Dropout(dropout)
+        # nn.Dropout(0.0) still runs a kernel in training mode: no layer at all when nothing is dropped.
+        self.dropout = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
         # END SOLUTION
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

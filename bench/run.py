@@ -1,0 +1,271 @@
+"""Where grading time goes, and how the reference's LoRA compares with peft's: a table and a JSON file.
+
+    python bench/run.py                 # everything (about 10 minutes on 2 cores)
+    python bench/run.py --quick         # fewer repetitions and a batch of 10
+    python bench/run.py --out FILE.json
+
+Measured, each as the median of several runs:
+
+- the shared suite on the reference in a fresh interpreter (what a student waits for);
+- the grader on one submission, end to end (``python -m grader grade``);
+- the grader on a batch of submissions with ``--jobs 2``, per submission, against the
+  same submissions graded naively (a fresh ``python -m pytest`` each, one after the
+  other), and the peak memory of a grading worker with its test process;
+- one LoRA training step (BERT-base-sized configuration, random weights, LoRA r=8 on
+  query and value, batch 8, sequence 128, fp32, AdamW) of the reference against peft's
+  LoRA and against full fine-tuning, the contenders' steps alternating; merged-model
+  inference against the base model. On a GPU, when there is one, again on the GPU.
+
+peft is needed for the training-step comparison only (``pip install -e ".[bench]"``).
+"""
+
+import argparse
+import importlib.util
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ROOT / "examples" / "submissions"
+OFFLINE = {**os.environ, "HF_HUB_OFFLINE": "1"}
+
+
+def wall(command: list[str], check: bool = True) -> float:
+    """Seconds ``command`` took; with ``check``, a failure is an error (pytest exits 1 on failing tests)."""
+    started = time.perf_counter()
+    subprocess.run(command, cwd=ROOT, env=OFFLINE, check=check, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return time.perf_counter() - started
+
+
+def median_wall(command: list[str], runs: int) -> dict:
+    times = [wall(command) for _ in range(runs)]
+    return {"median_s": statistics.median(times), "runs_s": times}
+
+
+def class_folder(size: int) -> Path:
+    """``size`` submissions, the examples over and over (correct ones and typical mistakes)."""
+    folder = Path(tempfile.mkdtemp(prefix="bench-class-"))
+    examples = sorted(p for p in EXAMPLES.iterdir() if p.suffix in (".py", ".ipynb"))
+    for index in range(size):
+        example = examples[index % len(examples)]
+        shutil.copy(example, folder / f"student{index:03d}_{example.stem}{example.suffix}")
+    return folder
+
+
+class PeakWorkerMemory:
+    """Samples the resident memory of each grading worker together with its test process."""
+
+    def __init__(self):
+        self.peak_mb, self.running = 0.0, True
+        self.thread = threading.Thread(target=self.sample, daemon=True)
+        self.thread.start()
+
+    def sample(self):
+        sys.path.insert(0, str(ROOT))
+        from grader.sandbox import descendants, resident_mb
+
+        while self.running:
+            for entry in filter(str.isdigit, os.listdir("/proc")):
+                try:
+                    command = Path(f"/proc/{entry}/cmdline").read_bytes()
+                except OSError:
+                    continue
+                if b"grader.worker import main" in command:
+                    pid = int(entry)
+                    self.peak_mb = max(self.peak_mb, resident_mb([pid, *descendants(pid)]))
+            time.sleep(0.05)
+
+    def stop(self) -> float:
+        self.running = False
+        self.thread.join()
+        return self.peak_mb
+
+
+def grading(size: int, runs: int) -> dict:
+    suite = median_wall([sys.executable, "-m", "pytest", "tests/assignment", "-q", "-p", "no:cacheprovider"], runs)
+    out = Path(tempfile.mkdtemp(prefix="bench-out-"))
+    one = median_wall([sys.executable, "-m", "grader", "grade", str(EXAMPLES / "correct.py"), "--out", str(out),
+                       "--force", "--quiet"], runs)
+    folder = class_folder(size)
+    memory = PeakWorkerMemory()
+    batch = wall([sys.executable, "-m", "grader", "grade", str(folder), "--out", str(out / "batch"),
+                  "--jobs", "2", "--quiet"])
+    peak = memory.stop()
+    naive = sum(wall([sys.executable, "-m", "pytest", "tests/assignment", "-q", "-p", "no:cacheprovider",
+                      "--submission", str(path)], check=False) for path in sorted(folder.iterdir()))
+    shutil.rmtree(folder)
+    shutil.rmtree(out)
+    return {
+        "suite_fresh_interpreter_s": suite,
+        "grader_one_submission_s": one,
+        "grader_one_over_suite": one["median_s"] / suite["median_s"],
+        "batch_size": size,
+        "batch_jobs2_total_s": batch,
+        "batch_jobs2_per_submission_s": batch / size,
+        "naive_sequential_total_s": naive,
+        "naive_per_submission_s": naive / size,
+        "batch_over_naive": batch / naive,
+        "peak_worker_memory_mb": peak,
+    }
+
+
+def load_reference():
+    spec = importlib.util.spec_from_file_location("lora_bert_reference", ROOT / "reference" / "lora_bert.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def bert_base(device):
+    import torch
+    from transformers import AutoConfig, AutoModelForSequenceClassification
+
+    torch.manual_seed(0)
+    return AutoModelForSequenceClassification.from_config(AutoConfig.for_model("bert", num_labels=2)).to(device)
+
+
+def contenders(device) -> dict:
+    """Three models with the same weights: the reference's LoRA, peft's LoRA, full fine-tuning."""
+    from peft import LoraConfig, get_peft_model
+
+    reference = load_reference()
+    ours = bert_base(device)
+    for name, param in ours.named_parameters():
+        param.requires_grad = name.startswith("classifier")
+    reference.add_lora(ours, rank=8, alpha=16, target_modules=["query", "value"])
+    theirs = get_peft_model(bert_base(device), LoraConfig(r=8, lora_alpha=16, target_modules=["query", "value"],
+                                                          lora_dropout=0.0))
+    theirs.base_model.model.classifier.requires_grad_(True)  # the same trainable set as ours: LoRA and the head
+    full = bert_base(device)
+    return {"reference LoRA": ours, "peft LoRA": theirs, "full fine-tuning": full}
+
+
+def alternate(steps: dict, rounds: int, warmup: int, synchronize) -> dict:
+    """Run each contender's step in turn, ``rounds`` times after ``warmup``; median seconds each."""
+    times = {name: [] for name in steps}
+    for round_index in range(warmup + rounds):
+        order = list(steps.items())
+        for name, step in order if round_index % 2 == 0 else reversed(order):  # no contender always goes first
+            synchronize()
+            started = time.perf_counter()
+            step()
+            synchronize()
+            if round_index >= warmup:
+                times[name].append(time.perf_counter() - started)
+    return {name: {"median_s": statistics.median(t), "runs_s": t} for name, t in times.items()}
+
+
+def training_steps(device_name: str, rounds: int) -> dict:
+    import torch
+
+    device = torch.device(device_name)
+    synchronize = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
+    models = contenders(device)
+    inputs = torch.randint(1000, 20000, (8, 128), device=device, generator=None)
+    labels = torch.randint(0, 2, (8,), device=device)
+
+    def step_of(model):
+        optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-4)
+        model.train()
+
+        def step():
+            optimizer.zero_grad(set_to_none=True)
+            model(input_ids=inputs, labels=labels).loss.backward()
+            optimizer.step()
+        return step
+
+    steps = {name: step_of(model) for name, model in models.items()}
+    trained = alternate(steps, rounds, 2, synchronize)
+    del steps
+    trained["trainable_parameters"] = {name: sum(p.numel() for p in m.parameters() if p.requires_grad)
+                                       for name, m in models.items()}
+
+    reference = load_reference()
+    merged = reference.merge_lora(models.pop("reference LoRA")).eval()
+    merged.zero_grad(set_to_none=True)
+    del models  # the other contenders and their optimisers: inference runs without their memory around
+    base = bert_base(device).eval()
+
+    def forward_of(model):
+        def forward():
+            with torch.no_grad():
+                model(input_ids=inputs)
+        return forward
+
+    inference = alternate({"merged model": forward_of(merged), "base model": forward_of(base)}, rounds * 2, 2, synchronize)
+    lora, peft_step = trained["reference LoRA"]["median_s"], trained["peft LoRA"]["median_s"]
+    return {
+        "device": device_name,
+        "training_step": trained,
+        "reference_over_peft": lora / peft_step,
+        "reference_over_full": lora / trained["full fine-tuning"]["median_s"],
+        "inference": inference,
+        "merged_over_base": inference["merged model"]["median_s"] / inference["base model"]["median_s"],
+    }
+
+
+def table(results: dict) -> str:
+    g = results.get("grading")
+    lines = []
+    if g:
+        lines += [
+            "grading                                              seconds",
+            f"  suite on the reference, fresh interpreter (median)  {g['suite_fresh_interpreter_s']['median_s']:7.2f}",
+            f"  grader on one submission (median)                   {g['grader_one_submission_s']['median_s']:7.2f}"
+            f"   {g['grader_one_over_suite']:.2f}x the suite",
+            f"  batch of {g['batch_size']}, --jobs 2, per submission              {g['batch_jobs2_per_submission_s']:7.2f}"
+            f"   total {g['batch_jobs2_total_s']:.1f}",
+            f"  naive, fresh pytest each, sequential, per submission {g['naive_per_submission_s']:7.2f}"
+            f"   total {g['naive_sequential_total_s']:.1f}",
+            f"  batch / naive                                       {g['batch_over_naive']:7.3f}",
+            f"  peak memory of a grading worker and its test process {g['peak_worker_memory_mb']:6.0f} MB",
+        ]
+    for run in results.get("training", []):
+        lines += ["", f"BERT-base step, batch 8 x 128, fp32, on {run['device']}   median s   trainable"]
+        for name in ("reference LoRA", "peft LoRA", "full fine-tuning"):
+            lines.append(f"  {name:38s} {run['training_step'][name]['median_s']:8.3f}   "
+                         f"{run['training_step']['trainable_parameters'][name]:>11,}")
+        lines += [f"  reference / peft                       {run['reference_over_peft']:8.3f}",
+                  f"  reference / full fine-tuning           {run['reference_over_full']:8.3f}",
+                  f"  merged-model inference                 {run['inference']['merged model']['median_s']:8.3f}",
+                  f"  base-model inference                   {run['inference']['base model']['median_s']:8.3f}",
+                  f"  merged / base                          {run['merged_over_base']:8.3f}"]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer repetitions, a batch of 10")
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results.json")
+    parser.add_argument("--skip-grading", action="store_true")
+    parser.add_argument("--skip-training", action="store_true")
+    args = parser.parse_args()
+    runs, size, rounds = (2, 10, 3) if args.quick else (5, 40, 7)
+    import torch
+
+    results = {"machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
+                           "python": platform.python_version(), "torch": torch.__version__,
+                           "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None},
+               "quick": args.quick}
+    if not args.skip_grading:
+        results["grading"] = grading(size, runs)
+    if not args.skip_training:
+        torch.set_num_threads(os.cpu_count() or 1)
+        results["training"] = [training_steps("cpu", rounds)]
+        if torch.cuda.is_available():
+            results["training"].append(training_steps("cuda", rounds * 3))
+    args.out.write_text(json.dumps(results, indent=2) + "\n")
+    print(table(results))
+    print(f"\nwrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
