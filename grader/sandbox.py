@@ -224,13 +224,15 @@ class Worker:
     def __init__(self):
         self.process: subprocess.Popen | None = None
         self.home = Path(tempfile.mkdtemp(prefix="lora-grader-worker-"))
+        self.pending = b""  # bytes read from the worker, not yet a whole line
 
     def ensure_started(self) -> None:
         if self.process is not None and self.process.poll() is None:
             return
         launch = (f"import sys; sys.path.insert(0, {str(layout.ROOT)!r}); "
                   "from grader.worker import main; main()")
-        self.process = subprocess.Popen([sys.executable, "-c", launch], cwd=self.home, text=True,
+        self.pending = b""
+        self.process = subprocess.Popen([sys.executable, "-c", launch], cwd=self.home, bufsize=0,
                                         env=worker_environment(self.home), stdin=subprocess.PIPE,
                                         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, start_new_session=True)
         Worker.pids.add(self.process.pid)
@@ -239,17 +241,26 @@ class Worker:
             raise WorkerError("a grading worker did not start: can it import torch, transformers and pytest?")
 
     def receive(self, timeout: float) -> dict | None:
-        """The worker's next message, or None if none came within ``timeout`` (or the worker is gone)."""
-        ready, _, _ = select.select([self.process.stdout], [], [], timeout)
-        if not ready:
-            return None
-        line = self.process.stdout.readline()
-        return json.loads(line) if line else {"gone": True}
+        """The worker's next message; None if none came within ``timeout``; ``{"gone": True}`` if it died.
+
+        Lines are split here, on the raw descriptor: a buffered reader could hold a second
+        message ("exited" right after "started") where ``select`` cannot see it.
+        """
+        deadline = time.monotonic() + timeout
+        while b"\n" not in self.pending:
+            ready, _, _ = select.select([self.process.stdout], [], [], max(deadline - time.monotonic(), 0))
+            if not ready:
+                return None
+            chunk = os.read(self.process.stdout.fileno(), 65536)
+            if not chunk:
+                return {"gone": True}
+            self.pending += chunk
+        line, _, self.pending = self.pending.partition(b"\n")
+        return json.loads(line)
 
     def start_run(self, request: dict) -> int:
         self.ensure_started()
-        self.process.stdin.write(json.dumps({**request, "hide": str(layout.ROOT)}) + "\n")
-        self.process.stdin.flush()
+        self.process.stdin.write((json.dumps({**request, "hide": str(layout.ROOT)}) + "\n").encode())
         answer = self.receive(30)
         if not answer or "started" not in answer:
             self.close()
