@@ -231,14 +231,17 @@ class Worker:
             return
         launch = (f"import sys; sys.path.insert(0, {str(layout.ROOT)!r}); "
                   "from grader.worker import main; main()")
-        self.pending = b""
-        self.process = subprocess.Popen([sys.executable, "-c", launch], cwd=self.home, bufsize=0,
-                                        env=worker_environment(self.home), stdin=subprocess.PIPE,
-                                        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, start_new_session=True)
-        Worker.pids.add(self.process.pid)
+        self.spawn([sys.executable, "-c", launch])
         if self.receive(WORKER_START_SECONDS) != {"ready": True}:
             self.close()
             raise WorkerError("a grading worker did not start: can it import torch, transformers and pytest?")
+
+    def spawn(self, command: list[str]) -> None:
+        self.pending = b""
+        self.process = subprocess.Popen(command, cwd=self.home, bufsize=0, env=worker_environment(self.home),
+                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                        start_new_session=True)
+        Worker.pids.add(self.process.pid)
 
     def receive(self, timeout: float) -> dict | None:
         """The worker's next message; None if none came within ``timeout``; ``{"gone": True}`` if it died.
