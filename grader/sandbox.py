@@ -349,8 +349,9 @@ def stop(worker: Worker, pid: int, run_id: str) -> dict | None:
 
 
 def run_pytest(workspace: Path, submission: str | None, *, worker: Worker, device: str = "cpu",
-               hidden: bool = True, limits: Limits = Limits(), collect_only: bool = False) -> Run:
+               hidden: bool = True, limits: Limits | None = None, collect_only: bool = False) -> Run:
     """Run the suite in ``workspace`` (made by ``prepare_workspace``) and watch it until it ends or is stopped."""
+    limits = limits or Limits()
     run, run_id, token = Run(), secrets.token_hex(8), secrets.token_hex(16)
     private = Path(tempfile.mkdtemp(prefix="lora-grader-run-"))  # outside the workspace
     fifo, output = private / "report", private / "output"

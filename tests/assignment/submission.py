@@ -6,7 +6,6 @@ of the whole suite: every test then fails with the import error instead.
 """
 
 import contextlib
-import importlib.util
 import io
 import sys
 import traceback
