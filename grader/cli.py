@@ -2,7 +2,6 @@
 
 import argparse
 import csv
-import io
 import os
 import sys
 from pathlib import Path
@@ -99,24 +98,12 @@ def cmd_gradescope(args) -> int:
 
 
 def cmd_merge(args) -> int:
-    """Join the grades.csv files of several shards into one."""
-    rows, columns = {}, ["name", "score", "max_score"]
-    for path in args.inputs:
-        try:
-            with open(path, newline="", encoding="utf-8") as f:
-                reader = csv.DictReader(f)
-                columns += [c for c in reader.fieldnames or [] if c not in columns]
-                rows.update({row["name"]: row for row in reader})
-        except (OSError, KeyError) as error:
-            raise UsageError(f"{path}: not a grades.csv ({error})") from None
-    tests = sorted(columns[3:])
-    out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=["name", "score", "max_score", *tests], lineterminator="\n", restval="")
-    writer.writeheader()
-    for name in sorted(rows):
-        writer.writerow(rows[name])
-    report.write_atomic(args.output, out.getvalue())
-    print(f"merged {len(rows)} submissions from {len(args.inputs)} files into {args.output}")
+    try:
+        text, count = report.merge_grades(args.inputs)
+    except (OSError, KeyError, csv.Error) as error:
+        raise UsageError(f"not a grades.csv: {error}") from None
+    report.write_atomic(args.output, text)
+    print(f"merged {count} submissions from {len(args.inputs)} files into {args.output}")
     return 0
 
 

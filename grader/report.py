@@ -108,6 +108,25 @@ def grades_csv(results: dict[str, dict]) -> str:
     return out.getvalue()
 
 
+def merge_grades(paths: list[Path]) -> tuple[str, int]:
+    """The grades.csv files of several shards as one, in the order one run would write it."""
+    rows, tests = {}, set()
+    for path in paths:
+        with open(path, newline="", encoding="utf-8") as f:
+            reader = csv.DictReader(f)
+            if reader.fieldnames is None or reader.fieldnames[:3] != ["name", "score", "max_score"]:
+                raise KeyError(f"{path} has no name, score, max_score columns")
+            tests.update(reader.fieldnames[3:])
+            rows.update({row["name"]: row for row in reader})
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=["name", "score", "max_score", *sorted(tests)], lineterminator="\n",
+                            restval="")
+    writer.writeheader()
+    for name in sorted(rows):
+        writer.writerow(rows[name])
+    return out.getvalue(), len(rows)
+
+
 def summary_table(results: dict[str, dict]) -> str:
     """The table printed after a batch: one line per submission."""
     rows = [("submission", "score", "passed", "time", "note")]

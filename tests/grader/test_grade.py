@@ -144,3 +144,10 @@ def test_misuse_is_a_one_line_error(args, message):
         pytest.skip("this machine has a GPU")
     assert run.returncode == 2
     assert message in run.stderr and len(run.stderr.strip().splitlines()) == 1, run.stderr
+
+
+def test_merging_something_that_is_not_grades_is_a_one_line_error(tmp_path):
+    run = subprocess.run([sys.executable, "-m", "grader", "merge", str(tmp_path / "out.csv"), "README.md"],
+                         cwd=ROOT, capture_output=True, text=True)
+    assert run.returncode == 2 and "not a grades.csv" in run.stderr
+    assert len(run.stderr.strip().splitlines()) == 1 and not (tmp_path / "out.csv").exists()
