@@ -296,12 +296,84 @@ def train(model: nn.Module, train_batches, eval_batches=(), *, epochs: int = 3, 
 
 
 # %% [markdown]
+# ## Provided: sharing the adapter with peft
+#
+# `export_peft_adapter(model, folder)` writes the LoRA weights and the trained head in
+# peft's adapter format (`adapter_config.json`, `adapter_model.safetensors`), so that
+# `peft.PeftModel.from_pretrained(base_model, folder)` rebuilds the same model. peft
+# stores `A.T` as `lora_A.weight` and `B.T` as `lora_B.weight` (they are `nn.Linear`
+# layers there) and computes the same `scaling = lora_alpha / r`.
+
+# %%
+def export_peft_adapter(model: nn.Module, folder: str) -> None:
+    """Write the model's LoRA layers and head as a peft LoRA adapter in ``folder``."""
+    import json
+
+    from safetensors.torch import save_file
+
+    wrapped = {name: module for name, module in model.named_modules() if isinstance(module, LinearLoRA)}
+    settings = {(module.lora.rank, module.lora.alpha) for module in wrapped.values()}
+    if len(settings) != 1:
+        raise ValueError(f"model: expected LoRA layers of one rank and alpha, found {sorted(settings) or 'none'}")
+    (rank, alpha), = settings
+    heads = [name for name in HEAD_MODULES if hasattr(model, name)]
+    tensors = {}
+    for name, module in wrapped.items():
+        tensors[f"base_model.model.{name}.lora_A.weight"] = module.lora.A.detach().T.contiguous().cpu()
+        tensors[f"base_model.model.{name}.lora_B.weight"] = module.lora.B.detach().T.contiguous().cpu()
+    for head in heads:
+        for key, value in getattr(model, head).state_dict().items():
+            tensors[f"base_model.model.{head}.{key}"] = value.detach().contiguous().cpu()
+    config = {
+        "peft_type": "LORA", "r": rank, "lora_alpha": alpha, "target_modules": sorted(wrapped),
+        "lora_dropout": 0.0, "bias": "none", "modules_to_save": heads, "task_type": None,
+        "fan_in_fan_out": False, "inference_mode": True,
+        "base_model_name_or_path": getattr(model.config, "_name_or_path", None),
+    }
+    os.makedirs(folder, exist_ok=True)
+    with open(os.path.join(folder, "adapter_config.json"), "w") as f:
+        json.dump(config, f, indent=2)
+    save_file(tensors, os.path.join(folder, "adapter_model.safetensors"), metadata={"format": "pt"})
+
+
+# %% [markdown]
 # ## Provided: the command line
 #
 # `python lora_bert.py --model tiny_models/bert-tiny` fine-tunes with LoRA and prints the
 # trainable-parameter count, then the training loss and eval accuracy of every epoch.
 
 # %%
+# The assignment's public figures: (model type, set-up, trainable parameters), 2 labels, base size.
+PUBLIC_FIGURES = [
+    ("distilbert", "everything trainable", 66_955_010),
+    ("distilbert", "head only", 592_130),
+    ("distilbert", "head + LoRA r=8", 739_586),
+    ("bert", "head + LoRA r=8", 296_450),
+]
+
+
+def sanity_check() -> bool:
+    """Print the public figures next to the counts of your functions, on ``AutoConfig`` defaults built on
+    the meta device (no weights needed); True when they all agree."""
+    from transformers import AutoConfig
+
+    agree = True
+    for model_type, setup, expected in PUBLIC_FIGURES:
+        with torch.device("meta"):
+            model = AutoModelForSequenceClassification.from_config(AutoConfig.for_model(model_type, num_labels=2))
+        if setup != "everything trainable":  # the body frozen, the head trainable
+            model.requires_grad_(False)
+            for head in HEAD_MODULES:
+                getattr(model, head, nn.Identity()).requires_grad_(True)
+        if "LoRA" in setup:
+            add_lora(model, rank=8, alpha=16)
+        found = count_trainable_parameters(model)
+        agree &= found == expected
+        print(f"{model_type:10s} {setup:22s} expected {expected:>11,}  found {found:>11,}  "
+              f"{'ok' if found == expected else 'DIFFERENT'}")
+    return agree
+
+
 def resolve_device(name: str) -> torch.device:
     if name == "auto":
         name = "cuda" if torch.cuda.is_available() else "cpu"
@@ -322,7 +394,11 @@ def main(argv=None) -> None:
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--device", choices=("cpu", "cuda", "auto"), default="cpu")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--sanity", action="store_true",
+                        help="only compare your parameter counts with the assignment's four public figures")
     args = parser.parse_args(argv)
+    if args.sanity:
+        raise SystemExit(0 if sanity_check() else 1)
     if not os.path.isfile(os.path.join(args.model, "config.json")):
         parser.error(f"--model {args.model}: not a checkpoint folder (no config.json); try tiny_models/bert-tiny")
     if not os.path.isfile(args.data):

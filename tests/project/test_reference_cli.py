@@ -27,3 +27,17 @@ def test_unknown_model_folder_is_a_clear_error():
                          cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert run.returncode != 0
     assert "no/such/folder" in run.stderr and "Traceback" not in run.stderr, run.stderr
+
+
+def test_sanity_compares_the_public_figures(tmp_path):
+    run = subprocess.run([sys.executable, "reference/lora_bert.py", "--sanity"], cwd=ROOT,
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0 and run.stdout.count(" ok") == 4, run.stdout
+    from tests.mutants.mutants import BROKEN
+
+    counting_frozen = next(m for m in BROKEN if m.name == "count_frozen")
+    broken = tmp_path / "lora_bert.py"
+    broken.write_text(counting_frozen.apply((ROOT / "reference" / "lora_bert.py").read_text()))
+    run = subprocess.run([sys.executable, str(broken), "--sanity"], cwd=ROOT, capture_output=True, text=True,
+                         timeout=120)
+    assert run.returncode == 1 and "DIFFERENT" in run.stdout, run.stdout
