@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 from tqdm.auto import tqdm
-from transformers import AutoModelForSequenceClassification, AutoTokenizer
+from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer
 
 # The layers `add_lora` wraps when it is given no `target_modules`, by `model.config.model_type`.
 DEFAULT_TARGET_MODULES = {"bert": ("query", "value"), "distilbert": ("q_lin", "v_lin")}
@@ -373,6 +373,98 @@ def train(model: nn.Module, train_batches, eval_batches=(), *, epochs: int = 3, 
 
 
 # %% [markdown]
+# ## Provided: comparing fine-tuning methods
+#
+# `compare(...)` fine-tunes the same model on the bundled data in several ways: all of
+# it, the head alone, the top layers (`freeze_layers`), and LoRA with a few ranks and
+# target sets. For each it records how many parameters train, their share of the
+# total, the final training loss, the eval accuracy and the time it took. Run it with
+# `python lora_bert.py compare --model tiny_models/bert-tiny`; it prints a table and
+# writes CSV, Markdown and (with matplotlib) a PNG of the loss curves and of accuracy
+# against trainable parameters.
+
+# %%
+# Every linear layer of each architecture's transformer layers, for "LoRA everywhere".
+ALL_LINEAR = {"bert": ("query", "key", "value", "dense"),
+              "distilbert": ("q_lin", "k_lin", "v_lin", "out_lin", "lin1", "lin2")}
+
+
+def comparison_setups(model_type: str, num_layers: int) -> dict:
+    """Name -> a function that prepares a freshly loaded model (body frozen, head trainable)."""
+    setups = {"full fine-tuning": lambda m: freeze_layers(m, num_layers),
+              "head only": lambda m: freeze_layers(m, 0)}
+    for k in sorted({1, max(2, num_layers // 2)} & set(range(1, num_layers))):
+        setups[f"top {k} layer{'s' if k > 1 else ''}"] = lambda m, k=k: freeze_layers(m, k)
+    return setups | {
+        "LoRA r=2, default targets": lambda m: add_lora(m, rank=2, alpha=4),
+        "LoRA r=8, default targets": lambda m: add_lora(m, rank=8, alpha=16),
+        "LoRA r=8, all linear layers": lambda m: add_lora(m, rank=8, alpha=16, target_modules=ALL_LINEAR[model_type]),
+    }
+
+
+def compare(model_path: str, data_path: str = "data/reviews.csv", *, epochs: int = 10, lr: float = 1e-2,
+            batch_size: int = 32, seed: int = 0, device="cpu", only=None) -> list[dict]:
+    """Fine-tune ``model_path`` once per set-up (``only``: a subset of their names); one row each."""
+    data = load_reviews(data_path)
+    config = AutoConfig.from_pretrained(model_path, local_files_only=True)
+    num_layers = getattr(config, "num_hidden_layers", None) or config.n_layers  # BERT's name, DistilBERT's
+    rows = []
+    for name, prepare in comparison_setups(config.model_type, num_layers).items():
+        if only is not None and name not in only:
+            continue
+        torch.manual_seed(seed)
+        model, tokenizer = initialize_base_model(model_path, num_labels=len({y for _, y in data["train"]}))
+        prepare(model)
+        trainable = count_trainable_parameters(model)
+        total = sum(param.numel() for param in model.parameters())
+        started = time.perf_counter()
+        history = train(model, make_batches(tokenizer, data["train"], batch_size),
+                        make_batches(tokenizer, data["test"], batch_size), epochs=epochs, lr=lr,
+                        device=device, seed=seed, progress=False)
+        steps = len(history.step_losses) // epochs
+        rows.append({"set-up": name, "trainable": trainable, "share": trainable / total,
+                     "final loss": sum(history.step_losses[-steps:]) / steps,
+                     "eval accuracy": history.eval_accuracy[-1], "seconds": time.perf_counter() - started,
+                     "losses": history.step_losses})
+    return rows
+
+
+def write_comparison(rows: list[dict], folder: str) -> list[str]:
+    """The table as CSV and Markdown, and a PNG when matplotlib is installed; returns the paths written."""
+    os.makedirs(folder, exist_ok=True)
+    columns = ["set-up", "trainable", "share", "final loss", "eval accuracy", "seconds"]
+    cells = [[row["set-up"], f"{row['trainable']:,}", f"{100 * row['share']:.1f}%", f"{row['final loss']:.4f}",
+              f"{row['eval accuracy']:.3f}", f"{row['seconds']:.1f}"] for row in rows]
+    written = [os.path.join(folder, "comparison.csv"), os.path.join(folder, "comparison.md")]
+    with open(written[0], "w", newline="") as f:
+        writer = csv.writer(f, lineterminator="\n")
+        writer.writerow(columns)
+        writer.writerows([[row[c] for c in columns] for row in rows])
+    with open(written[1], "w") as f:
+        f.write("| " + " | ".join(columns) + " |\n|" + " --- |" * len(columns) + "\n")
+        f.writelines("| " + " | ".join(line) + " |\n" for line in cells)
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return written
+    figure, (curves, scatter) = plt.subplots(1, 2, figsize=(12, 4.5))
+    for row in rows:
+        curves.plot(row["losses"], label=row["set-up"], linewidth=1)
+        scatter.scatter(row["trainable"], row["eval accuracy"])
+        scatter.annotate(row["set-up"], (row["trainable"], row["eval accuracy"]), fontsize=7)
+    curves.set(xlabel="step", ylabel="training loss", title="loss per step")
+    curves.legend(fontsize=7)
+    scatter.set(xscale="log", xlabel="trainable parameters", ylabel="eval accuracy", title="accuracy vs parameters")
+    figure.tight_layout()
+    written.append(os.path.join(folder, "comparison.png"))
+    figure.savefig(written[-1], dpi=120)
+    plt.close(figure)
+    return written
+
+
+# %% [markdown]
 # ## Provided: sharing the adapter with peft
 #
 # `export_peft_adapter(model, folder)` writes the LoRA weights and the trained head in
@@ -432,8 +524,6 @@ PUBLIC_FIGURES = [
 def sanity_check() -> bool:
     """Print the public figures next to the counts of your functions, on ``AutoConfig`` defaults built on
     the meta device (no weights needed); True when they all agree."""
-    from transformers import AutoConfig
-
     agree = True
     for model_type, setup, expected in PUBLIC_FIGURES:
         with torch.device("meta"):
@@ -473,6 +563,9 @@ def main(argv=None) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--sanity", action="store_true",
                         help="only compare your parameter counts with the assignment's four public figures")
+    parser.add_argument("command", nargs="?", choices=("train", "compare"), default="train",
+                        help="train: fine-tune with LoRA (default); compare: several fine-tuning methods")
+    parser.add_argument("--out", default="comparison", help="compare: where the table and plot go")
     args = parser.parse_args(argv)
     if args.sanity:
         raise SystemExit(0 if sanity_check() else 1)
@@ -487,6 +580,14 @@ def main(argv=None) -> None:
 
     torch.manual_seed(args.seed)
     device = resolve_device(args.device)
+    if args.command == "compare":
+        rows = compare(args.model, args.data, epochs=args.epochs, lr=args.lr, batch_size=args.batch_size,
+                       seed=args.seed, device=device)
+        written = write_comparison(rows, args.out)
+        with open(written[1]) as table:
+            print(table.read())
+        print("wrote " + ", ".join(written))
+        return
     data = load_reviews(args.data)
     num_labels = len({label for _, label in data["train"]})
     model, tokenizer = initialize_base_model(args.model, num_labels=num_labels)
