@@ -7,6 +7,7 @@ submission. Each submission is graded in a fresh temporary workspace; its
 what is already graded (unless ``force``) and ends with the same grades.csv.
 """
 
+import importlib.util
 import json
 import os
 import platform
@@ -50,14 +51,16 @@ def package_version(name: str) -> str:
 
 def expected_tests(settings: Settings, worker: Worker) -> list[dict]:
     """The tests every submission is graded on, collected once from the grader's own copy of the suite
-    (without the CUDA tests when grading on the CPU: nobody could pass them there)."""
+    (without the CUDA tests on the CPU, nor the peft tests where peft is missing: nobody could pass them)."""
     with tempfile.TemporaryDirectory(prefix="lora-grader-collect-") as folder:
         prepare_workspace(Path(folder))
         run = run_pytest(Path(folder), None, worker=worker, device=settings.device, hidden=settings.hidden,
                          limits=settings.limits, collect_only=True)
     if not run.collected:
         raise GradingError(f"the assignment suite collected no tests:\n{run.output[-3000:]}")
-    return [test for test in run.collected if settings.device == "cuda" or not test["cuda"]]
+    has_peft = importlib.util.find_spec("peft") is not None  # the test processes share this environment
+    return [test for test in run.collected
+            if (settings.device == "cuda" or not test["cuda"]) and (has_peft or not test.get("peft"))]
 
 
 def note(module, run: Run | None) -> str:

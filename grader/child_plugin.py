@@ -30,7 +30,8 @@ def _message(report) -> str:
 def pytest_collection_finish(session):
     _send(event="collected", tests=[
         {"id": item.nodeid, "hidden": item.get_closest_marker("hidden") is not None,
-         "cuda": item.get_closest_marker("cuda") is not None} for item in session.items
+         "cuda": item.get_closest_marker("cuda") is not None,
+         "peft": item.get_closest_marker("peft") is not None} for item in session.items
     ])
 
 

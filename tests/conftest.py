@@ -28,3 +28,5 @@ def pytest_configure(config):
         "markers", "hidden: run when grading, left out of the tests that students receive")
     config.addinivalue_line(
         "markers", "cuda: needs a CUDA device; skipped without one, and not graded on the CPU")
+    config.addinivalue_line(
+        "markers", "peft: uses peft as an oracle; skipped, and not graded, where peft is not installed")

@@ -6,6 +6,7 @@ a bug in one function does not fail the tests of the others.
 """
 
 import copy
+import importlib.util
 import os
 import random
 from pathlib import Path
@@ -123,6 +124,8 @@ def device(pytestconfig) -> torch.device:
 def pytest_runtest_setup(item):
     if item.get_closest_marker("cuda") and not torch.cuda.is_available():
         pytest.skip("needs a CUDA device")
+    if item.get_closest_marker("peft") and importlib.util.find_spec("peft") is None:
+        pytest.skip("needs peft")
 
 
 @pytest.fixture(autouse=True)

@@ -151,3 +151,26 @@ def test_logits_unchanged_right_after_add_lora(lora, base_model, device, name):
     expect(torch.equal(found, expected),
            f"add_lora on {name}: since every B starts at zero, the logits right after add_lora equal the base model's",
            "identical logits", f"largest difference {(found - expected).abs().max().item():.3g}")
+
+
+@pytest.mark.hidden
+@pytest.mark.peft
+@pytest.mark.parametrize("name", MODEL_NAMES)
+def test_lora_agrees_with_peft(lora, base_model, device, name):
+    from peft import LoraConfig, get_peft_model
+
+    ours = lora.add_lora(base_model(name), rank=4, alpha=12)
+    theirs = get_peft_model(base_model(name), LoraConfig(r=4, lora_alpha=12, lora_dropout=0.0,
+                                                        target_modules=list(DEFAULT_TARGETS[name]))).eval()
+    with torch.no_grad():
+        for layer_name, wrapped in modules_of_type(ours, lora.LinearLoRA).items():
+            wrapped.lora.A.normal_()
+            wrapped.lora.B.normal_(std=0.1)
+            twin = theirs.base_model.model.get_submodule(layer_name)
+            twin.lora_A["default"].weight.copy_(wrapped.lora.A.T)
+            twin.lora_B["default"].weight.copy_(wrapped.lora.B.T)
+        input_ids = torch.randint(5, ours.config.vocab_size, (3, 12), device=device)
+        expected, found = theirs(input_ids=input_ids).logits, ours(input_ids=input_ids).logits
+    expect(torch.allclose(found, expected, atol=1e-5, rtol=0),
+           f"{name} with LoRA r=4, alpha=12 on the default targets computes what peft computes with the same A and B",
+           "peft's logits within 1e-5", f"largest difference {(found - expected).abs().max().item():.3g}")
