@@ -1,19 +1,17 @@
-"""``python reference/lora_bert.py compare``: fine-tuning methods side by side, reduced to two set-ups here."""
+"""``python reference/lora_bert.py compare``: fine-tuning methods side by side, reduced to three set-ups here."""
 
 import csv
-import importlib.util
 import sys
 from pathlib import Path
+
+from tests.assignment.submission import load_submission
 
 ROOT = Path(__file__).resolve().parents[2]
 SETUPS = ["head only", "top 1 layer", "LoRA r=8, default targets"]
 
 
 def reference():
-    spec = importlib.util.spec_from_file_location("lora_bert_reference", ROOT / "reference" / "lora_bert.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_submission(ROOT / "reference" / "lora_bert.py").module
 
 
 def run(lora):

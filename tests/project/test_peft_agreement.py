@@ -1,12 +1,13 @@
 """The reference's LoRA agrees with peft's: an exported adapter, loaded by peft, gives the same logits."""
 
 import copy
-import importlib.util
 from pathlib import Path
 
 import pytest
 import torch
 from transformers import AutoModelForSequenceClassification
+
+from tests.assignment.submission import load_submission
 
 peft = pytest.importorskip("peft", reason="peft is in the dev extra")
 
@@ -14,10 +15,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def reference():
-    spec = importlib.util.spec_from_file_location("lora_bert_reference", ROOT / "reference" / "lora_bert.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_submission(ROOT / "reference" / "lora_bert.py").module
 
 
 @pytest.mark.parametrize("name, targets", [("bert-tiny", ["query", "value", "intermediate.dense"]),
