@@ -132,15 +132,26 @@ def bert_base(device):
     return AutoModelForSequenceClassification.from_config(AutoConfig.for_model("bert", num_labels=2)).to(device)
 
 
+def reference_lora(reference, device):
+    """The BERT-base model with the reference's LoRA (r=8 on query and value); LoRA and the head train."""
+    model = bert_base(device)
+    for name, param in model.named_parameters():
+        param.requires_grad = name.startswith("classifier")
+    return reference.add_lora(model, rank=8, alpha=16, target_modules=["query", "value"])
+
+
+def synchronizer(device):
+    """What waits for the device to finish its queued work before a clock is read."""
+    import torch
+
+    return torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
+
+
 def contenders(device) -> dict:
     """Three models with the same weights: the reference's LoRA, peft's LoRA, full fine-tuning."""
     from peft import LoraConfig, get_peft_model
 
-    reference = load_reference()
-    ours = bert_base(device)
-    for name, param in ours.named_parameters():
-        param.requires_grad = name.startswith("classifier")
-    reference.add_lora(ours, rank=8, alpha=16, target_modules=["query", "value"])
+    ours = reference_lora(load_reference(), device)
     theirs = get_peft_model(bert_base(device), LoraConfig(r=8, lora_alpha=16, target_modules=["query", "value"],
                                                           lora_dropout=0.0))
     theirs.base_model.model.classifier.requires_grad_(True)  # the same trainable set as ours: LoRA and the head
@@ -185,14 +196,10 @@ def merged_inference(device_name: str, rounds: int) -> dict:
     import torch
 
     device = torch.device(device_name)
-    synchronize = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
     inputs, labels = batch(device)
     reference = load_reference()
     base = bert_base(device).eval()
-    model = bert_base(device)
-    for name, param in model.named_parameters():
-        param.requires_grad = name.startswith("classifier")
-    reference.add_lora(model, rank=8, alpha=16, target_modules=["query", "value"])
+    model = reference_lora(reference, device)
     train_steps(model, inputs, labels, 5)
     merged = reference.merge_lora(model).eval()
     merged.zero_grad(set_to_none=True)
@@ -203,7 +210,8 @@ def merged_inference(device_name: str, rounds: int) -> dict:
                 net(input_ids=inputs)
         return forward
 
-    timed = alternate({"merged model": forward_of(merged), "base model": forward_of(base)}, rounds, 2, synchronize)
+    timed = alternate({"merged model": forward_of(merged), "base model": forward_of(base)}, rounds, 2,
+                      synchronizer(device))
     return {**timed, "merged_over_base": timed["merged model"]["median_s"] / timed["base model"]["median_s"]}
 
 
@@ -219,12 +227,11 @@ def training_steps(device_name: str, rounds: int) -> dict:
     import torch
 
     device = torch.device(device_name)
-    synchronize = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
     inference = merged_inference(device_name, rounds * 4)
     models = contenders(device)
     inputs, labels = batch(device)
     trained = alternate({name: train_steps(model, inputs, labels, 0) for name, model in models.items()},
-                        rounds, 2, synchronize)
+                        rounds, 2, synchronizer(device))
     trained["trainable_parameters"] = {name: sum(p.numel() for p in m.parameters() if p.requires_grad)
                                        for name, m in models.items()}
     lora, peft_step = trained["reference LoRA"]["median_s"], trained["peft LoRA"]["median_s"]

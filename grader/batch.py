@@ -7,6 +7,7 @@ submission. Each submission is graded in a fresh temporary workspace; its
 what is already graded (unless ``force``) and ends with the same grades.csv.
 """
 
+import functools
 import importlib.util
 import json
 import os
@@ -42,6 +43,7 @@ class Settings:
     force: bool = False
 
 
+@functools.cache  # the same for every submission of a batch
 def package_version(name: str) -> str:
     try:
         return version(name)

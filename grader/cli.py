@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from . import batch, gradescope, layout, release, report, template
-from .rubric import Rubric, RubricError
+from .rubric import DEFAULT as DEFAULT_RUBRIC, Rubric, RubricError
 from .sandbox import Limits
 from .submissions import Submission, SubmissionError, discover, safe_name
 
@@ -72,7 +72,7 @@ def cmd_grade(args) -> int:
     try:
         found = [as_one(path) for path in args.paths] if args.single else discover(args.paths)
         submissions = shard(found, args.shard)
-        rubric = Rubric.load(args.rubric) if args.rubric else Rubric.load()
+        rubric = Rubric.load(args.rubric)
     except (SubmissionError, RubricError) as error:
         raise UsageError(str(error)) from None
     settings = batch.Settings(
@@ -129,7 +129,8 @@ def main(argv=None) -> int:
                        help=f"per submission, wall clock (default {Limits.timeout:g})")
     grade.add_argument("--memory", type=positive, default=Limits.memory_mb, metavar="MB",
                        help=f"per submission, all its processes (default {Limits.memory_mb})")
-    grade.add_argument("--rubric", type=Path, help="points per test file or test (default: grader/rubric.toml)")
+    grade.add_argument("--rubric", type=Path, default=DEFAULT_RUBRIC,
+                       help="points per test file or test (default: grader/rubric.toml)")
     visibility = grade.add_mutually_exclusive_group()
     visibility.add_argument("--hidden", dest="hidden", action="store_true", default=True,
                             help="run the hidden tests too (default)")

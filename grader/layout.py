@@ -1,5 +1,11 @@
-"""Where the project's pieces live in a checkout. The grader runs from a checkout of this repository."""
+"""Where the project's pieces live in a checkout, and how the suite's files are laid out elsewhere.
 
+The grader runs from a checkout of this repository. A grading workspace and the
+student bundle both need the suite beside the tiny models and the data, in the same
+places relative to each other as here.
+"""
+
+import shutil
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -7,7 +13,24 @@ REFERENCE = ROOT / "reference" / "lora_bert.py"
 TEMPLATE_DIR = ROOT / "student_template"
 TESTS = ROOT / "tests"
 SUITE = TESTS / "assignment"
+SUITE_ROOT_FILES = ("__init__.py", "conftest.py")  # of tests/: the suite's options and markers
 TINY_MODELS = ROOT / "tiny_models"
 DATA = ROOT / "data"
 ASSIGNMENT = ROOT / "ASSIGNMENT.md"
 PYPROJECT = ROOT / "pyproject.toml"
+
+
+def copy_suite_root(tests: Path) -> None:
+    """The files of ``tests/`` that the suite below it needs, into ``tests``."""
+    tests.mkdir(parents=True, exist_ok=True)
+    for name in SUITE_ROOT_FILES:
+        shutil.copy(TESTS / name, tests / name)
+
+
+def copy_models_and_data(folder: Path) -> None:
+    """The tiny models and the data, under ``folder`` where the suite looks for them."""
+    for model in sorted(TINY_MODELS.iterdir()):
+        if model.is_dir() and not model.name.startswith("__"):
+            shutil.copytree(model, folder / "tiny_models" / model.name)
+    (folder / "data").mkdir()
+    shutil.copy(DATA / "reviews.csv", folder / "data" / "reviews.csv")

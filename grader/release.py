@@ -117,8 +117,7 @@ def copy_suite(folder: Path) -> list[str]:
     """The suite's helpers as they are and its test files without hidden tests; README table rows."""
     tests = folder / "tests"
     (tests / "assignment").mkdir(parents=True)
-    for name in ("__init__.py", "conftest.py"):
-        shutil.copy(layout.TESTS / name, tests / name)
+    layout.copy_suite_root(tests)
     rows = []
     for path in sorted(layout.SUITE.glob("*.py")):
         source = path.read_text(encoding="utf-8")
@@ -135,10 +134,7 @@ def copy_suite(folder: Path) -> list[str]:
 def fill(folder: Path) -> None:
     template.write(template.render(layout.REFERENCE), folder)
     rows = copy_suite(folder)
-    for model in sorted(p for p in layout.TINY_MODELS.iterdir() if p.is_dir() and not p.name.startswith("__")):
-        shutil.copytree(model, folder / "tiny_models" / model.name)
-    (folder / "data").mkdir()
-    shutil.copy(layout.DATA / "reviews.csv", folder / "data" / "reviews.csv")
+    layout.copy_models_and_data(folder)
     shutil.copy(layout.ASSIGNMENT, folder / "ASSIGNMENT.md")
     (folder / "pytest.ini").write_text(PYTEST_INI)
     (folder / "requirements.txt").write_text(requirements())

@@ -85,13 +85,8 @@ def prepare_workspace(workspace: Path) -> None:
     """The grader's copies of the tests, models and data, and the report plugin, in ``workspace``."""
     tests = workspace / "tests"
     shutil.copytree(layout.SUITE, tests / "assignment", ignore=shutil.ignore_patterns("__pycache__"))
-    for name in ("__init__.py", "conftest.py"):
-        shutil.copy(layout.TESTS / name, tests / name)
-    for model in layout.TINY_MODELS.iterdir():
-        if model.is_dir() and not model.name.startswith("__"):
-            shutil.copytree(model, workspace / "tiny_models" / model.name)
-    (workspace / "data").mkdir()
-    shutil.copy(layout.DATA / "reviews.csv", workspace / "data")
+    layout.copy_suite_root(tests)
+    layout.copy_models_and_data(workspace)
     shutil.copy(Path(__file__).with_name("child_plugin.py"), workspace / f"{PLUGIN_MODULE}.py")
     (workspace / "pytest.ini").write_text("[pytest]\ntestpaths = tests\n")
     (workspace / "tmp").mkdir()

@@ -17,7 +17,6 @@ sends a run; the worker answers ``{"started": pid}`` and later ``{"exited": stat
 """
 
 import contextlib
-import ctypes
 import gc
 import json
 import os
@@ -25,7 +24,7 @@ import signal
 import sys
 import time
 
-PR_SET_CHILD_SUBREAPER = 36
+from .sandbox import become_subreaper, process_parents
 
 
 def warm_up() -> None:
@@ -98,8 +97,6 @@ def run_child(request: dict) -> None:
 
 
 def children() -> list[int]:
-    from grader.sandbox import process_parents
-
     return [pid for pid, parent in process_parents().items() if parent == os.getpid()]
 
 
@@ -140,7 +137,7 @@ def serve(commands, answers) -> None:
 
 
 def main() -> None:
-    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+    become_subreaper()
     answers = os.fdopen(os.dup(1), "w")  # the protocol keeps the real stdout; prints go to stderr
     os.dup2(2, 1)
     warm_up()
