@@ -254,7 +254,8 @@ def table(results: dict) -> str:
             f"  suite on the reference, fresh interpreter (median)  {g['suite_fresh_interpreter_s']['median_s']:7.2f}",
             f"  grader on one submission (median)                   {g['grader_one_submission_s']['median_s']:7.2f}"
             f"   {g['grader_one_over_suite']:.2f}x the suite",
-            f"  batch of {g['batch_size']}, --jobs 2, per submission              {g['batch_jobs2_per_submission_s']:7.2f}"
+            f"  batch of {g['batch_size']}, --jobs 2, per submission"
+            f"              {g['batch_jobs2_per_submission_s']:7.2f}"
             f"   total {g['batch_jobs2_total_s']:.1f}",
             f"  naive, fresh pytest each, sequential, per submission {g['naive_per_submission_s']:7.2f}"
             f"   total {g['naive_sequential_total_s']:.1f}",

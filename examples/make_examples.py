@@ -50,7 +50,8 @@ def render() -> dict[str, str]:
         files[f"submissions/{name}.py"] = with_header(mutants[name].description, mutants[name].apply(reference))
     merge_cell = "# %%\ndef merge_lora("
     assert reference.count(merge_cell) == 1, "the reference's merge_lora cell moved"
-    failing = reference.replace(merge_cell, "# %%\nmerged = merge_lora(model)  # left over from exploring\n\n\ndef merge_lora(")
+    leftover = "# %%\nmerged = merge_lora(model)  # left over from exploring\n\n\ndef merge_lora("
+    failing = reference.replace(merge_cell, leftover)
     failing += "\n\n# %%\nprint(model.config)  # another leftover\n"
     files["adversarial/notebook_failing_cell.ipynb"] = to_notebook(failing)
     return files

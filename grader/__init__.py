@@ -1,1 +1,2 @@
-"""lora-grader: the student template, the release bundle and (later) grading for the LoRA/BERT assignment."""
+"""lora-grader: grade the LoRA/BERT assignment's submissions in contained processes, and build what
+students and platforms receive (the template, the release bundle, Gradescope's autograder)."""

@@ -1,3 +1,5 @@
+"""``python -m grader``: the command line of ``cli.py``."""
+
 import sys
 
 from .cli import main

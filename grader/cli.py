@@ -7,7 +7,8 @@ import sys
 from pathlib import Path
 
 from . import batch, gradescope, layout, release, report, template
-from .rubric import DEFAULT as DEFAULT_RUBRIC, Rubric, RubricError
+from .rubric import DEFAULT as DEFAULT_RUBRIC
+from .rubric import Rubric, RubricError
 from .sandbox import Limits
 from .submissions import Submission, SubmissionError, discover, safe_name
 
@@ -120,7 +121,8 @@ def main(argv=None) -> int:
     grade.add_argument("paths", nargs="+", type=Path, metavar="PATH",
                        help="a submission (.py, .ipynb, .zip, or a folder with lora_bert.py) or a folder of them")
     grade.add_argument("--out", type=Path, required=True, help="where results go (created if missing)")
-    grade.add_argument("--device", choices=("cpu", "cuda", "auto"), default="cpu")
+    grade.add_argument("--device", choices=("cpu", "cuda", "auto"), default="cpu",
+                       help="where the tests run the models; auto picks CUDA when present (default: cpu)")
     grade.add_argument("--jobs", type=positive, default=os.cpu_count() or 1,
                        help="submissions graded at once (default: the number of cores)")
     grade.add_argument("--test-timeout", type=float, default=Limits.test_timeout, metavar="SECONDS",
@@ -141,12 +143,13 @@ def main(argv=None) -> int:
                        help="each PATH is one submission, even a folder without lora_bert.py (as on Gradescope)")
     grade.add_argument("--quiet", action="store_true", help="no progress bar")
     grade.set_defaults(run=cmd_grade)
-    autograder = commands.add_parser("gradescope", help="write a Gradescope autograder bundle (setup.sh, run_autograder)")
+    autograder = commands.add_parser("gradescope",
+                                     help="write a Gradescope autograder bundle (setup.sh, run_autograder)")
     autograder.add_argument("out", type=Path, help="the .zip to write")
     autograder.set_defaults(run=cmd_gradescope)
     merge = commands.add_parser("merge", help="join the grades.csv files of several shards")
-    merge.add_argument("output", type=Path)
-    merge.add_argument("inputs", nargs="+", type=Path)
+    merge.add_argument("output", type=Path, help="the joined grades.csv to write")
+    merge.add_argument("inputs", nargs="+", type=Path, metavar="INPUT", help="grades.csv of each shard")
     merge.set_defaults(run=cmd_merge)
     args = parser.parse_args(argv)
     try:

@@ -53,7 +53,7 @@ def build(out: Path) -> None:
     """Write the bundle to ``out`` (a .zip), with setup.sh and run_autograder at its root."""
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=out.parent, suffix=".zip")
+    _handle, temporary = tempfile.mkstemp(dir=out.parent, suffix=".zip")
     with zipfile.ZipFile(temporary, "w", zipfile.ZIP_DEFLATED) as bundle:
         for name, text in (("setup.sh", SETUP_SH), ("run_autograder", RUN_AUTOGRADER)):
             info = zipfile.ZipInfo(name)

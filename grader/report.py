@@ -40,17 +40,20 @@ def notes(module_problem, ignored, run) -> list[str]:
     if module_problem:
         found.append(f"Nothing could be graded: {module_problem}.")
     if ignored:
-        found.append("Only the module was graded; these files were left out: " + ", ".join(f"`{f}`" for f in ignored) + ".")
+        named = ", ".join(f"`{f}`" for f in ignored)
+        found.append(f"Only the module was graded; these files were left out: {named}.")
     if run is not None:
         error = run.submission.get("import_error")
         if error:
             found.append(f"Importing the submission failed, so every test failed:\n\n```\n{error}\n```")
         for cell in run.submission.get("cell_errors", []):
-            found.append(f"A notebook cell raised (what it defines is missing; the other cells still count):\n\n```\n{cell}\n```")
+            found.append("A notebook cell raised (what it defines is missing; the other cells still count):"
+                         f"\n\n```\n{cell}\n```")
         if run.stopped:
             found.append(f"The grader stopped the submission: {run.stopped}. Tests not finished by then earn nothing.")
         elif run.exit_code not in (0, 1, None) and len(run.reports) < len(run.collected):
-            found.append(f"The test process ended early (exit status {run.exit_code}); the tests it did not finish earn nothing.")
+            found.append(f"The test process ended early (exit status {run.exit_code}); "
+                         "the tests it did not finish earn nothing.")
     return found
 
 
@@ -89,7 +92,8 @@ def feedback_md(name: str, scores: list[TestScore], summary: list[str], extra: d
         lines += [f"## Failed ({len(failed)})", ""]
         for s in failed:
             lines.append(f"### {s.name} ({s.score:g} / {s.max_score:.2f})")
-            lines += ["", "A hidden test: its details are not shown.", ""] if s.hidden else ["", "```", s.output.strip(), "```", ""]
+            shown = ["A hidden test: its details are not shown."] if s.hidden else ["```", s.output.strip(), "```"]
+            lines += ["", *shown, ""]
     if passed:
         lines += [f"## Passed ({len(passed)})", ""] + [f"- {s.name}" for s in passed] + [""]
     return "\n".join(lines)
@@ -137,6 +141,6 @@ def summary_table(results: dict[str, dict]) -> str:
         rows.append((name, f"{r['score']:.1f}/{r['extra_data']['max_score']:g}", f"{passed}/{len(tests)}",
                      f"{r['execution_time']:.1f}s", r["extra_data"].get("note", "")))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in rows]
+    lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() for row in rows]
     lines.insert(1, "  ".join("-" * width for width in widths))
     return "\n".join(lines)

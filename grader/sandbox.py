@@ -15,6 +15,7 @@ the data, with a scrubbed, offline environment. It reports each test over a FIFO
   of the worker (a child subreaper), which kills it before the next run.
 """
 
+import contextlib
 import ctypes
 import json
 import os
@@ -29,6 +30,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import ClassVar
 
 from . import layout
 
@@ -75,10 +77,8 @@ class Run:
 
 def become_subreaper() -> None:
     """Make orphaned descendants (daemons a submission detaches) children of this process (Linux)."""
-    try:
+    with contextlib.suppress(OSError, AttributeError):  # not Linux: the process-group kill still applies
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
-    except (OSError, AttributeError):
-        pass  # not Linux: the process-group kill still applies
 
 
 def prepare_workspace(workspace: Path) -> None:
@@ -214,7 +214,7 @@ class WorkerError(RuntimeError):
 class Worker:
     """The grader's side of one ``grader.worker`` process; started on first use, restarted if it dies."""
 
-    pids: set[int] = set()  # every live worker, so that reap_orphans spares them
+    pids: ClassVar[set[int]] = set()  # every live worker, so that reap_orphans spares them
 
     def __init__(self):
         self.process: subprocess.Popen | None = None
@@ -268,10 +268,8 @@ class Worker:
     def close(self) -> None:
         if self.process is not None:
             Worker.pids.discard(self.process.pid)
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.process.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
             self.process.wait()
             self.process = None
         shutil.rmtree(self.home, ignore_errors=True)
@@ -313,10 +311,8 @@ class _Listener:
 
     def finish(self) -> None:
         """Once the child is gone: unblock a reader still waiting for a writer, then wait briefly."""
-        try:
+        with contextlib.suppress(OSError):
             os.close(os.open(self.fifo, os.O_WRONLY | os.O_NONBLOCK))
-        except OSError:
-            pass
         self.thread.join(timeout=2)
 
 
@@ -333,10 +329,8 @@ def stop(worker: Worker, pid: int, run_id: str) -> dict | None:
     """SIGTERM the run's process group, SIGKILL after a grace; the worker then reaps the rest."""
     for sig in (signal.SIGTERM, signal.SIGKILL):
         for target in [pid, *marked_processes(run_id)]:
-            try:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(target, sig) if target == pid else os.kill(target, sig)
-            except (ProcessLookupError, PermissionError):
-                pass
         answer = worker.receive(GRACE_SECONDS)
         if answer is not None:
             return answer

@@ -103,7 +103,8 @@ def find_regions(source: str, path: Path) -> list[Region]:
             raise MarkerError(path, number, f"'{text}' outside any function or class body")
         if text == BEGIN:
             if opened is not None:
-                raise MarkerError(path, number, f"nested region: '{BEGIN}' inside the region opened on line {opened + 1}")
+                raise MarkerError(path, number,
+                                  f"nested region: '{BEGIN}' inside the region opened on line {opened + 1}")
             opened, owner = index, owners[-1]
         else:
             if opened is None:

@@ -18,6 +18,7 @@ sends a run; the worker answers ``{"started": pid}`` and later ``{"exited": stat
 
 import contextlib
 import gc
+import importlib
 import json
 import os
 import signal
@@ -25,6 +26,15 @@ import sys
 import time
 
 from .sandbox import become_subreaper, process_parents
+
+# What every test process imports: notebooks, pytest and its timeout plugin, the BERT and
+# DistilBERT models and tokenizers the suite loads.
+WARM_MODULES = (
+    "nbformat", "pytest", "pytest_timeout", "transformers",
+    "transformers.models.auto.modeling_auto", "transformers.models.auto.tokenization_auto",
+    "transformers.models.bert.modeling_bert", "transformers.models.bert.tokenization_bert",
+    "transformers.models.distilbert.modeling_distilbert", "transformers.models.distilbert.tokenization_distilbert",
+)
 
 
 def warm_up() -> None:
@@ -38,18 +48,10 @@ def warm_up() -> None:
     import torch
 
     torch.set_num_threads(1)
-    import nbformat  # noqa: F401  (notebook submissions)
-    import pytest  # noqa: F401
-    import pytest_timeout  # noqa: F401
-    import transformers  # noqa: F401
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer  # noqa: F401
-    from transformers.models.bert import modeling_bert  # noqa: F401
-    from transformers.models.distilbert import modeling_distilbert  # noqa: F401
-    from transformers.models.bert import tokenization_bert  # noqa: F401
-    from transformers.models.distilbert import tokenization_distilbert  # noqa: F401
-
+    for name in WARM_MODULES:
+        importlib.import_module(name)
     with contextlib.suppress(ImportError):  # the hidden peft-oracle test's, where peft is installed
-        import peft  # noqa: F401
+        importlib.import_module("peft")
 
     gc.freeze()
     gc.enable()
@@ -59,10 +61,8 @@ def close_inherited_descriptors() -> None:
     """Leave the child nothing of the worker's: not its protocol pipes, not anything else."""
     for name in os.listdir("/proc/self/fd"):
         if int(name) > 2:
-            try:
+            with contextlib.suppress(OSError):
                 os.close(int(name))
-            except OSError:
-                pass
 
 
 def run_child(request: dict) -> None:
@@ -81,9 +81,10 @@ def run_child(request: dict) -> None:
         os.dup2(devnull, 0)
         os.dup2(output, 1)
         os.dup2(output, 2)
-        sys.stdin = open(0, closefd=False)
-        sys.stdout = open(1, "w", buffering=1, closefd=False)
-        sys.stderr = open(2, "w", buffering=1, closefd=False)
+        # the child's standard streams for the rest of its life, never closed: no context manager
+        sys.stdin = open(0, closefd=False)  # noqa: SIM115
+        sys.stdout = open(1, "w", buffering=1, closefd=False)  # noqa: SIM115
+        sys.stderr = open(2, "w", buffering=1, closefd=False)  # noqa: SIM115
         import resource
 
         for name, value in request["rlimits"].items():
@@ -114,10 +115,8 @@ def kill_leftovers() -> int:
             except ProcessLookupError:
                 pass
         for pid in pids:
-            try:
+            with contextlib.suppress(ChildProcessError):
                 os.waitpid(pid, 0)
-            except ChildProcessError:
-                pass
         time.sleep(0.01)
     return killed
 

@@ -308,7 +308,7 @@ def make_batches(tokenizer, examples, batch_size: int = 32, max_length: int = 64
     """Tokenised batches (``input_ids``, ``attention_mask``, ``labels``), padded per batch."""
     batches = []
     for start in range(0, len(examples), batch_size):
-        texts, labels = zip(*examples[start:start + batch_size])
+        texts, labels = zip(*examples[start:start + batch_size], strict=True)
         batch = tokenizer(list(texts), padding=True, truncation=True, max_length=max_length,
                           return_tensors="pt", return_token_type_ids=False)
         batch["labels"] = torch.tensor(labels)
@@ -549,30 +549,46 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
+def suggestion(path: str) -> str:
+    """A relative ``path`` (the default model or data) found beside this file or one folder up, as a hint."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    for base in (here, os.path.dirname(here)):
+        if not os.path.isabs(path) and os.path.exists(os.path.join(base, path)):
+            return f"; try {os.path.relpath(os.path.join(base, path))}"
+    return ""
+
+
 def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description="Fine-tune a local BERT or DistilBERT checkpoint with LoRA.")
+    parser = argparse.ArgumentParser(description="Fine-tune a local BERT or DistilBERT checkpoint with LoRA.",
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("--model", default="tiny_models/bert-tiny", help="folder of a local checkpoint")
     parser.add_argument("--data", default="data/reviews.csv", help="CSV file with text, label, split")
-    parser.add_argument("--epochs", type=int, default=10)
-    parser.add_argument("--rank", type=int, default=8)
-    parser.add_argument("--alpha", type=float, default=16)
-    parser.add_argument("--targets", nargs="+", default=None, help="target modules (default: the architecture's)")
-    parser.add_argument("--lr", type=float, default=1e-2)
-    parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--device", choices=("cpu", "cuda", "auto"), default="cpu")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--epochs", type=int, default=10, help="passes over the training set")
+    parser.add_argument("--rank", type=int, default=8, help="LoRA rank r")
+    parser.add_argument("--alpha", type=float, default=16, help="LoRA alpha (scaling = alpha / rank)")
+    parser.add_argument("--targets", nargs="+", default=None, help="target modules; None: the architecture's defaults")
+    parser.add_argument("--lr", type=float, default=1e-2, help="AdamW learning rate")
+    parser.add_argument("--batch-size", type=int, default=32, help="examples per step")
+    parser.add_argument("--device", choices=("cpu", "cuda", "auto"), default="cpu",
+                        help="where to train; auto picks CUDA when present")
+    parser.add_argument("--seed", type=int, default=0, help="seeds LoRA's initialisation, dropout and shuffling")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="CPU threads; the figures are the same on every run for a given count, not across counts")
     parser.add_argument("--sanity", action="store_true",
                         help="only compare your parameter counts with the assignment's four public figures")
     parser.add_argument("command", nargs="?", choices=("train", "compare"), default="train",
-                        help="train: fine-tune with LoRA (default); compare: several fine-tuning methods")
+                        help="train: fine-tune with LoRA; compare: several fine-tuning methods")
     parser.add_argument("--out", default="comparison", help="compare: where the table and plot go")
     args = parser.parse_args(argv)
     if args.sanity:
         raise SystemExit(0 if sanity_check() else 1)
     if not os.path.isfile(os.path.join(args.model, "config.json")):
-        parser.error(f"--model {args.model}: not a checkpoint folder (no config.json); try tiny_models/bert-tiny")
+        parser.error(f"--model {args.model}: not a checkpoint folder (no config.json){suggestion(args.model)}")
     if not os.path.isfile(args.data):
-        parser.error(f"--data {args.data}: no such file")
+        parser.error(f"--data {args.data}: no such file{suggestion(args.data)}")
+    # Parallel CPU kernels split their sums by the thread count, and at this learning rate the
+    # rounding differences grow into different figures: a fixed count makes runs repeatable.
+    torch.set_num_threads(args.threads)
 
     from transformers.utils import logging as hf_logging
     hf_logging.set_verbosity_error()  # no load report for the head we create on purpose

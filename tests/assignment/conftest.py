@@ -22,7 +22,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")  # before transformers is imported:
 gc.disable()
 import pytest  # noqa: E402
 import torch  # noqa: E402
-import transformers.models.bert.modeling_bert  # noqa: E402, F401  (imported by the tests anyway)
+import transformers.models.bert.modeling_bert  # noqa: E402  (imported by the tests anyway)
 import transformers.models.distilbert.modeling_distilbert  # noqa: E402, F401
 from transformers import AutoModelForSequenceClassification  # noqa: E402
 from transformers.utils import logging as hf_logging  # noqa: E402
@@ -31,8 +31,8 @@ gc.freeze()
 gc.enable()
 
 from . import integrity  # noqa: E402
-from .assets import CONTRACT, TINY_MODELS, is_head
-from .submission import LoadedSubmission, load_submission
+from .assets import CONTRACT, TINY_MODELS, is_head  # noqa: E402
+from .submission import LoadedSubmission, load_submission  # noqa: E402
 
 TAMPERING = ("The submission replaced {names}, which the tests use to judge it; "
              "no test can be trusted after that, so none counts as passed.")

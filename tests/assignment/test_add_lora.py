@@ -1,5 +1,7 @@
 """add_lora: which layers it wraps (defaults, name-suffix matching, never the head, never twice) and errors."""
 
+import contextlib
+
 import pytest
 import torch
 from torch import nn
@@ -78,10 +80,8 @@ def test_never_wraps_the_head(lora, base_model, name, targets):
 def test_does_not_wrap_twice(lora, base_model, name):
     model = lora.add_lora(base_model(name))
     first = wrapped_names(lora, model)
-    try:
+    with contextlib.suppress(ValueError):  # refusing a second call is allowed; wrapping a wrapped layer is not
         lora.add_lora(model)
-    except ValueError:
-        pass  # refusing a second call is allowed; wrapping a wrapped layer is not
     nested = [n for n, m in modules_of_type(model, lora.LinearLoRA).items()
               if any(isinstance(inner, lora.LinearLoRA) for inner in m.modules() if inner is not m)]
     expect(not nested and wrapped_names(lora, model) == first,
@@ -137,7 +137,8 @@ def test_lora_parameters_trainable_and_the_rest_untouched(lora, base_model, name
     layers = modules_of_type(model, lora.LoRALayer).values()
     expect(all(layer.rank == 4 and layer.scaling == pytest.approx(3.0) for layer in layers),
            "add_lora(rank=4, alpha=12) builds every LoRA layer with that rank and alpha",
-           "rank 4, scaling 3", ", ".join(sorted({f"rank {layer.rank}, scaling {layer.scaling:g}" for layer in layers})))
+           "rank 4, scaling 3",
+           ", ".join(sorted({f"rank {layer.rank}, scaling {layer.scaling:g}" for layer in layers})))
 
 
 @pytest.mark.parametrize("name", MODEL_NAMES)

@@ -86,4 +86,5 @@ def test_figures_for_other_set_ups(lora, model_type, rank, targets):
     lora.add_lora(model, rank=rank, alpha=2 * rank, target_modules=targets)
     found = lora.count_trainable_parameters(model)
     expect(found == expected, f"{model_type} base, head + LoRA r={rank} on {targets}: "
-           "head + r * (in + out) per wrapped layer", f"{expected:,}", f"{found:,}" if isinstance(found, int) else repr(found))
+           "head + r * (in + out) per wrapped layer",
+           f"{expected:,}", f"{found:,}" if isinstance(found, int) else repr(found))

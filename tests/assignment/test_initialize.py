@@ -28,7 +28,8 @@ def test_loads_the_pretrained_weights(lora, base_model, name):
     model, _ = initialize(lora, name)
     reference = dict(base_model(name, num_labels=3).named_parameters())
     differing = [param_name for param_name, param in model.named_parameters()
-                 if not is_head(param_name) and not torch.equal(param.detach().cpu(), reference[param_name].detach().cpu())]
+                 if not is_head(param_name)
+                 and not torch.equal(param.detach().cpu(), reference[param_name].detach().cpu())]
     expect(not differing,
            "initialize_base_model: the body's weights are the checkpoint's (from_pretrained, not a fresh model)",
            "every body parameter equal to the checkpoint", f"different: {names(differing)}")

@@ -53,7 +53,8 @@ def test_A_starts_random_and_full_rank(lora):
     A = first.A.detach().double()
     rule = "LoRALayer: A starts random and non-degenerate (e.g. nn.init.kaiming_uniform_(A, a=math.sqrt(5)))"
     expect(torch.isfinite(A).all() and torch.linalg.matrix_rank(A).item() == 3, rule,
-           "finite values, rank 3", f"rank {torch.linalg.matrix_rank(A).item()}, finite: {torch.isfinite(A).all().item()}")
+           "finite values, rank 3",
+           f"rank {torch.linalg.matrix_rank(A).item()}, finite: {torch.isfinite(A).all().item()}")
     expect(not torch.equal(first.A, second.A), rule,
            "two new layers get different A", "the same A twice: a fixed pattern, not random")
 

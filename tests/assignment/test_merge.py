@@ -52,15 +52,16 @@ def test_merge_leaves_plain_linear_layers_and_the_base_count(lora, base_model, n
     model = trained_lora_model(lora, base_model, name)
     wrapped = set(modules_of_type(model, lora.LinearLoRA))
     returned = lora.merge_lora(model)
-    expect(returned is model, "merge_lora works in place and returns the model", "the same model", type(returned).__name__)
+    expect(returned is model, "merge_lora works in place and returns the model",
+           "the same model", type(returned).__name__)
     not_plain = [n for n in wrapped if type(model.get_submodule(n)) is not nn.Linear]
     expect(not not_plain, "merge_lora replaces every LinearLoRA by a plain nn.Linear",
            "nn.Linear where each LinearLoRA was", f"something else at {names(not_plain)}")
     base = base_model(name)
     for label, count in (("all", lambda m: sum(p.numel() for p in m.parameters())),
                          ("trainable", lambda m: sum(p.numel() for p in m.parameters() if p.requires_grad))):
-        expect(count(model) == count(base), f"merge_lora: the merged model has the base model's {label} parameter count",
-               count(base), count(model))
+        expect(count(model) == count(base),
+               f"merge_lora: the merged model has the base model's {label} parameter count", count(base), count(model))
 
 
 @pytest.mark.hidden

@@ -68,7 +68,7 @@ def test_a_notebook_that_is_not_json(tmp_path):
 
 def test_the_suite_passes_the_reference_as_a_notebook(tmp_path):
     cells = re.split(r"^(?=# %%)", REFERENCE.read_text(), flags=re.MULTILINE)
-    path = write_notebook(tmp_path / "lora_bert.ipynb", ["%load_ext autoreload"] + cells)
+    path = write_notebook(tmp_path / "lora_bert.ipynb", ["%load_ext autoreload", *cells])
     assert load_submission(path).cell_errors == []
     run = subprocess.run([sys.executable, "-m", "pytest", "tests/assignment", "--submission", str(path),
                           "-q", "-p", "no:cacheprovider"], cwd=ROOT, capture_output=True, text=True, timeout=300)

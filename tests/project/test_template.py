@@ -53,7 +53,8 @@ def test_marker_errors_name_the_line_and_write_nothing(tmp_path, monkeypatch, ca
 
 
 def test_stub_keeps_signature_docstring_and_indentation():
-    source = 'class C:\n    def f(self, x):\n        """Doc."""\n        # BEGIN SOLUTION\n        return x\n        # END SOLUTION\n'
+    source = ('class C:\n    def f(self, x):\n        """Doc."""\n'
+              '        # BEGIN SOLUTION\n        return x\n        # END SOLUTION\n')
     assert template.strip_solutions(source, layout.REFERENCE) == (
         'class C:\n    def f(self, x):\n        """Doc."""\n        # YOUR CODE HERE\n'
         '        raise NotImplementedError("C.f is not implemented yet")\n')
