@@ -8,6 +8,8 @@ Measured, each as the median of several runs:
 
 - the shared suite on the reference in a fresh interpreter (what a student waits for);
 - the grader on one submission, end to end (``python -m grader grade``);
+- the same batch graded with every containment layer and with none (``containment.py``),
+  alternating, per submission: what containment costs;
 - the grader on a batch of submissions with ``--jobs 2``, per submission, against the
   same submissions graded naively (a fresh ``python -m pytest`` each, one after the
   other), and the peak memory of a grading worker with its test process;
@@ -38,10 +40,11 @@ EXAMPLES = ROOT / "examples" / "submissions"
 OFFLINE = {**os.environ, "HF_HUB_OFFLINE": "1"}
 
 
-def wall(command: list[str], check: bool = True) -> float:
+def wall(command: list[str], check: bool = True, env: dict | None = None) -> float:
     """Seconds ``command`` took; with ``check``, a failure is an error (pytest exits 1 on failing tests)."""
     started = time.perf_counter()
-    subprocess.run(command, cwd=ROOT, env=OFFLINE, check=check, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    subprocess.run(command, cwd=ROOT, env=env or OFFLINE, check=check, stdout=subprocess.DEVNULL,
+                   stderr=subprocess.DEVNULL)
     return time.perf_counter() - started
 
 
@@ -70,17 +73,14 @@ class PeakWorkerMemory:
 
     def sample(self):
         sys.path.insert(0, str(ROOT))
-        from grader.sandbox import descendants, resident_mb
+        import psutil
+
+        from grader.processes import descendants, resident_mb
 
         while self.running:
-            for entry in filter(str.isdigit, os.listdir("/proc")):
-                try:
-                    command = Path(f"/proc/{entry}/cmdline").read_bytes()
-                except OSError:
-                    continue
-                if b"grader.worker import main" in command:
-                    pid = int(entry)
-                    self.peak_mb = max(self.peak_mb, resident_mb([pid, *descendants(pid)]))
+            for process in psutil.process_iter(["cmdline"]):
+                if "grader.worker import main" in " ".join(process.info["cmdline"] or ()):
+                    self.peak_mb = max(self.peak_mb, resident_mb([process, *descendants(process.pid)]))
             time.sleep(0.05)
 
     def stop(self) -> float:
@@ -115,6 +115,23 @@ def grading(size: int, runs: int) -> dict:
         "batch_over_naive": batch / naive,
         "peak_worker_memory_mb": peak,
     }
+
+
+def containment_overhead(size: int, rounds: int) -> dict:
+    """The same batch graded with every containment layer and with none, alternating; per submission."""
+    folder = class_folder(size)
+    out = Path(tempfile.mkdtemp(prefix="bench-out-"))
+    uncontained = {**OFFLINE, "LORA_GRADER_DISABLE_LAYERS": "filesystem,network,signals,privileges,rlimits,cgroup"}
+    times = {"contained": [], "uncontained": []}
+    for _ in range(rounds):
+        for label, env in (("contained", OFFLINE), ("uncontained", uncontained)):
+            times[label].append(wall([sys.executable, "-m", "grader", "grade", str(folder), "--out", str(out),
+                                      "--jobs", "2", "--force", "--quiet"], env=env) / size)
+    shutil.rmtree(folder)
+    shutil.rmtree(out)
+    medians = {label: statistics.median(values) for label, values in times.items()}
+    return {"batch_size": size, "per_submission_s": times, "median_per_submission_s": medians,
+            "contained_over_uncontained": medians["contained"] / medians["uncontained"]}
 
 
 def load_reference():
@@ -262,6 +279,15 @@ def table(results: dict) -> str:
             f"  batch / naive                                       {g['batch_over_naive']:7.3f}",
             f"  peak memory of a grading worker and its test process {g['peak_worker_memory_mb']:6.0f} MB",
         ]
+    c = results.get("containment")
+    if c:
+        m = c["median_per_submission_s"]
+        lines += [
+            "", f"containment, batch of {c['batch_size']}, --jobs 2        seconds per submission (median)",
+            f"  every layer                                         {m['contained']:7.2f}",
+            f"  no layer                                            {m['uncontained']:7.2f}",
+            f"  contained / uncontained                             {c['contained_over_uncontained']:7.3f}",
+        ]
     for run in results.get("training", []):
         lines += ["", f"BERT-base step, batch 8 x 128, fp32, on {run['device']}   median s   trainable"]
         for name in ("reference LoRA", "peft LoRA", "full fine-tuning"):
@@ -291,6 +317,7 @@ def main() -> None:
                "quick": args.quick}
     if not args.skip_grading:
         results["grading"] = grading(size, runs)
+        results["containment"] = containment_overhead(size // 2, runs)
     if not args.skip_training:
         torch.set_num_threads(os.cpu_count() or 1)
         results["training"] = [training_steps("cpu", rounds)]

@@ -5,6 +5,8 @@
   ``tests/mutants/mutants.py``. The README's first command grades this folder.
 - ``examples/adversarial/notebook_failing_cell.ipynb``: the reference as a notebook in
   which one cell raises before it defines ``merge_lora``, and a leftover cell raises too.
+- ``examples/adversarial/<attack>.py``: the reference plus one attack of ``attacks.py``
+  (reading, writing or signalling outside the workspace, the network, fork bombs...).
 
 The other adversarial submissions are written by hand. Run this after changing the
 reference; a test checks that the files are what it writes.
@@ -19,7 +21,9 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-sys.path.insert(0, str(ROOT))
+sys.path[:0] = [str(ROOT), str(HERE)]
+
+from attacks import ATTACKS, PRELUDE  # noqa: E402
 
 from grader.template import to_notebook  # noqa: E402
 
@@ -54,6 +58,9 @@ def render() -> dict[str, str]:
     failing = reference.replace(merge_cell, leftover)
     failing += "\n\n# %%\nprint(model.config)  # another leftover\n"
     files["adversarial/notebook_failing_cell.ipynb"] = to_notebook(failing)
+    for name, (description, attack) in ATTACKS.items():
+        files[f"adversarial/{name}.py"] = with_header(f"a correct solution that {description}",
+                                                      reference + PRELUDE + attack)
     return files
 
 

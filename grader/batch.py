@@ -23,10 +23,12 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from . import report
+from .processes import become_subreaper, kill_children
 from .rubric import Rubric
-from .sandbox import Limits, Run, Worker, become_subreaper, prepare_workspace, reap_orphans, run_pytest
 from .scoring import TestScore, score_run
 from .submissions import Submission, take_module
+from .testrun import Limits, Run, prepare_workspace, run_pytest
+from .workers import Worker
 
 
 class GradingError(RuntimeError):
@@ -71,6 +73,8 @@ def note(module, run: Run | None) -> str:
         return "no module"
     if run.stopped:
         return run.stopped
+    if run.worker_lost:
+        return "worker lost"
     if run.submission.get("import_error"):
         return "import failed"
     if len(run.reports) < len(run.collected):
@@ -110,6 +114,9 @@ def grade_one(submission: Submission, out: Path, settings: Settings, expected: l
         "hidden_tests": settings.hidden,
         "ignored_files": module.ignored,
         "stopped": run.stopped if run else None,
+        "containment": (run.containment or {}) if run else {},
+        "tree_limits": run.tree_limits if run else "",
+        "worker_lost": run.worker_lost if run else False,
         "exit_code": run.exit_code if run else None,
         "note": note(module, run),
     }
@@ -162,6 +169,6 @@ def grade(submissions: list[Submission], out: Path, settings: Settings, progress
         finally:
             for worker in workers:
                 worker.close()
-            reap_orphans()  # a second line behind the workers' own clean-up
+            kill_children(os.getpid(), spare=Worker.pids)  # orphans: a second line behind the workers
     report.write_atomic(out / report.GRADES, report.grades_csv(results))
     return results

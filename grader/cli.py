@@ -6,11 +6,11 @@ import os
 import sys
 from pathlib import Path
 
-from . import batch, gradescope, layout, release, report, template
+from . import batch, doctor, gradescope, layout, release, report, template
 from .rubric import DEFAULT as DEFAULT_RUBRIC
 from .rubric import Rubric, RubricError
-from .sandbox import Limits
 from .submissions import Submission, SubmissionError, discover, safe_name
+from .testrun import Limits
 
 
 class UsageError(Exception):
@@ -69,6 +69,25 @@ def shard(items: list, spec: str | None) -> list:
     return items[k - 1::n]
 
 
+def cmd_doctor(args) -> int:
+    layers = doctor.probe(resolve_device(args.device))
+    print(doctor.table(layers))
+    missing = doctor.missing_for_strict(layers)
+    print(f"\n--isolation strict would refuse to grade here: missing {', '.join(missing)}" if missing
+          else "\n--isolation strict can grade here")
+    return 0
+
+
+def check_isolation(mode: str, device: str) -> str:
+    """The containment line for the summary; with ``strict``, refuse where files or network are exposed."""
+    layers = doctor.probe(device)
+    missing = doctor.missing_for_strict(layers)
+    if mode == "strict" and missing:
+        raise UsageError(f"--isolation strict: this machine cannot contain {' and '.join(missing)} "
+                         "(run lora-grader doctor)")
+    return doctor.summary(layers)
+
+
 def cmd_grade(args) -> int:
     try:
         found = [as_one(path) for path in args.paths] if args.single else discover(args.paths)
@@ -76,10 +95,16 @@ def cmd_grade(args) -> int:
         rubric = Rubric.load(args.rubric)
     except (SubmissionError, RubricError) as error:
         raise UsageError(str(error)) from None
+    device = resolve_device(args.device)
+    containment = check_isolation(args.isolation, device)
     settings = batch.Settings(
-        device=resolve_device(args.device), jobs=args.jobs, rubric=rubric, hidden=args.hidden, force=args.force,
-        limits=Limits(test_timeout=args.test_timeout, timeout=args.timeout, memory_mb=args.memory))
+        device=device, jobs=args.jobs, rubric=rubric, hidden=args.hidden, force=args.force,
+        limits=Limits(test_timeout=args.test_timeout, timeout=args.timeout, cpu_seconds=args.cpu_time,
+                      memory_mb=args.memory))
+    if containment.startswith("WARNING"):
+        print(containment, file=sys.stderr)
     results = batch.grade(submissions, args.out, settings, progress=not args.quiet)
+    print(containment)
     print(report.summary_table({s.name: results[s.name] for s in submissions}))
     print(f"\nresults.json and feedback.md per submission in {args.out}/, all scores in {args.out / report.GRADES}")
     return 0
@@ -129,6 +154,11 @@ def main(argv=None) -> int:
                        help=f"per test (default {Limits.test_timeout:g})")
     grade.add_argument("--timeout", type=float, default=Limits.timeout, metavar="SECONDS",
                        help=f"per submission, wall clock (default {Limits.timeout:g})")
+    grade.add_argument("--cpu-time", type=float, default=Limits.cpu_seconds, metavar="SECONDS",
+                       help=f"per submission, all its processes together (default {Limits.cpu_seconds:g})")
+    grade.add_argument("--isolation", choices=("strict", "warn"), default="warn",
+                       help="strict: refuse to grade where files or network cannot be contained; "
+                       "warn: grade with a warning (default)")
     grade.add_argument("--memory", type=positive, default=Limits.memory_mb, metavar="MB",
                        help=f"per submission, all its processes (default {Limits.memory_mb})")
     grade.add_argument("--rubric", type=Path, default=DEFAULT_RUBRIC,
@@ -147,6 +177,10 @@ def main(argv=None) -> int:
                                      help="write a Gradescope autograder bundle (setup.sh, run_autograder)")
     autograder.add_argument("out", type=Path, help="the .zip to write")
     autograder.set_defaults(run=cmd_gradescope)
+    checkup = commands.add_parser("doctor", help="which containment layers this machine gives a submission")
+    checkup.add_argument("--device", choices=("cpu", "cuda", "auto"), default="cpu",
+                         help="probe as for grading on this device (default: cpu)")
+    checkup.set_defaults(run=cmd_doctor)
     merge = commands.add_parser("merge", help="join the grades.csv files of several shards")
     merge.add_argument("output", type=Path, help="the joined grades.csv to write")
     merge.add_argument("inputs", nargs="+", type=Path, metavar="INPUT", help="grades.csv of each shard")

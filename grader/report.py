@@ -49,6 +49,9 @@ def notes(module_problem, ignored, run) -> list[str]:
         for cell in run.submission.get("cell_errors", []):
             found.append("A notebook cell raised (what it defines is missing; the other cells still count):"
                          f"\n\n```\n{cell}\n```")
+        if run.worker_lost:
+            found.append("The grading worker running this submission was lost (killed or stopped answering); "
+                         "tests not finished by then earn nothing.")
         if run.stopped:
             found.append(f"The grader stopped the submission: {run.stopped}. Tests not finished by then earn nothing.")
         elif run.exit_code not in (0, 1, None) and len(run.reports) < len(run.collected):
@@ -80,13 +83,25 @@ def results_json(scores: list[TestScore], seconds: float, summary: list[str], ex
     return json.dumps(results, indent=2) + "\n"
 
 
+def containment_line(extra: dict) -> str:
+    """Which layers contained the run, as the test process reported applying them."""
+    layers = extra.get("containment") or {}
+    if not layers:
+        return "Containment: not reported (the test process never started)."
+    held = [f"{name} ({state})" for name, state in layers.items() if state]
+    missing = [name for name, state in layers.items() if not state]
+    tree = {"cgroup": "a control group", "polled": "the grader's polling"}.get(extra.get("tree_limits"), "?")
+    line = f"Contained by: {', '.join(held) or 'nothing'}; whole process tree limited by {tree}."
+    return line + (f" Not contained: {', '.join(missing)}." if missing else "")
+
+
 def feedback_md(name: str, scores: list[TestScore], summary: list[str], extra: dict) -> str:
     total, maximum = sum(s.score for s in scores), sum(s.max_score for s in scores)
     failed = [s for s in scores if s.status == "failed"]
     passed = [s for s in scores if s.status == "passed"]
     lines = [f"# {name}: {total:.1f} / {maximum:.0f}", "",
              f"Graded on {extra['device']} with torch {extra['torch']} and transformers {extra['transformers']}; "
-             f"{len(passed)} of {len(scores)} tests passed.", ""]
+             f"{len(passed)} of {len(scores)} tests passed.", "", containment_line(extra), ""]
     lines += [f"{sentence}\n" for sentence in summary]
     if failed:
         lines += [f"## Failed ({len(failed)})", ""]

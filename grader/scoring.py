@@ -8,7 +8,7 @@ stopped, or its process ended).
 from dataclasses import dataclass
 
 from .rubric import Rubric
-from .sandbox import Limits, Run
+from .testrun import Limits, Run
 
 
 @dataclass
@@ -42,6 +42,9 @@ def missing_reason(test_id: str, run: Run, limits: Limits) -> str:
     if run.stopped == "timed out":
         return (f"timed out: the submission's time limit ({limits.timeout:g} s) ran out during this test"
                 if running else "not run: the submission's time limit ran out before this test")
+    if run.stopped == "CPU time":
+        return (f"CPU time: the submission's processes used more than {limits.cpu_seconds:g} s of CPU time "
+                "during this test" if running else "not run: the submission's CPU time ran out before this test")
     if run.stopped == "out of memory":
         return (f"out of memory: the submission's processes used more than {limits.memory_mb} MB during this test"
                 if running else "not run: the submission was stopped for using too much memory before this test")

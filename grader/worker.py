@@ -21,11 +21,13 @@ import gc
 import importlib
 import json
 import os
-import signal
 import sys
-import time
+import tempfile
+import traceback
+from pathlib import Path
 
-from .sandbox import become_subreaper, process_parents
+from .containment import contain
+from .processes import become_subreaper, kill_children
 
 # What every test process imports: notebooks, pytest and its timeout plugin, the BERT and
 # DistilBERT models and tokenizers the suite loads.
@@ -66,17 +68,19 @@ def close_inherited_descriptors() -> None:
 
 
 def run_child(request: dict) -> None:
-    """In the forked child: become the submission's test process. Never returns."""
+    """In the forked child: contain itself, then become the submission's test process. Never returns."""
     try:
         os.setsid()
         close_inherited_descriptors()
+        for procs in request["cgroups"]:  # join the run's control groups while /sys is still writable
+            Path(procs).write_text("0")
         os.chdir(request["cwd"])
         # the checkout the worker imported the grader from holds the reference: off the path
         sys.path[:] = [request["cwd"]] + [p for p in sys.path if p and p != request["hide"]]
         os.environ.update(request["env"])
+        tempfile.tempdir = None  # the worker's temp folder is cached there: take the run's TMPDIR instead
         output = os.open(request["output"], os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         report = os.open(request["report"], os.O_WRONLY)
-        os.environ["LORA_GRADER_REPORT_FD"] = str(report)
         devnull = os.open(os.devnull, os.O_RDONLY)
         os.dup2(devnull, 0)
         os.dup2(output, 1)
@@ -85,40 +89,19 @@ def run_child(request: dict) -> None:
         sys.stdin = open(0, closefd=False)  # noqa: SIM115
         sys.stdout = open(1, "w", buffering=1, closefd=False)  # noqa: SIM115
         sys.stderr = open(2, "w", buffering=1, closefd=False)  # noqa: SIM115
-        import resource
-
-        for name, value in request["rlimits"].items():
-            resource.setrlimit(getattr(resource, name), (value, value))
+        layers = contain(request["cwd"], request["device"], request["rlimits"], request["hide"],
+                         frozenset(request["disabled"]))
+        os.write(report, (json.dumps({"token": os.environ["LORA_GRADER_TOKEN"], "event": "contained",
+                                      "layers": layers}) + "\n").encode())
+        os.environ["LORA_GRADER_REPORT_FD"] = str(report)
         import pytest
 
         code = pytest.main(request["args"])
     except BaseException:  # anything at all: the child must not fall back into the worker's loop
+        with contextlib.suppress(BaseException):
+            traceback.print_exc()  # into the output the instructor sees, once it is redirected
         code = 99
     os._exit(int(code))
-
-
-def children() -> list[int]:
-    return [pid for pid, parent in process_parents().items() if parent == os.getpid()]
-
-
-def kill_leftovers() -> int:
-    """Kill and reap every child of the worker: what the last run left behind."""
-    killed = 0
-    for _ in range(10):
-        pids = children()
-        if not pids:
-            break
-        for pid in pids:
-            try:
-                os.kill(pid, signal.SIGKILL)
-                killed += 1
-            except ProcessLookupError:
-                pass
-        for pid in pids:
-            with contextlib.suppress(ChildProcessError):
-                os.waitpid(pid, 0)
-        time.sleep(0.01)
-    return killed
 
 
 def serve(commands, answers) -> None:
@@ -131,7 +114,7 @@ def serve(commands, answers) -> None:
         answers.flush()
         _, status = os.waitpid(pid, 0)
         code = os.waitstatus_to_exitcode(status)
-        answers.write(json.dumps({"exited": code, "leftovers": kill_leftovers()}) + "\n")
+        answers.write(json.dumps({"exited": code, "leftovers": kill_children(os.getpid())}) + "\n")
         answers.flush()
 
 

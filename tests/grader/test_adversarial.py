@@ -1,41 +1,87 @@
-"""The repository's adversarial submissions, graded in one batch: each gets the verdict it earns,
-within its limits, and nothing any of them started is still running afterwards."""
+"""The repository's adversarial submissions, graded in one batch from a copy of the checkout (``arena.py``):
+each gets the verdict it earns, within its limits; none reaches a file, a socket or a process outside
+its workspace; every other submission keeps its grade; nothing any of them started is still running."""
 
-import json
-import os
-import subprocess
-import sys
-from pathlib import Path
+import shutil
 
+import psutil
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-ADVERSARIAL = ROOT / "examples" / "adversarial"
-TIMEOUT, TEST_TIMEOUT, MEMORY_MB = 40, 5, 1500
+from .arena import ADVERSARIAL, CORRECT, SECRET, Arena, Listeners, fingerprint, outputs
+
+TIMEOUT, CPU_TIME, TEST_TIMEOUT, MEMORY_MB = 40, 15, 5, 1500
+LIMITS = ("--timeout", str(TIMEOUT), "--cpu-time", str(CPU_TIME), "--test-timeout", str(TEST_TIMEOUT),
+          "--memory", str(MEMORY_MB))
+CONTAINED_ATTACKS = ("read_outside", "write_outside", "rewrite_results", "tcp_connect", "udp_send", "unix_connect",
+                     "kill_parent", "stop_parent", "kill_grader", "parent_environ", "planted_symlinks")
 
 
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
-    out = tmp_path_factory.mktemp("adversarial")
-    run = subprocess.run([sys.executable, "-m", "grader", "grade", str(ADVERSARIAL), "--out", str(out), "--quiet",
-                          "--timeout", str(TIMEOUT), "--test-timeout", str(TEST_TIMEOUT), "--memory", str(MEMORY_MB)],
-                         cwd=ROOT, capture_output=True, text=True, timeout=600)
+    """A victim graded 0 first; then every adversarial submission, an honest one and the victim again."""
+    arena = Arena(tmp_path_factory.mktemp("adversarial"))
+    victim = arena.root / "victim.py"
+    shutil.copy(ADVERSARIAL / "empty.py", victim)
+    first = arena.grade([victim], *LIMITS)
+    assert first.returncode == 0, first.stderr
+    honest = arena.root / "honest.py"
+    shutil.copy(CORRECT, honest)
+    listeners = Listeners()
+    try:
+        run = arena.grade([*ADVERSARIAL.iterdir(), honest, victim], *LIMITS)
+    finally:
+        received = listeners.close()
+    survivors = arena.survivors()
+    arena.kill_survivors()
     assert run.returncode == 0, run.stderr
-    results = {folder.name: json.loads((folder / "results.json").read_text())
-               for folder in out.iterdir() if folder.is_dir()}
-    return out, results, run.stdout
-
-
-def outputs(results: dict) -> str:
-    return "\n".join(test["output"] for test in results["tests"])
+    results = {folder.name: arena.results(folder.name) for folder in arena.out.iterdir() if folder.is_dir()}
+    return arena, results, run.stdout, received, survivors
 
 
 def test_every_adversarial_submission_was_graded(graded):
-    _, results, table = graded
+    _, results, table, _, _ = graded
     expected = {p.stem if p.is_file() else p.name for p in ADVERSARIAL.iterdir() if not p.name.startswith(".")}
-    assert set(results) == expected
+    assert set(results) == expected | {"honest", "victim"}
     for name in expected:
         assert name in table
+    assert "containment: every layer in force" in table
+
+
+@pytest.mark.parametrize("name", CONTAINED_ATTACKS)
+def test_a_contained_attack_leaves_the_honest_grade(graded, name):
+    result = graded[1][name]
+    assert result["score"] == 100, outputs(result)[:3000]
+    assert SECRET not in outputs(result)
+    assert "escaped" not in outputs(result)
+    assert all(result["extra_data"]["containment"].values())
+
+
+def test_the_other_submissions_keep_their_grades(graded):
+    arena, results, _, _, _ = graded
+    assert results["honest"]["score"] == 100
+    assert results["victim"]["score"] == 0  # rewrite_results could not reach it
+    assert "victim,0.0" in (arena.out / "grades.csv").read_text().replace('"', "")
+
+
+def test_nothing_outside_the_workspaces_was_reached(graded):
+    arena, _, _, received, _ = graded
+    assert received == []
+    assert arena.escaped_files() == []
+    assert fingerprint(arena.checkout / "tiny_models") == arena.models
+
+
+def test_a_fork_bomb_is_capped_and_its_tests_still_run(graded):
+    result = graded[1]["fork_bomb"]
+    assert "escaped" not in outputs(result)
+    assert result["extra_data"]["note"] != "out of memory"
+    assert result["extra_data"]["tree_limits"] == "cgroup"
+
+
+@pytest.mark.parametrize("name", ["busy_children", "busy_threads"])
+def test_cpu_burners_are_stopped_by_the_cpu_time_of_their_whole_tree(graded, name):
+    result = graded[1][name]
+    assert result["extra_data"]["stopped"] == "CPU time", outputs(result)[:2000]
+    assert result["execution_time"] < TIMEOUT
 
 
 @pytest.mark.parametrize("name, evidence", [
@@ -52,7 +98,7 @@ def test_every_adversarial_submission_was_graded(graded):
     ("not_json", "not a readable notebook"),
 ])
 def test_cheats_and_crashes_score_zero_and_say_why(graded, name, evidence):
-    _, results, _ = graded
+    _, results, _, _, _ = graded
     assert results[name]["score"] == 0
     assert evidence in outputs(results[name])
 
@@ -72,7 +118,8 @@ def test_a_memory_hog_is_stopped_as_out_of_memory(graded):
 
 
 def test_a_notebook_keeps_what_its_working_cells_define(graded):
-    out, results, _ = graded
+    arena, results, _, _, _ = graded
+    out = arena.out
     result = results["notebook_failing_cell"]
     merge_tests = [t for t in result["tests"] if t["name"].startswith("test_merge.py")]
     assert merge_tests and all(t["status"] == "failed" for t in merge_tests)
@@ -82,19 +129,21 @@ def test_a_notebook_keeps_what_its_working_cells_define(graded):
 
 
 def test_files_handed_in_beside_the_module_are_left_out_and_named(graded):
-    out, results, _ = graded
+    arena, results, _, _, _ = graded
+    out = arena.out
     assert results["conftest_rewrite"]["extra_data"]["ignored_files"] == ["conftest.py", "torch.py"]
     assert "`conftest.py`, `torch.py`" in (out / "conftest_rewrite" / "feedback.md").read_text()
 
 
 def test_forged_results_stay_forgeries(graded):
-    out, results, _ = graded
+    arena, results, _, _, _ = graded
+    out = arena.out
     assert results["forged_results"]["score"] == 0
     assert sorted(p.name for p in (out / "forged_results").iterdir()) == ["feedback.md", "results.json"]
 
 
 def test_output_is_capped(graded):
-    out, _, _ = graded
+    out = graded[0].out
     for name in ("results.json", "feedback.md"):
         assert (out / "megabytes_of_output" / name).stat().st_size < 200_000
 
@@ -105,13 +154,7 @@ def test_every_run_ended_within_its_limit(graded):
 
 
 def test_nothing_is_left_running(graded):
-    left = []
-    for entry in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            command = Path(f"/proc/{entry}/cmdline").read_bytes()
-            environment = Path(f"/proc/{entry}/environ").read_bytes()
-        except OSError:
-            continue
-        if b"lora-grader-escapee" in command or b"LORA_GRADER_RUN=" in environment:
-            left.append((entry, command))
-    assert not left
+    assert graded[4] == []  # nothing whose command line or folder lies in the arena
+    escapees = [p.info["cmdline"] for p in psutil.process_iter(["cmdline"])
+                if "lora-grader-escapee" in " ".join(p.info["cmdline"] or ())]
+    assert escapees == []

@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 
 from grader.rubric import Rubric, RubricError
-from grader.sandbox import Limits, Run, TestReport
 from grader.scoring import score_run
+from grader.testrun import Limits, Run, TestReport
 
 ROOT = Path(__file__).resolve().parents[2]
 EXPECTED = [{"id": f"tests/assignment/test_a.py::test_{i}", "hidden": False} for i in range(4)]

