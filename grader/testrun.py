@@ -146,8 +146,8 @@ class TreeWatch:
     """The run's whole process tree: measured and ended through its control group, else through the
     worker's descendants (``processes.py``)."""
 
-    def __init__(self, worker: Worker, group: RunGroup | None, run_id: str):
-        self.worker, self.group, self.run_id = worker, group, run_id
+    def __init__(self, worker: Worker, group: RunGroup | None):
+        self.worker, self.group = worker, group
 
     def over(self, limits: Limits, started: float) -> str | None:
         if time.monotonic() - started > limits.timeout:
@@ -194,13 +194,17 @@ def run_pytest(workspace: Path, submission: str | None, *, worker: Worker, devic
     run.tree_limits = "cgroup" if group else "polled"
     listener = ReportListener(run, fifo, token)
     started = time.monotonic()
+    request = {
+        "cwd": str(workspace), "args": pytest_command(submission, device, hidden, limits, collect_only),
+        "env": run_environment(workspace, run_id, token), "output": str(output), "report": str(fifo),
+        "rlimits": rlimits(limits, device), "device": device, "disabled": sorted(disabled),
+        "cgroups": group.procs_files if group else []}
     try:
-        worker.start_run({
-            "cwd": str(workspace), "args": pytest_command(submission, device, hidden, limits, collect_only),
-            "env": run_environment(workspace, run_id, token), "output": str(output), "report": str(fifo),
-            "rlimits": rlimits(limits, device), "device": device, "disabled": sorted(disabled),
-            "cgroups": group.procs_files if group else []})
-        tree = TreeWatch(worker, group, run_id)
+        try:
+            worker.start_run(request)
+        except WorkerError:  # it died between two runs: this submission is not to blame, start afresh
+            worker.start_run(request)
+        tree = TreeWatch(worker, group)
         answer = None
         while answer is None:
             answer = worker.receive(POLL_SECONDS)

@@ -3,9 +3,11 @@
 A fresh interpreter spends several seconds importing before the first test runs,
 more than the tests of one submission take. A worker pays that once: the grader
 starts one per job (``python -m grader.worker``), and for each submission the worker
-forks a child that is already warm. The child starts a session of its own, moves
-into the submission's workspace, takes the run's environment and limits, and runs
-``pytest.main``; it never returns to the worker's code.
+forks a child that is already warm. The child starts a session of its own, joins the
+run's control groups, moves into the submission's workspace, takes the run's
+environment, contains itself (``containment.py``: files, network, signals, privileges,
+rlimits), says which layers hold over the report pipe, and runs ``pytest.main``; it
+never returns to the worker's code.
 
 The worker is a child subreaper and runs one submission at a time, so every process
 a submission leaves behind, detached daemons included, ends up its child: after each
