@@ -7,13 +7,16 @@ submission. Each submission is graded in a fresh temporary workspace; its
 what is already graded (unless ``force``) and ends with the same grades.csv.
 """
 
+import contextlib
 import functools
 import importlib.util
 import json
 import os
 import platform
 import queue
+import signal
 import tempfile
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
@@ -22,13 +25,13 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from . import report
+from . import fingerprint, report
 from .processes import become_subreaper, kill_children
 from .rubric import Rubric
 from .scoring import TestScore, score_run
 from .submissions import Submission, take_module
 from .testrun import Limits, Run, prepare_workspace, run_pytest
-from .workers import Worker
+from .workers import Worker, WorkerError
 
 
 class GradingError(RuntimeError):
@@ -84,8 +87,14 @@ def note(module, run: Run | None) -> str:
     return f"{len(module.ignored)} file(s) left out" if module.ignored else ""
 
 
-def grade_one(submission: Submission, out: Path, settings: Settings, expected: list[dict], worker: Worker) -> dict:
-    """Grade one submission and write its results.json and feedback.md; returns the results."""
+class Interrupted(Exception):
+    """The batch was interrupted while this submission was being graded: it gets no result."""
+
+
+def grade_one(submission: Submission, out: Path, settings: Settings, expected: list[dict], worker: Worker,
+              fingerprint: dict, stopping: threading.Event) -> dict:
+    """Grade one submission and write its results.json and feedback.md; returns the results.
+    Nothing is written when ``stopping`` is set by then: an interrupted run is not the student's doing."""
     started = time.monotonic()
     run = None
     with tempfile.TemporaryDirectory(prefix="lora-grader-") as folder:
@@ -114,17 +123,47 @@ def grade_one(submission: Submission, out: Path, settings: Settings, expected: l
         "hidden_tests": settings.hidden,
         "ignored_files": module.ignored,
         "stopped": run.stopped if run else None,
+        "limit": run.limit if run else "",
+        "peak_memory_mb": run.peak_memory_mb if run else None,
         "containment": (run.containment or {}) if run else {},
         "tree_limits": run.tree_limits if run else "",
         "worker_lost": run.worker_lost if run else False,
         "exit_code": run.exit_code if run else None,
         "note": note(module, run),
+        "fingerprint": fingerprint,
     }
+    if stopping.is_set():
+        raise Interrupted(submission.name)
     folder = out / submission.name
     report.write_atomic(folder / report.FEEDBACK, report.feedback_md(submission.name, scores, summary, extra))
     text = report.results_json(scores, time.monotonic() - started, summary, extra)
     report.write_atomic(folder / report.RESULTS, text)  # last: its presence means "graded"
     return json.loads(text)
+
+
+@contextlib.contextmanager
+def interrupts_stop(stopping: threading.Event, workers: list[Worker]):
+    """The first SIGINT or SIGTERM stops the batch: no new submission starts, the running ones are killed
+    (their workers with them) and get no result. A second one exits at once, still writing none."""
+
+    def on_signal(signum, frame):
+        for worker in workers:
+            if worker.process is not None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(worker.process.pid, signal.SIGKILL)
+        if stopping.is_set():
+            os._exit(130)
+        stopping.set()
+
+    if threading.current_thread() is not threading.main_thread():  # only the main thread may take signals
+        yield
+        return
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def previous_results(submission: Submission, out: Path) -> dict | None:
@@ -134,36 +173,80 @@ def previous_results(submission: Submission, out: Path) -> dict | None:
         return None
 
 
-def grade(submissions: list[Submission], out: Path, settings: Settings, progress: bool = True) -> dict[str, dict]:
-    """Grade what is not graded yet, write grades.csv, and return every submission's results by name."""
-    out.mkdir(parents=True, exist_ok=True)
-    results = {}
+@dataclass
+class Plan:
+    """What a batch does with each submission: reuse its result, regrade it (and why), or grade it anew."""
+
+    reused: list[str] = field(default_factory=list)
+    regraded: dict[str, str] = field(default_factory=dict)  # name -> why the old result could not stand
+    new: list[str] = field(default_factory=list)
+    interrupted: list[str] = field(default_factory=list)  # left without a result by Ctrl-C or SIGTERM
+
+    def summary(self) -> str:
+        line = f"{len(self.new)} graded, {len(self.regraded)} regraded, {len(self.reused)} reused unchanged"
+        return "\n".join([line, *(f"  regraded {name}: {why}" for name, why in self.regraded.items())])
+
+
+def plan(submissions: list[Submission], out: Path, settings: Settings) -> tuple[Plan, dict, dict]:
+    """The plan, the results that stand, and every submission's fingerprint, by name."""
+    decided, results, fingerprints = Plan(), {}, {}
     for submission in submissions:
-        if not settings.force and (previous := previous_results(submission, out)) is not None:
+        fingerprints[submission.name] = current = fingerprint.of(submission.path, settings)
+        previous = previous_results(submission, out)
+        if previous is None:
+            decided.new.append(submission.name)
+        elif settings.force:
+            decided.regraded[submission.name] = "--force"
+        elif why := fingerprint.stale_because(previous.get("extra_data", {}).get("fingerprint"), current):
+            decided.regraded[submission.name] = why
+        else:
+            decided.reused.append(submission.name)
             results[submission.name] = previous
+    return decided, results, fingerprints
+
+
+def grade(submissions: list[Submission], out: Path, settings: Settings,
+          progress: bool = True) -> tuple[dict[str, dict], Plan]:
+    """Grade what has no result that stands, write grades.csv; every submission's results by name, and the plan."""
+    out.mkdir(parents=True, exist_ok=True)
+    decided, results, fingerprints = plan(submissions, out, settings)
     todo = [s for s in submissions if s.name not in results]
+    stopping = threading.Event()
     if todo:
         become_subreaper()
         workers = [Worker() for _ in range(min(settings.jobs, len(todo)))]
         idle = queue.SimpleQueue()
         try:
-            with ThreadPoolExecutor(max_workers=len(workers)) as pool:
-                list(pool.map(Worker.ensure_started, workers))  # all import torch at once
-                expected = expected_tests(settings, workers[0])
+            with interrupts_stop(stopping, workers), ThreadPoolExecutor(max_workers=len(workers)) as pool:
+                try:
+                    list(pool.map(Worker.ensure_started, workers))  # all import torch at once
+                    expected = expected_tests(settings, workers[0])
+                except (WorkerError, GradingError):
+                    if not stopping.is_set():
+                        raise
+                    todo = []  # interrupted while starting: nothing to grade
                 for worker in workers:
                     idle.put(worker)
 
                 def grade_with_a_worker(submission: Submission) -> dict:
+                    if stopping.is_set():
+                        raise Interrupted(submission.name)
                     worker = idle.get()
                     try:
-                        return grade_one(submission, out, settings, expected, worker)
+                        return grade_one(submission, out, settings, expected, worker, fingerprints[submission.name],
+                                         stopping)
+                    except WorkerError:
+                        if stopping.is_set():
+                            raise Interrupted(submission.name) from None
+                        raise
                     finally:
                         idle.put(worker)
 
                 futures = {pool.submit(grade_with_a_worker, s): s for s in todo}
                 with tqdm(total=len(todo), unit="submission", disable=not progress, leave=False) as bar:
                     for future in as_completed(futures):
-                        results[futures[future].name] = future.result()
+                        with contextlib.suppress(Interrupted):
+                            results[futures[future].name] = future.result()
                         bar.set_postfix_str(futures[future].name, refresh=False)
                         bar.update()
         finally:
@@ -171,4 +254,5 @@ def grade(submissions: list[Submission], out: Path, settings: Settings, progress
                 worker.close()
             kill_children(os.getpid(), spare=Worker.pids)  # orphans: a second line behind the workers
     report.write_atomic(out / report.GRADES, report.grades_csv(results))
-    return results
+    decided.interrupted = [s.name for s in submissions if s.name not in results] if stopping.is_set() else []
+    return results, decided

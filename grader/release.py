@@ -31,13 +31,21 @@ code must follow; the tests in `tests/` check them.
 
 ## Install
 
-With Python 3.10 or newer, in this folder (install PyTorch first; its CPU-only build
-is enough and much smaller than the default one on Linux):
+With Python {python} or newer, in this folder. Install PyTorch first: its CPU-only
+build is all the assignment needs, and much smaller than the default one on Linux
+(with an NVIDIA GPU you may use `pip install torch` instead):
 
 ```bash
 python3 -m venv .venv && source .venv/bin/activate
-pip install torch
+pip install torch --index-url https://download.pytorch.org/whl/cpu
 pip install -r requirements.txt
+```
+
+To work in the notebook rather than in `lora_bert.py`:
+
+```bash
+pip install notebook
+jupyter notebook lora_bert.ipynb
 ```
 
 ## Run the tests
@@ -107,10 +115,18 @@ def describe_tests(source: str) -> tuple[str, list[str]]:
     return summary, names
 
 
-def requirements() -> str:
+def project() -> dict:
     with open(layout.PYPROJECT, "rb") as f:
-        dependencies = tomllib.load(f)["project"]["dependencies"]
-    return "\n".join(dependencies) + "\n"
+        return tomllib.load(f)["project"]
+
+
+def requirements() -> str:
+    return "\n".join(project()["dependencies"]) + "\n"
+
+
+def python_version() -> str:
+    """The oldest Python the project supports, from ``requires-python`` (``>=3.11`` gives 3.11)."""
+    return project()["requires-python"].removeprefix(">=")
 
 
 def copy_suite(folder: Path) -> list[str]:
@@ -138,7 +154,7 @@ def fill(folder: Path) -> None:
     shutil.copy(layout.ASSIGNMENT, folder / "ASSIGNMENT.md")
     (folder / "pytest.ini").write_text(PYTEST_INI)
     (folder / "requirements.txt").write_text(requirements())
-    (folder / "README.md").write_text(README.format(table="\n".join(rows)))
+    (folder / "README.md").write_text(README.format(table="\n".join(rows), python=python_version()))
 
 
 def build(out: Path) -> None:

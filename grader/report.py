@@ -24,6 +24,7 @@ RESULTS = "results.json"
 FEEDBACK = "feedback.md"
 GRADES = "grades.csv"
 HIDDEN_VISIBILITY = "after_published"
+GRADES_COLUMNS = ("name", "score", "max_score", "source")
 
 
 def write_atomic(path: Path, text: str) -> None:
@@ -53,7 +54,8 @@ def notes(module_problem, ignored, run) -> list[str]:
             found.append("The grading worker running this submission was lost (killed or stopped answering); "
                          "tests not finished by then earn nothing.")
         if run.stopped:
-            found.append(f"The grader stopped the submission: {run.stopped}. Tests not finished by then earn nothing.")
+            found.append(f"The grader stopped the submission: {run.stopped} (the limit: {run.limit}). "
+                         "Tests not finished by then earn nothing.")
         elif run.exit_code not in (0, 1, None) and len(run.reports) < len(run.collected):
             found.append(f"The test process ended early (exit status {run.exit_code}); "
                          "the tests it did not finish earn nothing.")
@@ -115,14 +117,15 @@ def feedback_md(name: str, scores: list[TestScore], summary: list[str], extra: d
 
 
 def grades_csv(results: dict[str, dict]) -> str:
-    """``name, score, max_score`` and one column per test, from each submission's results.json."""
+    """``name, score, max_score, source`` and one column per test, from each submission's results.json."""
     tests = sorted({t["name"] for r in results.values() for t in r["tests"]})
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["name", "score", "max_score", *tests])
+    writer.writerow([*GRADES_COLUMNS, *tests])
     for name in sorted(results):
         per_test = {t["name"]: t["score"] for t in results[name]["tests"]}
-        writer.writerow([name, results[name]["score"], results[name]["extra_data"]["max_score"],
+        extra = results[name]["extra_data"]
+        writer.writerow([name, results[name]["score"], extra["max_score"], extra.get("source", ""),
                          *(per_test.get(test, "") for test in tests)])
     return out.getvalue()
 
@@ -133,12 +136,12 @@ def merge_grades(paths: list[Path]) -> tuple[str, int]:
     for path in paths:
         with open(path, newline="", encoding="utf-8") as f:
             reader = csv.DictReader(f)
-            if reader.fieldnames is None or reader.fieldnames[:3] != ["name", "score", "max_score"]:
-                raise KeyError(f"{path} has no name, score, max_score columns")
-            tests.update(reader.fieldnames[3:])
+            if reader.fieldnames is None or tuple(reader.fieldnames[:4]) != GRADES_COLUMNS:
+                raise KeyError(f"{path} has no {', '.join(GRADES_COLUMNS)} columns")
+            tests.update(reader.fieldnames[4:])
             rows.update({row["name"]: row for row in reader})
     out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=["name", "score", "max_score", *sorted(tests)], lineterminator="\n",
+    writer = csv.DictWriter(out, fieldnames=[*GRADES_COLUMNS, *sorted(tests)], lineterminator="\n",
                             restval="")
     writer.writeheader()
     for name in sorted(rows):

@@ -1,11 +1,21 @@
-"""Points per test: a rubric file maps groups of tests (a test file, or one test) to points."""
+"""Points per test: a rubric file maps groups of tests (a test file, or one test) to points.
 
+A rubric is checked against the suite when it is loaded: a section, file or test that the
+suite does not have is an error naming the closest ones it does, since a typo would
+otherwise silently change every student's total.
+"""
+
+import ast
+import difflib
 import tomllib
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
+from . import layout
+
 DEFAULT = Path(__file__).with_name("rubric.toml")
+SECTIONS = ("points",)
 
 
 class RubricError(ValueError):
@@ -17,14 +27,22 @@ class Rubric:
     points: dict[str, float]  # group -> points
 
     @classmethod
-    def load(cls, path: Path = DEFAULT) -> "Rubric":
+    def load(cls, path: Path = DEFAULT, suite: Path = layout.SUITE) -> "Rubric":
         try:
             with open(path, "rb") as f:
-                points = tomllib.load(f)["points"]
-        except (OSError, tomllib.TOMLDecodeError, KeyError) as error:
+                document = tomllib.load(f)
+        except (OSError, tomllib.TOMLDecodeError) as error:
             raise RubricError(f"{path}: not a rubric ({error})") from None
+        unknown = [name for name in document if name not in SECTIONS]
+        if unknown or "points" not in document:
+            raise RubricError(f"{path}: {unknown_names('section', unknown or ['(none)'], SECTIONS)}; "
+                              "a rubric has one section, [points]")
+        points = document["points"]
         if not all(isinstance(value, (int, float)) and value >= 0 for value in points.values()):
             raise RubricError(f"{path}: points must be numbers of at least 0")
+        known = suite_groups(suite)
+        if unknown := [group for group in points if group not in known]:
+            raise RubricError(f"{path}: {unknown_names('group', unknown, known)}")
         return cls(points)
 
     @property
@@ -51,3 +69,24 @@ class Rubric:
         """Points earned by the tests that passed, of the rubric's total."""
         shares = self.max_scores(list(passed))
         return sum(share for test_id, share in shares.items() if passed[test_id])
+
+
+def suite_groups(suite: Path) -> set[str]:
+    """Every group a rubric may name: each test file of the suite, and each test function in it."""
+    groups = set()
+    for file in sorted(suite.glob("test_*.py")):
+        groups.add(file.name)
+        for node in ast.walk(ast.parse(file.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.FunctionDef) and node.name.startswith("test"):
+                groups.add(f"{file.name}::{node.name}")
+    return groups
+
+
+def unknown_names(kind: str, names: list[str], known) -> str:
+    """``unknown group 'test_lora_layr.py' (did you mean 'test_lora_layer.py'?)``, one per name."""
+    parts = []
+    for name in names:
+        close = difflib.get_close_matches(name, sorted(known), n=2, cutoff=0.6)
+        hint = f" (did you mean {' or '.join(map(repr, close))}?)" if close else ""
+        parts.append(f"unknown {kind} {name!r}{hint}")
+    return "; ".join(parts)

