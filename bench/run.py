@@ -1,6 +1,6 @@
 """Where grading time goes, and how the reference's LoRA compares with peft's: a table and a JSON file.
 
-    python bench/run.py                 # everything (about 9 minutes on 2 cores)
+    python bench/run.py                 # everything (26 minutes on this project's 2-core machine)
     python bench/run.py --quick         # fewer repetitions and a batch of 10
     python bench/run.py --out FILE.json
 
