@@ -64,14 +64,40 @@ def resolve_device(name: str) -> str:
     return "cpu"
 
 
-def shard(items: list, spec: str | None) -> list:
-    """``K/N``: every N-th item starting at the K-th (1-based), so N jobs split a batch."""
+def scheduler_shard(spec: str, env) -> tuple[str, str]:
+    """``auto``: K/N from a Slurm job array; ``auto/N``: K from a Kubernetes indexed Job. Also says which."""
+    if spec == "auto":
+        try:
+            task, count = int(env["SLURM_ARRAY_TASK_ID"]), int(env["SLURM_ARRAY_TASK_COUNT"])
+            first = int(env.get("SLURM_ARRAY_TASK_MIN", 0))
+        except (KeyError, ValueError):
+            raise UsageError("--shard auto: not in a Slurm job array (SLURM_ARRAY_TASK_ID and "
+                             "SLURM_ARRAY_TASK_COUNT unset); in a Kubernetes indexed Job use --shard auto/N") from None
+        return f"{task - first + 1}/{count}", f"Slurm array task {task} of {count} (first {first})"
+    try:
+        count = int(spec.removeprefix("auto/"))
+    except ValueError:
+        raise UsageError(f"--shard {spec}: expected auto/N, N the Job's completions, for example auto/4") from None
+    try:
+        index = int(env["JOB_COMPLETION_INDEX"])
+    except (KeyError, ValueError):
+        raise UsageError(f"--shard {spec}: not in a Kubernetes indexed Job (JOB_COMPLETION_INDEX unset)") from None
+    return f"{index + 1}/{count}", f"Kubernetes completion index {index} of {count}"
+
+
+def shard(items: list, spec: str | None, env=os.environ) -> list:
+    """``K/N``: every N-th item starting at the K-th (1-based), so N jobs split a batch; ``auto`` or
+    ``auto/N``: K and N from the job scheduler (``scheduler_shard``)."""
     if spec is None:
         return items
+    if spec == "auto" or spec.startswith("auto/"):
+        spec, source = scheduler_shard(spec, env)
+        print(f"shard {spec}, from the {source}", file=sys.stderr)
     try:
         k, n = (int(part) for part in spec.split("/"))
     except ValueError:
-        raise UsageError(f"--shard {spec}: expected K/N, for example 2/4") from None
+        raise UsageError(f"--shard {spec}: expected K/N, for example 2/4, or auto (Slurm), auto/N (Kubernetes)") \
+            from None
     if not 1 <= k <= n:
         raise UsageError(f"--shard {spec}: K must be between 1 and N")
     return items[k - 1::n]
@@ -185,7 +211,8 @@ def main(argv=None) -> int:
                             help="run the hidden tests too (default)")
     visibility.add_argument("--public", dest="hidden", action="store_false", help="run the public tests only")
     grade.add_argument("--force", action="store_true", help="regrade submissions that already have results")
-    grade.add_argument("--shard", metavar="K/N", help="grade only the K-th of N slices of the submissions")
+    grade.add_argument("--shard", metavar="K/N", help="grade only the K-th of N slices of the submissions; "
+                       "auto: K and N from a Slurm job array; auto/N: K from a Kubernetes indexed Job")
     grade.add_argument("--single", action="store_true",
                        help="each PATH is one submission, even a folder without lora_bert.py (as on Gradescope)")
     grade.add_argument("--quiet", action="store_true", help="no progress bar")

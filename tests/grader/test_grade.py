@@ -2,6 +2,7 @@
 
 import csv
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -10,6 +11,8 @@ from pathlib import Path
 
 import jsonschema
 import pytest
+
+from grader import cli
 
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMA = json.loads((Path(__file__).with_name("gradescope_results.schema.json")).read_text())
@@ -119,6 +122,33 @@ def test_shards_merge_into_the_whole(resumed, submissions, tmp_path):
                          cwd=ROOT, capture_output=True, text=True)
     assert run.returncode == 0, run.stderr
     assert merged.read_text() == (resumed[0] / "grades.csv").read_text()
+
+
+def test_slurm_array_shards_merge_into_the_whole(resumed, submissions, tmp_path):
+    """Two tasks of `sbatch --array=3-4` (the README's script), run here with Slurm's variables set by hand."""
+    for task in (3, 4):
+        env = {**os.environ, "SLURM_ARRAY_TASK_ID": str(task), "SLURM_ARRAY_TASK_COUNT": "2",
+               "SLURM_ARRAY_TASK_MIN": "3"}
+        run = subprocess.run([sys.executable, "-m", "grader", "grade", str(submissions), "--out",
+                              str(tmp_path / f"task{task}"), "--shard", "auto", "--quiet"],
+                             cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+        assert run.returncode == 0, run.stderr
+        assert f"shard {task - 2}/2, from the Slurm array task {task} of 2" in run.stderr
+    merged = tmp_path / "merged.csv"
+    assert cli.main(["merge", str(merged), str(tmp_path / "task3" / "grades.csv"),
+                     str(tmp_path / "task4" / "grades.csv")]) == 0
+    assert merged.read_text() == (resumed[0] / "grades.csv").read_text()
+
+
+@pytest.mark.parametrize("spec, env, message", [
+    ("auto", {}, "not in a Slurm job array"),
+    ("auto/4", {}, "not in a Kubernetes indexed Job"),
+    ("auto/x", {"JOB_COMPLETION_INDEX": "0"}, "expected auto/N"),
+])
+def test_a_scheduler_shard_outside_its_scheduler_is_a_usage_error(spec, env, message):
+    with pytest.raises(cli.UsageError, match=message):
+        cli.shard([1, 2, 3], spec, env)
+    assert cli.shard(list(range(10)), "auto/4", {"JOB_COMPLETION_INDEX": "1"}) == [1, 5, 9]
 
 
 def test_a_custom_rubric(submissions, tmp_path):
