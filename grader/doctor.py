@@ -17,6 +17,7 @@ from pathlib import Path
 from . import layout
 from .cgroups import RunGroup
 from .containment import contain, disabled_layers, landlock_abi
+from .report import text_table
 from .testrun import Limits, rlimits
 
 REQUIRED_FOR_STRICT = ("filesystem", "network")
@@ -120,11 +121,7 @@ def table(layers: list[Layer]) -> str:
     rows = [("layer", "in force", "stops", "held")]
     rows += [(layer.name, layer.applied or "MISSING", layer.stops,
               "yes" if layer.applied and layer.held else "NO") for layer in layers]
-    widths = [max(len(row[i]) for row in rows) for i in range(3)]
-    lines = ["  ".join([*(cell.ljust(width) for cell, width in zip(row[:3], widths, strict=True)), row[3]])
-             for row in rows]
-    lines.insert(1, "  ".join("-" * width for width in [*widths, 4]))
-    return "\n".join(lines)
+    return text_table(rows)
 
 
 def summary(layers: list[Layer]) -> str:

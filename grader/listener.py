@@ -9,7 +9,19 @@ import contextlib
 import json
 import os
 import threading
+from dataclasses import dataclass
 from pathlib import Path
+
+
+@dataclass
+class TestReport:
+    """One test's outcome as the test process reported it."""
+
+    __test__ = False  # a record, not a pytest test class
+
+    outcome: str  # passed, failed or skipped
+    message: str = ""
+    duration: float = 0.0
 
 
 class ReportListener:
@@ -33,8 +45,6 @@ class ReportListener:
                         self._apply(event)
 
     def _apply(self, event: dict) -> None:
-        from .testrun import TestReport
-
         run, kind = self.run, event.get("event")
         if kind == "contained" and run.containment is None:
             run.containment = {str(k): str(v) for k, v in dict(event.get("layers", {})).items()}

@@ -158,6 +158,11 @@ def summary_table(results: dict[str, dict]) -> str:
         passed = sum(t["status"] == "passed" for t in tests)
         rows.append((name, f"{r['score']:.1f}/{r['extra_data']['max_score']:g}", f"{passed}/{len(tests)}",
                      f"{r['execution_time']:.1f}s", r["extra_data"].get("note", "")))
+    return text_table(rows)
+
+
+def text_table(rows: list[tuple[str, ...]]) -> str:
+    """Rows of text as aligned columns, the first row a header underlined with dashes."""
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() for row in rows]
     lines.insert(1, "  ".join("-" * width for width in widths))

@@ -31,7 +31,7 @@ from pathlib import Path
 from . import layout, processes
 from .cgroups import RunGroup
 from .containment import disabled_layers
-from .listener import ReportListener
+from .listener import ReportListener, TestReport
 from .workers import Worker, WorkerError
 
 MARKER = "LORA_GRADER_RUN"
@@ -51,15 +51,6 @@ class Limits:
     open_files: int = 1024  # per process
     output_kb: int = 64  # output of the child that is kept for the instructor
     file_mb: int = 64  # largest file the child may write
-
-
-@dataclass
-class TestReport:
-    __test__ = False  # a record, not a pytest test class
-
-    outcome: str  # passed, failed or skipped
-    message: str = ""
-    duration: float = 0.0
 
 
 @dataclass
