@@ -53,8 +53,10 @@ HEAD_MODULES = ("classifier", "pre_classifier")
 # - `rank`, `alpha`, `in_dim`, `out_dim` stored as given, and `scaling = alpha / rank`
 #   (a float: `16 / 3` is `5.33...`, not `5`).
 # - `forward(x)` takes `x` of shape `(..., in_dim)`, a single vector `(in_dim,)` too, and
-#   returns shape `(..., out_dim)`. Dropout acts on the input of the LoRA path only, and
-#   only in training mode (`nn.Dropout` already does the second part).
+#   returns shape `(..., out_dim)`. Dropout acts on the input of the LoRA path only
+#   (not after `A`, not on the output), and only in training mode: `nn.Dropout(dropout)`
+#   does exactly that (zeroes each element with probability `dropout`, scales the others
+#   by `1 / (1 - dropout)`, and does nothing in eval mode).
 # - `rank`, `in_dim` or `out_dim` below 1, or a dropout outside `[0, 1)`, raise a
 #   `ValueError` that names the argument.
 
@@ -157,6 +159,9 @@ def initialize_base_model(model_path: str, num_labels: int = 2):
 # - No match at all is a `ValueError` whose message lists the model's linear layers.
 # - Freezing is not `add_lora`'s job: the new LoRA parameters are trainable, the others
 #   keep their `requires_grad`.
+# - On a model on a GPU, or in float64 or bfloat16, the LoRA parameters sit on that
+#   device and in that dtype (`LinearLoRA` takes care of it) and stay registered
+#   `nn.Parameter`s.
 #
 # `nn.Module.set_submodule(name, module)` replaces a submodule by its qualified name.
 
@@ -233,7 +238,9 @@ def count_trainable_parameters(model: nn.Module) -> int:
 #
 # After training, `W + scaling * (A @ B).T` is an ordinary weight matrix: `merge_lora`
 # replaces every `LinearLoRA` by a plain `nn.Linear` with that weight (bias unchanged),
-# so inference costs what the base model costs. The merged model's outputs equal the
+# so inference costs what the base model costs. A new `nn.Linear` you build must sit on
+# the device and in the dtype of the layer it replaces (`nn.Linear(..., device=...,
+# dtype=...)`); updating the wrapped layer's weight in place keeps them anyway. The merged model's outputs equal the
 # unmerged model's (within `1e-5` in float32) and its parameter count is the base
 # model's again.
 

@@ -33,3 +33,20 @@ def names(items, limit: int = 6) -> str:
     items = sorted(items)
     shown = ", ".join(items[:limit])
     return f"{shown}, ... ({len(items)} in all)" if len(items) > limit else shown or "none"
+
+
+def misplaced(module: nn.Module, dtype: torch.dtype, device_type: str) -> list[str]:
+    """The parameters of ``module`` not in ``dtype`` on a device of type ``device_type``."""
+    return [f"{name} ({param.dtype} on {param.device.type})" for name, param in module.named_parameters()
+            if (param.dtype, param.device.type) != (dtype, device_type)]
+
+
+def unregistered(layers: dict[str, nn.Module]) -> list[str]:
+    """The ``A`` and ``B`` of these LoRA layers that are not ``nn.Parameter``s registered on their layer.
+
+    ``.to()`` on a Parameter that changes its dtype or device returns a plain tensor: set
+    around nn.Module's check, it computes like the parameter but the optimiser never sees it.
+    """
+    return [f"{name}.{tensor}" for name, layer in layers.items() for tensor in ("A", "B")
+            if not (isinstance(getattr(layer, tensor, None), nn.Parameter)
+                    and dict(layer.named_parameters(recurse=False)).get(tensor) is getattr(layer, tensor))]

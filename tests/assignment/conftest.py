@@ -30,7 +30,7 @@ from transformers.utils import logging as hf_logging  # noqa: E402
 gc.freeze()
 gc.enable()
 
-from . import integrity  # noqa: E402
+from . import global_state, integrity  # noqa: E402
 from .assets import CONTRACT, TINY_MODELS, is_head  # noqa: E402
 from .submission import LoadedSubmission, load_submission  # noqa: E402
 
@@ -86,7 +86,8 @@ def loaded_submission(pytestconfig) -> LoadedSubmission:
     namespaces = integrity.watched_namespaces()
     pytestconfig.stash[_untampered] = integrity.snapshot(namespaces), namespaces
     loaded = load_submission(Path(path))
-    changed = integrity.tampered(*pytestconfig.stash[_untampered])
+    with global_state.suite_settings():  # torch rebinds some names when a setting changes (torch.Storage)
+        changed = integrity.tampered(*pytestconfig.stash[_untampered])
     if changed:
         loaded.module, loaded.error = None, TAMPERING.format(names=", ".join(changed[:5]))
     pytestconfig.stash[LOADED_SUBMISSION] = loaded
@@ -111,7 +112,8 @@ def pytest_runtest_call(item):
     """After each test, fail it if the submission has replaced anything the tests rely on."""
     result = yield
     if _untampered in item.config.stash:
-        changed = integrity.tampered(*item.config.stash[_untampered])
+        with global_state.suite_settings():
+            changed = integrity.tampered(*item.config.stash[_untampered])
         if changed:
             pytest.fail(TAMPERING.format(names=", ".join(changed[:5])), pytrace=False)
     return result
@@ -138,6 +140,13 @@ def pytest_runtest_setup(item):
         pytest.skip("needs a CUDA device")
     if item.get_closest_marker("peft") and importlib.util.find_spec("peft") is None:
         pytest.skip("needs peft")
+
+
+@pytest.fixture(autouse=True)
+def _suite_settings():
+    """Each test runs with the torch settings it was written for, whatever the submission set at import."""
+    with global_state.suite_settings():
+        yield
 
 
 @pytest.fixture(autouse=True)

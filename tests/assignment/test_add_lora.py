@@ -8,7 +8,7 @@ from torch import nn
 from transformers import AutoConfig, AutoModelForSequenceClassification
 
 from .assets import DEFAULT_TARGETS, MODEL_NAMES
-from .checks import expect, modules_of_type, names
+from .checks import expect, misplaced, modules_of_type, names, unregistered
 
 BERT_LAYERS = range(4)  # bert-tiny has four transformer layers
 
@@ -152,6 +152,32 @@ def test_logits_unchanged_right_after_add_lora(lora, base_model, device, name):
     expect(torch.equal(found, expected),
            f"add_lora on {name}: since every B starts at zero, the logits right after add_lora equal the base model's",
            "identical logits", f"largest difference {(found - expected).abs().max().item():.3g}")
+
+
+def assert_lora_follows(lora, model, dtype, device):
+    """add_lora on a model in ``dtype`` on ``device``: what it adds sits there too, and the model still runs."""
+    input_ids = torch.randint(5, model.config.vocab_size, (2, 8), device=device)
+    lora.add_lora(model)
+    where = f"a {str(dtype).removeprefix('torch.')} model on {device.type}"
+    wrong = misplaced(model, dtype, device.type)
+    expect(not wrong, f"add_lora on {where}: the LoRA parameters sit in the dtype and on the device of the "
+           "layer they wrap", f"every parameter in {dtype} on {device.type}", names(wrong))
+    plain = unregistered(modules_of_type(model, lora.LoRALayer))
+    expect(not plain, f"add_lora on {where}: A and B are nn.Parameters registered on their LoRALayer",
+           "registered parameters", f"plain tensors or unregistered: {names(plain)}")
+    with torch.no_grad():
+        logits = model(input_ids=input_ids).logits
+    expect(logits.dtype == dtype, f"add_lora on {where}: the model still runs in that dtype", dtype, logits.dtype)
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.bfloat16], ids=["float64", "bfloat16"])
+def test_lora_follows_the_model_dtype(lora, base_model, device, dtype):
+    assert_lora_follows(lora, base_model("bert-tiny").to(dtype), dtype, device)
+
+
+@pytest.mark.cuda
+def test_lora_follows_a_model_on_the_gpu(lora, base_model):
+    assert_lora_follows(lora, base_model("bert-tiny").cuda(), torch.float32, torch.device("cuda"))
 
 
 @pytest.mark.hidden

@@ -4,7 +4,7 @@ import pytest
 import torch
 from torch import nn
 
-from .checks import close, expect, max_difference, shape
+from .checks import close, expect, max_difference, names, shape, unregistered
 
 
 def make_linear(in_features=12, out_features=7, **kwargs):
@@ -78,12 +78,15 @@ def test_dropout_only_on_the_lora_path(lora):
 def assert_follows(lora, linear):
     wrapped = lora.LinearLoRA(linear, rank=4, alpha=8)
     expected = (linear.weight.dtype, linear.weight.device.type)
+    rule = "LinearLoRA: the LoRA parameters sit in the dtype and on the device of linear.weight"
     for name in ("A", "B"):
         tensor = getattr(wrapped.lora, name)
         found = (tensor.dtype, tensor.device.type)
-        expect(found == expected,
-               "LinearLoRA: the LoRA parameters sit in the dtype and on the device of linear.weight",
-               f"{name} with dtype {expected[0]} on {expected[1]}", f"dtype {found[0]} on {found[1]}")
+        expect(found == expected, rule, f"{name} with dtype {expected[0]} on {expected[1]}",
+               f"dtype {found[0]} on {found[1]}")
+    plain = unregistered({"lora": wrapped.lora})
+    expect(not plain, f"{rule}, still nn.Parameters registered on the LoRALayer (so that they train)",
+           "A and B registered parameters", f"plain tensors or unregistered: {names(plain)}")
     return wrapped
 
 

@@ -36,6 +36,68 @@ def replace_function(source: str, name: str, new_code: str) -> str:
     raise ValueError(f"no top-level function {name!r} in the reference")
 
 
+RECURSIVE_ADD_LORA = '''\
+def add_lora(model, rank=8, alpha=16, target_modules=None, dropout=0.0):
+    """Recursive variant: walk the module tree, wrapping matching linear layers on the way."""
+    if target_modules is None:
+        model_type = getattr(getattr(model, "config", None), "model_type", None)
+        if model_type not in DEFAULT_TARGET_MODULES:
+            raise ValueError(f"target_modules: no default for model type {model_type!r}")
+        target_modules = DEFAULT_TARGET_MODULES[model_type]
+
+    def matches(name):
+        return any(name == entry or name.endswith("." + entry) for entry in target_modules)
+
+    def visit(module, prefix):
+        hits = 0
+        for child_name, child in list(module.named_children()):
+            name = prefix + child_name
+            if name in HEAD_MODULES:
+                continue
+            if isinstance(child, LinearLoRA):
+                hits += matches(name)
+            elif isinstance(child, nn.Linear):
+                if matches(name):
+                    setattr(module, child_name, LinearLoRA(child, rank, alpha, dropout))
+                    hits += 1
+            else:
+                hits += visit(child, name + ".")
+        return hits
+
+    if visit(model, "") == 0:
+        raise ValueError(f"target_modules {list(target_modules)} match nothing; the linear layers are: "
+                         + ", ".join(linear_layer_names(model)))
+    return model
+'''
+
+
+NEW_LINEAR_MERGE = '''\
+def merge_lora(model):
+    """Variant: build a new nn.Linear with the merged weight instead of updating the old one."""
+    for name, module in [(n, m) for n, m in model.named_modules() if isinstance(m, LinearLoRA)]:
+        old, lora = module.linear, module.lora
+        merged = nn.Linear(old.in_features, old.out_features, bias=old.bias is not None,
+                           device=old.weight.device, dtype=old.weight.dtype)
+        with torch.no_grad():
+            merged.weight.copy_(old.weight + lora.scaling * (lora.B.T @ lora.A.T))
+            if old.bias is not None:
+                merged.bias.copy_(old.bias)
+        merged.requires_grad_(old.weight.requires_grad)
+        model.set_submodule(name, merged)
+    return model
+'''
+
+
+@dataclass(frozen=True)
+class FunctionVariant(Mutant):
+    """A correct variant that rewrites whole functions: edits are (function name, new code)."""
+
+    def apply(self, source: str) -> str:
+        for name, code in self.edits:
+            source = replace_function(source, name, code)
+        return source
+
+
 BROKEN = [
     Mutant("b_random", "B initialised randomly instead of with zeros",
            (("torch.zeros(rank, out_dim)", "torch.randn(rank, out_dim)"),),
@@ -133,69 +195,103 @@ BROKEN = [
     Mutant("freeze_bottom", "freeze_layers trains the bottom k layers instead of the top k",
            (("layers[len(layers) - num_trainable_layers:]", "layers[:num_trainable_layers]"),),
            ("test_some_layers",)),
+    Mutant("dropout_between_A_and_B", "dropout applied to x @ A, inside the low-rank path, instead of to x",
+           (("self.scaling * (self.dropout(x) @ self.A @ self.B)", "self.scaling * (self.dropout(x @ self.A) @ self.B)"),),
+           ("test_dropout_acts_on_the_input_in_training_mode",)),
+    Mutant("dropout_unscaled", "a hand-made dropout mask without the 1 / (1 - p) scaling of the kept inputs",
+           (("return self.scaling * (self.dropout(x) @ self.A @ self.B)",
+             "keep = (torch.rand_like(x) >= self.dropout.p).to(x.dtype) "
+             "if self.training and isinstance(self.dropout, nn.Dropout) else 1.0\n"
+             "        return self.scaling * ((x * keep) @ self.A @ self.B)"),),
+           ("test_dropout_acts_on_the_input_in_training_mode",)),
+    Mutant("dropout_keep_probability", "nn.Dropout given the probability of keeping an input, not of dropping it",
+           (("nn.Dropout(dropout) if dropout > 0", "nn.Dropout(1 - dropout) if dropout > 0"),),
+           ("test_dropout_acts_on_the_input_in_training_mode",)),
+    Mutant("dropout_in_eval_mode", "F.dropout called without training=self.training, so it drops in eval mode too",
+           (("return self.scaling * (self.dropout(x) @ self.A @ self.B)",
+             "p = self.dropout.p if isinstance(self.dropout, nn.Dropout) else 0.0\n"
+             "        return self.scaling * (torch.nn.functional.dropout(x, p) @ self.A @ self.B)"),),
+           ("test_dropout_is_off_in_eval_mode",)),
+    Mutant("forward_2d_only", "LoRALayer.forward flattens x to (-1, in_dim): a 1-D or 3-D input comes back 2-D",
+           (("self.scaling * (self.dropout(x) @ self.A @ self.B)",
+             "self.scaling * (self.dropout(x).reshape(-1, self.in_dim) @ self.A @ self.B)"),),
+           ("test_forward_formula",)),
+    Mutant("lora_layer_with_bias", "LoRALayer adds a trainable bias of its own to the low-rank update",
+           (("        self.B = nn.Parameter(torch.zeros(rank, out_dim))\n",
+             "        self.B = nn.Parameter(torch.zeros(rank, out_dim))\n"
+             "        self.bias = nn.Parameter(torch.zeros(out_dim))\n"),
+            ("return self.scaling * (self.dropout(x) @ self.A @ self.B)",
+             "return self.scaling * (self.dropout(x) @ self.A @ self.B) + self.bias")),
+           ("test_lora_adds_rank_times_in_plus_out_per_layer",)),
+    Mutant("linear_reset", "LinearLoRA re-initialises the pretrained layer it wraps",
+           (("        self.linear = linear\n", "        self.linear = linear\n        linear.reset_parameters()\n"),),
+           ("test_keeps_the_very_linear_layer", "test_logits_unchanged_right_after_add_lora")),
+    Mutant("lora_plain_tensors", "LinearLoRA moves A and B with .to() around nn.Module's check: plain tensors, never trained",
+           (("        self.lora.to(device=linear.weight.device, dtype=linear.weight.dtype)\n",
+             "        for name in ('A', 'B'):\n"
+             "            moved = getattr(self.lora, name).to(linear.weight.device, linear.weight.dtype)\n"
+             "            object.__setattr__(self.lora, name, moved)\n"),),
+           ("test_lora_follows_the_dtype", "test_lora_follows_the_model_dtype")),
+    Mutant("forward_subtracts", "LinearLoRA.forward subtracts the LoRA update",
+           (("return self.linear(x) + self.lora(x)", "return self.linear(x) - self.lora(x)"),),
+           ("test_forward_is_linear_plus_lora",)),
+    Mutant("add_lora_copies", "add_lora wraps a deep copy of the model, leaving the model it was given untouched",
+           (("    # BEGIN SOLUTION\n    if target_modules is None:\n",
+             "    # BEGIN SOLUTION\n    model = __import__('copy').deepcopy(model)\n    if target_modules is None:\n"),),
+           ("test_default_targets",)),
+    Mutant("add_lora_returns_none", "add_lora works in place but returns None",
+           (("            model.set_submodule(name, LinearLoRA(modules[name], rank, alpha, dropout))\n    return model",
+             "            model.set_submodule(name, LinearLoRA(modules[name], rank, alpha, dropout))\n    return None"),),
+           ("test_default_targets",)),
+    Mutant("distilbert_default_targets", "DistilBERT's default targets are q_lin and k_lin instead of q_lin and v_lin",
+           (('"distilbert": ("q_lin", "v_lin")', '"distilbert": ("q_lin", "k_lin")'),),
+           ("test_default_targets",)),
+    Mutant("add_lora_freezes_the_rest", "add_lora freezes everything but the LoRA parameters, the head included",
+           (("            model.set_submodule(name, LinearLoRA(modules[name], rank, alpha, dropout))\n",
+             "            model.set_submodule(name, LinearLoRA(modules[name], rank, alpha, dropout))\n"
+             "    for param_name, param in model.named_parameters():\n"
+             "        param.requires_grad = '.lora.' in param_name\n"),),
+           ("test_lora_parameters_trainable_and_the_rest_untouched",)),
+    Mutant("add_lora_float32", "add_lora turns each wrapped layer to float32, whatever the model's dtype",
+           (("LinearLoRA(modules[name], rank, alpha, dropout))", "LinearLoRA(modules[name], rank, alpha, dropout).float())"),),
+           ("test_lora_follows_the_model_dtype",)),
+    Mutant("merge_zeroes_bias", "merge_lora zeroes the bias of the merged layer",
+           (("            linear.weight += lora.scaling * (lora.A @ lora.B).T\n",
+             "            linear.weight += lora.scaling * (lora.A @ lora.B).T\n            linear.bias.zero_()\n"),),
+           ("test_merged_weight_formula", "test_merged_logits_equal_unmerged")),
+    FunctionVariant("merge_default_dtype", "merge_lora builds each new nn.Linear in the default dtype on the CPU",
+                    (("merge_lora", NEW_LINEAR_MERGE.replace(",\n                           device=old.weight.device, "
+                                                             "dtype=old.weight.dtype", "")),),
+                    ("test_merged_layers_follow_the_dtype",)),
+    Mutant("freeze_head_too", "freeze_layers freezes the classification head as well",
+           (("            getattr(model, name).requires_grad_(True)\n", "            getattr(model, name).requires_grad_(False)\n"),),
+           ("test_zero_trains_the_head_alone", "test_some_layers", "test_all_layers_train_everything")),
+    Mutant("freeze_embeddings_always", "freeze_layers freezes the embeddings even when every layer trains",
+           (("model.requires_grad_(num_trainable_layers == len(layers))", "model.requires_grad_(False)"),),
+           ("test_all_layers_train_everything",)),
+    Mutant("allclose_patched_in_merge", "merge_lora forgets the scaling and replaces torch.allclose to hide it",
+           (("linear.weight += lora.scaling * (lora.A @ lora.B).T",
+             "linear.weight += (lora.A @ lora.B).T\n            torch.allclose = lambda *args, **kwargs: True"),),
+           ("test_merged_logits_equal_unmerged",)),
 ]
 
-RECURSIVE_ADD_LORA = '''\
-def add_lora(model, rank=8, alpha=16, target_modules=None, dropout=0.0):
-    """Recursive variant: walk the module tree, wrapping matching linear layers on the way."""
-    if target_modules is None:
-        model_type = getattr(getattr(model, "config", None), "model_type", None)
-        if model_type not in DEFAULT_TARGET_MODULES:
-            raise ValueError(f"target_modules: no default for model type {model_type!r}")
-        target_modules = DEFAULT_TARGET_MODULES[model_type]
-
-    def matches(name):
-        return any(name == entry or name.endswith("." + entry) for entry in target_modules)
-
-    def visit(module, prefix):
-        hits = 0
-        for child_name, child in list(module.named_children()):
-            name = prefix + child_name
-            if name in HEAD_MODULES:
-                continue
-            if isinstance(child, LinearLoRA):
-                hits += matches(name)
-            elif isinstance(child, nn.Linear):
-                if matches(name):
-                    setattr(module, child_name, LinearLoRA(child, rank, alpha, dropout))
-                    hits += 1
-            else:
-                hits += visit(child, name + ".")
-        return hits
-
-    if visit(model, "") == 0:
-        raise ValueError(f"target_modules {list(target_modules)} match nothing; the linear layers are: "
-                         + ", ".join(linear_layer_names(model)))
-    return model
-'''
-
-
-NEW_LINEAR_MERGE = '''\
-def merge_lora(model):
-    """Variant: build a new nn.Linear with the merged weight instead of updating the old one."""
-    for name, module in [(n, m) for n, m in model.named_modules() if isinstance(m, LinearLoRA)]:
-        old, lora = module.linear, module.lora
-        merged = nn.Linear(old.in_features, old.out_features, bias=old.bias is not None,
-                           device=old.weight.device, dtype=old.weight.dtype)
-        with torch.no_grad():
-            merged.weight.copy_(old.weight + lora.scaling * (lora.B.T @ lora.A.T))
-            if old.bias is not None:
-                merged.bias.copy_(old.bias)
-        merged.requires_grad_(old.weight.requires_grad)
-        model.set_submodule(name, merged)
-    return model
-'''
-
-
-@dataclass(frozen=True)
-class FunctionVariant(Mutant):
-    """A correct variant that rewrites whole functions: edits are (function name, new code)."""
-
-    def apply(self, source: str) -> str:
-        for name, code in self.edits:
-            source = replace_function(source, name, code)
-        return source
-
+# Global settings a correct solution may make when it is imported; none may change a
+# verdict (the suite runs each test under its own settings and only counts the
+# replacement of what it judges with as tampering).
+LEGITIMATE_SETTINGS = {
+    "default_dtype": "torch.set_default_dtype(torch.float64)",
+    "default_dtype_bfloat16": "torch.set_default_dtype(torch.bfloat16)",
+    "grad_disabled": "torch.set_grad_enabled(False)",
+    "manual_seed": "torch.manual_seed(1234)",
+    "num_threads": "torch.set_num_threads(2)",
+    "deterministic": "torch.use_deterministic_algorithms(True)",
+    "matmul_precision": "torch.set_float32_matmul_precision('medium')",
+    "print_options": "torch.set_printoptions(precision=2, sci_mode=True)",
+    "warnings_as_errors": "import warnings; warnings.simplefilter('error')",
+    "logging_debug": "import logging; logging.basicConfig(level=logging.DEBUG)",
+    "transformers_verbosity": "import transformers; transformers.logging.set_verbosity_debug()",
+}
+SETTINGS_ANCHOR = "# The layers `add_lora` wraps when it is given no `target_modules`"
 
 CORRECT = [
     Mutant("reference", "the reference itself, unchanged", ()),
@@ -208,4 +304,7 @@ CORRECT = [
                     (("add_lora", RECURSIVE_ADD_LORA),)),
     FunctionVariant("new_linear_merge", "merge_lora builds new nn.Linear layers",
                     (("merge_lora", NEW_LINEAR_MERGE),)),
+    *(Mutant(f"setting_{name}", f"the reference plus `{setting}` at import: a legitimate global setting",
+             ((SETTINGS_ANCHOR, f"{setting}\n\n{SETTINGS_ANCHOR}"),))
+      for name, setting in LEGITIMATE_SETTINGS.items()),
 ]

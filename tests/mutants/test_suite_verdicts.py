@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from ..suite_run import SuiteRun, run_suite
+from . import clauses
 from .mutants import BROKEN, CORRECT, Mutant
 
 REFERENCE = Path(__file__).resolve().parents[2] / "reference" / "lora_bert.py"
@@ -41,6 +42,9 @@ def test_suite_rejects_broken_implementation(mutant, verdicts):
     missed = [test for test in mutant.caught_by if test not in verdict.failed_functions]
     assert not missed, (f"{mutant.description}: these tests should fail and did not: {missed}; "
                         f"failing: {sorted(verdict.failed_functions)}\n{verdict.output}")
+    unguarded = [row.sentence for row in clauses.load()[1]
+                 if mutant.name in row.mutants and not set(row.tests) & verdict.failed_functions]
+    assert not unguarded, f"{mutant.description}: none of the tests of these rows of CLAUSES.md fails: {unguarded}"
 
 
 @pytest.mark.timeout(900)
