@@ -25,7 +25,7 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from . import fingerprint, report
+from . import fingerprint, gpus, report
 from .processes import become_subreaper, kill_children
 from .rubric import Rubric
 from .scoring import TestScore, score_run
@@ -46,6 +46,7 @@ class Settings:
     rubric: Rubric = field(default_factory=Rubric.load)
     hidden: bool = True
     force: bool = False
+    gpus: list[str] = field(default_factory=list)  # CUDA_VISIBLE_DEVICES entries, handed to workers in turn
 
 
 @functools.cache  # the same for every submission of a batch
@@ -214,7 +215,7 @@ def grade(submissions: list[Submission], out: Path, settings: Settings,
     stopping = threading.Event()
     if todo:
         become_subreaper()
-        workers = [Worker() for _ in range(min(settings.jobs, len(todo)))]
+        workers = [Worker(gpu) for gpu in gpus.assign(min(settings.jobs, len(todo)), settings.gpus)]
         idle = queue.SimpleQueue()
         try:
             with interrupts_stop(stopping, workers), ThreadPoolExecutor(max_workers=len(workers)) as pool:

@@ -6,7 +6,7 @@ import os
 import sys
 from pathlib import Path
 
-from . import batch, doctor, gradescope, layout, release, report, template
+from . import batch, doctor, gpus, gradescope, layout, release, report, template
 from .rubric import DEFAULT as DEFAULT_RUBRIC
 from .rubric import Rubric, RubricError
 from .submissions import Submission, SubmissionError, discover, safe_name
@@ -62,6 +62,13 @@ def resolve_device(name: str) -> str:
     if name == "cuda":
         raise UsageError("--device cuda, but no CUDA device is available (use --device cpu or auto)")
     return "cpu"
+
+
+def cuda_gpus() -> list[str]:
+    """The GPUs the grader was given: its CUDA_VISIBLE_DEVICES, as far as CUDA can use them."""
+    import torch
+
+    return gpus.visible(os.environ.get("CUDA_VISIBLE_DEVICES"), torch.cuda.device_count())
 
 
 def scheduler_shard(spec: str, env) -> tuple[str, str]:
@@ -131,12 +138,16 @@ def cmd_grade(args) -> int:
         raise UsageError(str(error)) from None
     device = resolve_device(args.device)
     containment = check_isolation(args.isolation, device)
+    given = cuda_gpus() if device == "cuda" else []
+    jobs = args.jobs or gpus.default_jobs(device, given)
     settings = batch.Settings(
-        device=device, jobs=args.jobs, rubric=rubric, hidden=args.hidden, force=args.force,
+        device=device, jobs=jobs, gpus=given, rubric=rubric, hidden=args.hidden, force=args.force,
         limits=Limits(test_timeout=args.test_timeout, timeout=args.timeout, cpu_seconds=args.cpu_time,
                       memory_mb=args.memory))
     if containment.startswith("WARNING"):
         print(containment, file=sys.stderr)
+    if given:
+        print(gpus.describe(jobs, given), file=sys.stderr)
     print(f"rubric {shown(args.rubric)}: {rubric.total:g} points", file=sys.stderr)
     results, plan = batch.grade(submissions, args.out, settings, progress=not args.quiet)
     print(containment)
@@ -191,8 +202,9 @@ def main(argv=None) -> int:
     grade.add_argument("--out", type=Path, required=True, help="where results go (created if missing)")
     grade.add_argument("--device", choices=("cpu", "cuda", "auto"), default="cpu",
                        help="where the tests run the models; auto picks CUDA when present (default: cpu)")
-    grade.add_argument("--jobs", type=positive, default=os.cpu_count() or 1,
-                       help="submissions graded at once (default: the number of cores)")
+    grade.add_argument("--jobs", type=positive, default=None,
+                       help="submissions graded at once (default: one per GPU with --device cuda, each worker "
+                       "seeing its own GPU; else the number of cores)")
     grade.add_argument("--test-timeout", type=positive_seconds, default=Limits.test_timeout, metavar="SECONDS",
                        help=f"per test (default {Limits.test_timeout:g})")
     grade.add_argument("--timeout", type=positive_seconds, default=Limits.timeout, metavar="SECONDS",

@@ -26,9 +26,10 @@ class WorkerError(RuntimeError):
     """A worker that could not be started, or that stopped answering."""
 
 
-def worker_environment(home: Path) -> dict[str, str]:
+def worker_environment(home: Path, gpu: str | None = None) -> dict[str, str]:
     """Only what the tests need: offline, single-threaded, nothing of the grader's own environment.
-    Libraries read some of it at import time, which happens once, in the worker."""
+    Libraries read some of it at import time, which happens once, in the worker. ``gpu``: the one
+    GPU this worker sees (a ``CUDA_VISIBLE_DEVICES`` entry); without it, the grader's own GPUs."""
     env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "HOME": str(home),
@@ -44,7 +45,9 @@ def worker_environment(home: Path) -> dict[str, str]:
         "OMP_NUM_THREADS": "1",
         "MKL_NUM_THREADS": "1",
     }
-    if "CUDA_VISIBLE_DEVICES" in os.environ:
+    if gpu is not None:
+        env["CUDA_VISIBLE_DEVICES"] = gpu
+    elif "CUDA_VISIBLE_DEVICES" in os.environ:
         env["CUDA_VISIBLE_DEVICES"] = os.environ["CUDA_VISIBLE_DEVICES"]
     return env
 
@@ -54,7 +57,8 @@ class Worker:
 
     pids: ClassVar[set[int]] = set()  # every live worker, so that reaping orphans spares them
 
-    def __init__(self):
+    def __init__(self, gpu: str | None = None):
+        self.gpu = gpu
         self.process: subprocess.Popen | None = None
         self.home: Path | None = None
         self.pending = b""  # bytes read from the worker, not yet a whole line
@@ -77,7 +81,7 @@ class Worker:
     def spawn(self, command: list[str]) -> None:
         self.pending = b""
         self.home = Path(tempfile.mkdtemp(prefix="lora-grader-worker-"))
-        self.process = subprocess.Popen(command, cwd=self.home, bufsize=0, env=worker_environment(self.home),
+        self.process = subprocess.Popen(command, cwd=self.home, bufsize=0, env=worker_environment(self.home, self.gpu),
                                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                                         start_new_session=True)
         Worker.pids.add(self.process.pid)

@@ -1,0 +1,46 @@
+# Two commands on a fresh machine:
+#
+#     make grade    grade the bundled example submissions into graded/
+#     make test     lint, check the student template, run every test
+#
+# Each sets up .venv the first time (torch, then the project with its dev extra) and
+# reuses it afterwards; editing pyproject.toml sets it up again. make is on every
+# machine that grades (a cluster's login node, a CI runner, a laptop), needs nothing
+# installed first, and says what it runs. VENV=... and PYTHON=... choose another
+# environment and interpreter.
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+CPU_INDEX := https://download.pytorch.org/whl/cpu
+
+.PHONY: grade test clean
+
+grade: $(VENV)/.installed
+	$(BIN)/python -m grader grade examples/submissions --out graded
+
+test: $(VENV)/.installed
+	$(BIN)/ruff check .
+	$(BIN)/python -m grader template --check
+	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest
+
+# torch first, in the build this machine should have:
+# 1. a torch wheel that pip's own configuration keeps on disk (--no-index reads only its
+#    find-links), as this project's CI machines do;
+# 2. else, where nvidia-smi sees a GPU, the CUDA build from PyPI;
+# 3. else the CPU build from PyTorch's index (PyPI's Linux build is the multi-GB CUDA one).
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	if $(BIN)/python -m pip install --quiet --no-index --no-deps torch 2>/dev/null; then \
+	    echo "torch: the wheel pip's configuration keeps on disk"; \
+	elif command -v nvidia-smi >/dev/null && nvidia-smi -L >/dev/null 2>&1; then \
+	    $(BIN)/python -m pip install --quiet torch; \
+	else \
+	    $(BIN)/python -m pip install --quiet torch --index-url $(CPU_INDEX); \
+	fi
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	touch $@
+
+clean:
+	rm -rf $(VENV)
