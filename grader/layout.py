@@ -13,17 +13,17 @@ REFERENCE = ROOT / "reference" / "lora_bert.py"
 TEMPLATE_DIR = ROOT / "student_template"
 TESTS = ROOT / "tests"
 SUITE = TESTS / "assignment"
-SUITE_ROOT_FILES = ("__init__.py", "conftest.py")  # of tests/: the suite's options and markers
+SUITE_ROOT_FILES = ("__init__.py", "conftest.py", "options.py")  # of tests/: the suite's options and markers
 TINY_MODELS = ROOT / "tiny_models"
 DATA = ROOT / "data"
 ASSIGNMENT = ROOT / "ASSIGNMENT.md"
 PYPROJECT = ROOT / "pyproject.toml"
 
 
-def copy_suite_root(tests: Path) -> None:
+def copy_suite_root(tests: Path, names: tuple[str, ...] = SUITE_ROOT_FILES) -> None:
     """The files of ``tests/`` that the suite below it needs, into ``tests``."""
     tests.mkdir(parents=True, exist_ok=True)
-    for name in SUITE_ROOT_FILES:
+    for name in names:
         shutil.copy(TESTS / name, tests / name)
 
 

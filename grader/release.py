@@ -7,20 +7,29 @@ moved into place at the end, so a failed build leaves nothing half-written.
 """
 
 import ast
+import json
 import shutil
 import tempfile
 import tomllib
 from pathlib import Path
 
-from . import layout, template
+from . import batch, layout, template
+from .rubric import Rubric
+from .workers import Worker
 
 HIDDEN_MARKS = ("pytest.mark.hidden", "mark.hidden")
 
+# The suite's options come from a plugin loaded before pytest reads the command line
+# (see tests/options.py); ``pythonpath`` makes ``tests`` importable for it (pytest 9
+# applies it first). No tests/conftest.py in the bundle: it would register them twice.
 PYTEST_INI = """\
 [pytest]
 testpaths = tests
 timeout = 120
+pythonpath = .
+addopts = -p tests.options
 """
+BUNDLE_SUITE_ROOT = ("__init__.py", "options.py")
 
 README = """\
 # Fine-tuning BERT with LoRA
@@ -51,15 +60,21 @@ jupyter notebook lora_bert.ipynb
 ## Run the tests
 
 ```bash
-pytest                                 # judges lora_bert.py
-pytest --submission lora_bert.ipynb    # judges the notebook instead
-pytest -k lora_layer                   # only the tests of Part 1
+pytest                                         # judges lora_bert.py
+pytest --submission lora_bert.ipynb            # judges the notebook instead
+pytest -k lora_layer                           # only the tests of Part 1
+pytest --submission=../elsewhere/lora_bert.py  # a file outside this folder
 ```
 
+(For a file outside this folder, write `--submission=PATH` with the `=`: with a space,
+pytest takes the path for the tests to run and never reads this folder's settings.)
+
 Everything runs offline, on the tiny models in `tiny_models/`, in a few seconds. On
-the untouched template every test fails with "... is not implemented yet": that is
-your to-do list. Each failure names the rule you broke, what was expected and what
-was found.
+the untouched template the tests of each part wait for code that still raises
+`NotImplementedError`, one line per part: that is your to-do list. Each failure names
+the rule you broke, what was expected and what was found. The run ends with your
+points, part by part, from the rubric the graders use, and how many points the hidden
+tests hold: they check the same rules and run when your submission is graded.
 
 ## Train
 
@@ -71,7 +86,8 @@ prints how many parameters LoRA trains, then the loss and the accuracy of every 
 
 ## What the tests check
 
-The graders also run hidden tests, on the same rules.
+The graders also run hidden tests, on the same rules; `tests/points.json` says what
+each public test is worth.
 
 | file | what it checks | tests |
 | --- | --- | --- |
@@ -133,7 +149,7 @@ def copy_suite(folder: Path) -> list[str]:
     """The suite's helpers as they are and its test files without hidden tests; README table rows."""
     tests = folder / "tests"
     (tests / "assignment").mkdir(parents=True)
-    layout.copy_suite_root(tests)
+    layout.copy_suite_root(tests, BUNDLE_SUITE_ROOT)
     rows = []
     for path in sorted(layout.SUITE.glob("*.py")):
         source = path.read_text(encoding="utf-8")
@@ -147,9 +163,32 @@ def copy_suite(folder: Path) -> list[str]:
     return rows
 
 
+def points(rubric: Rubric) -> dict:
+    """tests/points.json: each public test's points and the hidden tests' total, as the grader scores on
+    the CPU (the suite shows students their points from it; see tests/assignment/points.py)."""
+    worker = Worker()
+    try:
+        tests = batch.expected_tests(batch.Settings(device="cpu", rubric=rubric), worker)
+    finally:
+        worker.close()
+    shares = rubric.max_scores([test["id"] for test in tests])
+    parts = {}
+    for path in sorted(layout.SUITE.glob("test_*.py")):
+        title = (ast.get_docstring(ast.parse(path.read_text(encoding="utf-8"))) or "").partition(":")[0]
+        parts[path.name] = title if title.isidentifier() else path.stem.removeprefix("test_")
+    order = list(rubric.points)
+    return {
+        "total": rubric.total,
+        "hidden": sum(shares[test["id"]] for test in tests if test["hidden"]),
+        "parts": dict(sorted(parts.items(), key=lambda item: order.index(item[0]) if item[0] in order else 99)),
+        "tests": {test["id"]: shares[test["id"]] for test in tests if not test["hidden"]},
+    }
+
+
 def fill(folder: Path) -> None:
     template.write(template.render(layout.REFERENCE), folder)
     rows = copy_suite(folder)
+    (folder / "tests" / "points.json").write_text(json.dumps(points(Rubric.load()), indent=1) + "\n")
     layout.copy_models_and_data(folder)
     shutil.copy(layout.ASSIGNMENT, folder / "ASSIGNMENT.md")
     (folder / "pytest.ini").write_text(PYTEST_INI)

@@ -30,7 +30,7 @@ from transformers.utils import logging as hf_logging  # noqa: E402
 gc.freeze()
 gc.enable()
 
-from . import global_state, integrity  # noqa: E402
+from . import global_state, integrity, points  # noqa: E402
 from .assets import CONTRACT, TINY_MODELS, is_head  # noqa: E402
 from .submission import LoadedSubmission, load_submission  # noqa: E402
 
@@ -95,15 +95,29 @@ def loaded_submission(pytestconfig) -> LoadedSubmission:
 
 
 def pytest_terminal_summary(terminalreporter, config):
-    """Notebook cells that raised: the tests only say which names are missing."""
+    """Notebook cells that raised (the tests only say which names are missing), the parts not written
+    yet, and, in the student bundle, the points."""
     loaded = config.stash.get(LOADED_SUBMISSION, None)
     if loaded is not None and loaded.cell_errors:
         terminalreporter.section("notebook cells that raised (what they define is missing)")
         for error in loaded.cell_errors:
             terminalreporter.write_line(error)
+    waiting = config.stash.get(_not_implemented, {})
+    if waiting:
+        terminalreporter.section("not implemented yet")
+        for part, count in waiting.items():
+            terminalreporter.write_line(f"{part}: {count} test{'s' if count > 1 else ''} wait for code "
+                                        "that still raises NotImplementedError")
+    rubric = points.Points.load()
+    if rubric is not None and _tally in config.stash:
+        terminalreporter.section("points")
+        for line in points.table(config.stash[_tally], rubric):
+            terminalreporter.write_line(line)
 
 
 _untampered = pytest.StashKey[tuple]()
+_tally = pytest.StashKey[points.Tally]()
+_not_implemented = pytest.StashKey[dict]()  # part -> how many of its tests met a NotImplementedError
 LOADED_SUBMISSION = pytest.StashKey[LoadedSubmission]()  # read by the grader's report plugin
 
 
@@ -117,6 +131,28 @@ def pytest_runtest_call(item):
         if changed:
             pytest.fail(TAMPERING.format(names=", ".join(changed[:5])), pytrace=False)
     return result
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Tally each phase for the points table (only a test whose every phase passed earns its points), and
+    mark a test that failed on a stub still raising NotImplementedError: a line for it, not a traceback."""
+    report = yield
+    if report.when != "teardown" or report.failed:
+        item.config.stash.setdefault(_tally, points.Tally()).record(report.nodeid, report.passed)
+    if call.excinfo is not None and call.excinfo.errisinstance(NotImplementedError):
+        report.not_implemented = True
+        part = item.path.stem.removeprefix("test_")
+        waiting = item.config.stash.setdefault(_not_implemented, {})
+        waiting[part] = waiting.get(part, 0) + 1
+    return report
+
+
+def pytest_report_teststatus(report, config):
+    """A test that met NotImplementedError counts as failed but is listed apart, in one line per part."""
+    if getattr(report, "not_implemented", False) and report.failed:
+        return "not implemented", "N", "NOT IMPLEMENTED"
+    return None
 
 
 @pytest.fixture(scope="session")

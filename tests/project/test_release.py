@@ -1,7 +1,14 @@
 """The student bundle: public tests only, and a plain ``pytest`` inside it judges lora_bert.py offline."""
 
+import json
+import os
+import re
+import shlex
 import shutil
+import subprocess
+import sys
 import tomllib
+from pathlib import Path
 
 import pytest
 
@@ -97,3 +104,53 @@ def test_refuses_to_overwrite_a_folder(tmp_path):
     with pytest.raises(release.ReleaseError, match="not an empty folder"):
         release.build(tmp_path)
     assert (tmp_path / "keep.txt").read_text() == "student work"
+
+
+def readme_pytest_commands(readme: str) -> list[str]:
+    """Every ``pytest ...`` line of the bundle README's shell blocks, without its comment."""
+    blocks = re.findall(r"```bash\n(.*?)```", readme, flags=re.DOTALL)
+    return [line.partition("#")[0].strip() for block in blocks for line in block.splitlines()
+            if line.startswith("pytest")]
+
+
+def run_in_fresh_copy(bundle: Path, tmp_path: Path, command: str, submission: Path) -> subprocess.CompletedProcess:
+    """``command`` as a student types it, in a copy of the bundle holding ``submission`` (and a copy of it in
+    ``../elsewhere/``, for the README's file outside the folder)."""
+    copy = tmp_path / "bundle"
+    shutil.rmtree(copy, ignore_errors=True)
+    shutil.copytree(bundle, copy)
+    shutil.copy(submission, copy / "lora_bert.py")
+    (tmp_path / "elsewhere").mkdir(exist_ok=True)
+    shutil.copy(submission, tmp_path / "elsewhere" / "lora_bert.py")
+    pytest_script = Path(sys.executable).with_name("pytest")
+    return subprocess.run([str(pytest_script), *shlex.split(command)[1:], "-p", "no:cacheprovider"], cwd=copy,
+                          capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"})
+
+
+def test_every_pytest_command_of_the_bundle_readme_works_as_written(bundle, tmp_path):
+    commands = readme_pytest_commands((bundle / "README.md").read_text())
+    assert "pytest --submission lora_bert.ipynb" in commands and any("=../elsewhere/" in c for c in commands)
+    for command in commands:
+        run = run_in_fresh_copy(bundle, tmp_path, command, layout.TEMPLATE_DIR / "lora_bert.py")
+        output = run.stdout + run.stderr
+        assert run.returncode == 1, f"{command}: exit {run.returncode}\n{output[-3000:]}"  # tests ran and failed
+        assert "not implemented" in output and "public tests" in output, f"{command}\n{output[-3000:]}"
+
+
+def test_the_template_shows_zero_points_briefly_and_the_reference_full_public_points(bundle, tmp_path):
+    on_template = run_in_fresh_copy(bundle, tmp_path, "pytest", layout.TEMPLATE_DIR / "lora_bert.py").stdout
+    assert len(on_template.splitlines()) < 100, on_template
+    assert "Traceback" not in on_template and "NotImplementedError" in on_template
+    public = sum(json.loads((bundle / "tests" / "points.json").read_text())["tests"].values())
+    assert re.search(rf"public tests +0\.0 / +{public:.1f}", on_template), on_template
+    on_reference = run_in_fresh_copy(bundle, tmp_path, "pytest", layout.REFERENCE)
+    assert on_reference.returncode == 0, on_reference.stdout[-3000:]
+    assert re.search(rf"public tests +{public:.1f} / +{public:.1f}", on_reference.stdout), on_reference.stdout
+    assert "The hidden tests hold the other" in on_reference.stdout
+
+
+def test_points_are_the_graders_shares(bundle):
+    document = json.loads((bundle / "tests" / "points.json").read_text())
+    assert sum(document["tests"].values()) + document["hidden"] == pytest.approx(document["total"]) == 100
+    assert not any("merge_after_training" in test for test in document["tests"])  # a hidden test's points stay hidden
