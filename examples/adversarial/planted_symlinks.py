@@ -634,6 +634,26 @@ def main(argv=None) -> None:
 
 
 
+# %% [markdown]
+# ## Check your work
+#
+# `check()` runs the public tests on what is defined right now and shows your points,
+# part by part, from the rubric the graders use; `check("LoRALayer")` checks one part.
+# In a notebook it tests what the kernel holds: no need to save or leave the notebook.
+# It needs the bundle's `tests/`, `tiny_models/` and `data/` beside this file. On Colab,
+# upload the bundle as a zip and unpack it in a cell first:
+#
+#     !unzip -q lora-assignment.zip
+#     %cd lora-assignment
+
+# %%
+def check(part=None):
+    """Run the public tests on the names defined now and show the points (``part``: e.g. "LoRALayer")."""
+    from tests.notebook import check as run_public_tests
+
+    run_public_tests(globals(), part)
+
+
 # %%
 if __name__ == "__main__":
     main()

@@ -6,6 +6,7 @@ points and the total of the hidden ones. Where that file is absent (this reposit
 a grading workspace) nothing is shown: the grader scores in its own process.
 """
 
+import ast
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +33,12 @@ class Points:
         return self.parts.get(file, file)
 
 
+def part_title(test_file: Path) -> str:
+    """The part of the assignment a test file checks: its docstring's ``LoRALayer:``, else its name."""
+    title = (ast.get_docstring(ast.parse(test_file.read_text(encoding="utf-8"))) or "").partition(":")[0]
+    return title if title.isidentifier() else test_file.stem.removeprefix("test_")
+
+
 @dataclass
 class Tally:
     """What each test of a run did, as the grader counts it: only a test that passed earns its points."""
@@ -40,6 +47,11 @@ class Tally:
 
     def record(self, test_id: str, passed: bool) -> None:
         self.passed[test_id] = self.passed.get(test_id, True) and passed
+
+    def record_report(self, report) -> None:
+        """A phase's report: setup and call must pass; a teardown only counts when it fails."""
+        if report.when != "teardown" or report.failed:
+            self.record(report.nodeid, report.passed)
 
     def rows(self, points: Points) -> list[tuple[str, float, float]]:
         """(part, earned, available) for each part with a test in this run, in the rubric's order."""

@@ -8,12 +8,16 @@ import shutil
 import subprocess
 import sys
 import tomllib
+from datetime import datetime
 from pathlib import Path
 
+import nbformat
 import pytest
+from nbclient import NotebookClient
 
-from grader import layout, release
+from grader import layout, release, template
 
+from ..mutants.mutants import BROKEN
 from ..suite_run import run_suite
 
 HIDDEN_SOURCE = '''import pytest
@@ -154,3 +158,42 @@ def test_points_are_the_graders_shares(bundle):
     document = json.loads((bundle / "tests" / "points.json").read_text())
     assert sum(document["tests"].values()) + document["hidden"] == pytest.approx(document["total"]) == 100
     assert not any("merge_after_training" in test for test in document["tests"])  # a hidden test's points stay hidden
+
+
+def run_check_in_notebook(bundle: Path, tmp_path: Path, notebook_text: str) -> tuple[str, float]:
+    """The notebook executed top to bottom in a fresh copy of the bundle, then ``check()`` in a new last
+    cell, as a student runs it; the HTML table it displays, and the seconds that cell took."""
+    copy = tmp_path / "bundle"
+    shutil.copytree(bundle, copy)
+    notebook = nbformat.reads(notebook_text, as_version=4)
+    notebook.cells.append(nbformat.v4.new_code_cell("check()"))
+    NotebookClient(notebook, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(copy)}},
+                   record_timing=True).execute()
+    cell = notebook.cells[-1]
+    shown = "".join(output.get("data", {}).get("text/html", "") for output in cell.outputs)
+    timing = cell.metadata["execution"]
+    seconds = (datetime.fromisoformat(timing["shell.execute_reply"].replace("Z", "+00:00"))
+               - datetime.fromisoformat(timing["iopub.execute_input"].replace("Z", "+00:00"))).total_seconds()
+    return shown, seconds
+
+
+def table_rows(shown: str) -> dict[str, tuple[float, float]]:
+    return {part: (float(got), float(of)) for part, got, of in
+            re.findall(r"<t[dh]>([\w ]+)</t[dh]><t[dh][^>]*>([\d.]+) / ([\d.]+)</t[dh]>", shown)}
+
+
+def test_check_in_the_notebook_shows_full_public_points_for_a_correct_solution(bundle, tmp_path):
+    shown, seconds = run_check_in_notebook(bundle, tmp_path, template.to_notebook(layout.REFERENCE.read_text()))
+    rows = table_rows(shown)
+    public = sum(json.loads((bundle / "tests" / "points.json").read_text())["tests"].values())
+    assert rows["public tests"] == (pytest.approx(public, abs=0.05), pytest.approx(public, abs=0.05)), shown
+    assert rows["LoRALayer"] == (20.0, 20.0) and "hidden tests hold" in shown
+    print(f"check() took {seconds:.1f} s in the kernel")
+
+
+def test_check_in_the_notebook_shows_what_a_broken_part_loses(bundle, tmp_path):
+    broken = next(m for m in BROKEN if m.name == "merge_without_scaling").apply(layout.REFERENCE.read_text())
+    rows = table_rows(run_check_in_notebook(bundle, tmp_path, template.to_notebook(broken))[0])
+    got, of = rows["merge_lora"]
+    assert got < of and rows["LoRALayer"] == (20.0, 20.0)
+    assert rows["public tests"][0] == pytest.approx(rows["public tests"][1] - (of - got), abs=0.05)
