@@ -148,13 +148,15 @@ def interrupts_stop(stopping: threading.Event, workers: list[Worker]):
     (their workers with them) and get no result. A second one exits at once, still writing none."""
 
     def on_signal(signum, frame):
-        for worker in workers:
-            if worker.process is not None:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(worker.process.pid, signal.SIGKILL)
-        if stopping.is_set():
+        again = stopping.is_set()
+        with Worker.spawning:  # no worker starts unseen while this kills them (see Worker.spawn)
+            stopping.set()
+            for worker in workers:
+                if worker.process is not None:
+                    with contextlib.suppress(ProcessLookupError):
+                        os.killpg(worker.process.pid, signal.SIGKILL)
+        if again:
             os._exit(130)
-        stopping.set()
 
     if threading.current_thread() is not threading.main_thread():  # only the main thread may take signals
         yield
@@ -215,7 +217,7 @@ def grade(submissions: list[Submission], out: Path, settings: Settings,
     stopping = threading.Event()
     if todo:
         become_subreaper()
-        workers = [Worker(gpu) for gpu in gpus.assign(min(settings.jobs, len(todo)), settings.gpus)]
+        workers = [Worker(gpu, stopping) for gpu in gpus.assign(min(settings.jobs, len(todo)), settings.gpus)]
         idle = queue.SimpleQueue()
         try:
             with interrupts_stop(stopping, workers), ThreadPoolExecutor(max_workers=len(workers)) as pool:

@@ -45,8 +45,8 @@ mkdir -p "$ROOT/results"
 cp "$OUT/submission/results.json" "$ROOT/results/results.json"
 """
 
-INCLUDED = ("grader", "tests/__init__.py", "tests/conftest.py", "tests/assignment", "tiny_models", "data",
-            "pyproject.toml", "README.md", "ASSIGNMENT.md")
+INCLUDED = ("grader", *(f"tests/{name}" for name in layout.SUITE_ROOT_FILES), "tests/assignment", "tiny_models",
+            "data", "pyproject.toml", "README.md", "ASSIGNMENT.md")
 
 
 def build(out: Path) -> None:

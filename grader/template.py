@@ -28,8 +28,9 @@ NOTEBOOK_ENDING_MARKDOWN = """\
 ## Running the tests and the training
 
 Keep this notebook as `lora_bert.ipynb` beside `tests/`, `tiny_models/` and `data/`.
-In a terminal there, `pytest --submission lora_bert.ipynb` runs the public tests
-(`pytest --submission lora_bert.ipynb -k lora_layer` only those of Part 1); each
+`check()` (defined above) runs the public tests from here and shows your points;
+`check("LoRALayer")` only those of Part 1. In a terminal there,
+`pytest --submission lora_bert.ipynb` does the same on the saved notebook. Each
 failure names the rule, what was expected and what was found.
 
 The cell below fine-tunes the tiny BERT once your parts work. It runs here in Jupyter

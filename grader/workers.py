@@ -13,6 +13,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import ClassVar
@@ -56,9 +57,13 @@ class Worker:
     """One ``grader.worker`` process; started on first use, started afresh after it died."""
 
     pids: ClassVar[set[int]] = set()  # every live worker, so that reaping orphans spares them
+    # Held while a worker starts and while a stop kills workers, so that a worker is either
+    # started before the stop (and killed by it) or refused: none starts unseen in between.
+    spawning: ClassVar[threading.RLock] = threading.RLock()
 
-    def __init__(self, gpu: str | None = None):
+    def __init__(self, gpu: str | None = None, stopping: threading.Event | None = None):
         self.gpu = gpu
+        self.stopping = stopping  # once set, this worker is never started again
         self.process: subprocess.Popen | None = None
         self.home: Path | None = None
         self.pending = b""  # bytes read from the worker, not yet a whole line
@@ -79,12 +84,18 @@ class Worker:
             raise WorkerError("a grading worker did not start: can it import torch, transformers and pytest?")
 
     def spawn(self, command: list[str]) -> None:
-        self.pending = b""
-        self.home = Path(tempfile.mkdtemp(prefix="lora-grader-worker-"))
-        self.process = subprocess.Popen(command, cwd=self.home, bufsize=0, env=worker_environment(self.home, self.gpu),
-                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                                        start_new_session=True)
-        Worker.pids.add(self.process.pid)
+        with Worker.spawning:
+            if self.stopping is not None and self.stopping.is_set():
+                raise WorkerError("the batch is stopping: no worker starts")
+            self.pending = b""
+            self.home = Path(tempfile.mkdtemp(prefix="lora-grader-worker-"))
+            self.process = subprocess.Popen(command, cwd=self.home, bufsize=0,
+                                            env=worker_environment(self.home, self.gpu), stdin=subprocess.PIPE,
+                                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, start_new_session=True)
+            Worker.pids.add(self.process.pid)
+            if self.stopping is not None and self.stopping.is_set():  # stopped from this thread while it started
+                self.close()
+                raise WorkerError("the batch is stopping: no worker starts")
 
     def receive(self, timeout: float) -> dict | None:
         """The worker's next message; None if none came within ``timeout``; ``{"gone": True}`` if it died.

@@ -16,6 +16,8 @@
 #
 #     python lora_bert.py --model tiny_models/bert-tiny
 #
+# and check your work with the public tests, part by part with your points, by calling
+# `check()` (at the end of this file) or running `pytest` in the assignment's folder.
 # Importing it must stay cheap and silent: nothing trains or prints at import time.
 
 # %%

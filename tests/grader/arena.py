@@ -15,6 +15,8 @@ from pathlib import Path
 
 import psutil
 
+from grader import layout
+
 ROOT = Path(__file__).resolve().parents[2]
 ADVERSARIAL = ROOT / "examples" / "adversarial"
 CORRECT = ROOT / "examples" / "submissions" / "correct.py"
@@ -95,7 +97,7 @@ class Arena:
             shutil.copytree(ROOT / part, self.checkout / part, ignore=shutil.ignore_patterns("__pycache__"))
         shutil.copytree(ROOT / "tests" / "assignment", self.checkout / "tests" / "assignment",
                         ignore=shutil.ignore_patterns("__pycache__"))
-        for name in ("__init__.py", "conftest.py"):
+        for name in layout.SUITE_ROOT_FILES:
             shutil.copy(ROOT / "tests" / name, self.checkout / "tests" / name)
         (self.root / attacks.ANSWER_KEY).write_text(SECRET)
         self.tmp = self.root / "tmp"

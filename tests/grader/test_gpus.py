@@ -64,8 +64,8 @@ def test_a_batch_hands_its_gpus_to_its_workers_in_turn(monkeypatch, tmp_path):
     made = []
 
     class Recorded(Worker):
-        def __init__(self, gpu=None):
-            super().__init__(gpu)
+        def __init__(self, gpu=None, stopping=None):
+            super().__init__(gpu, stopping)
             made.append(gpu)
 
     monkeypatch.setattr(batch, "Worker", Recorded)
