@@ -147,7 +147,7 @@ def pytest_runtest_makereport(item, call):
     item.config.stash.setdefault(_tally, points.Tally()).record_report(report)
     if call.excinfo is not None and call.excinfo.errisinstance(NotImplementedError):
         report.not_implemented = True
-        part = item.path.stem.removeprefix("test_")
+        part = points.part_title(item.path)
         waiting = item.config.stash.setdefault(_not_implemented, {})
         waiting[part] = waiting.get(part, 0) + 1
     return report

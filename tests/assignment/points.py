@@ -7,6 +7,7 @@ a grading workspace) nothing is shown: the grader scores in its own process.
 """
 
 import ast
+import functools
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,6 +34,7 @@ class Points:
         return self.parts.get(file, file)
 
 
+@functools.cache
 def part_title(test_file: Path) -> str:
     """The part of the assignment a test file checks: its docstring's ``LoRALayer:``, else its name."""
     title = (ast.get_docstring(ast.parse(test_file.read_text(encoding="utf-8"))) or "").partition(":")[0]
