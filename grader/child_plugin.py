@@ -9,6 +9,9 @@ status, not its output, not any file it leaves behind.
 
 import json
 import os
+import signal
+
+import pytest
 
 _PIPE = os.fdopen(int(os.environ.pop("LORA_GRADER_REPORT_FD")), "w", buffering=1, encoding="utf-8")
 _TOKEN = os.environ.pop("LORA_GRADER_TOKEN")
@@ -25,6 +28,82 @@ def _message(report) -> str:
     if len(text) > MAX_MESSAGE:  # the rule comes first, the error last: keep both ends
         text = f"{text[:1500]}\n[... {len(text) - 3500} characters left out ...]\n{text[-2000:]}"
     return text
+
+
+class _Phases:
+    """Whether a test's setup, call or teardown is running, and an alarm that went off between them."""
+
+    inside = False
+    missed = None  # the alarm's (item, settings), when it went off between two phases
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_timeout_set_timer(item, settings):
+    """pytest-timeout's alarm, confined to a test's phases.
+
+    Its own handler raises wherever the alarm finds the process. Between two phases (while
+    pytest writes a report, which a submission's threads can slow down) nothing catches
+    it: the whole run ends with an internal error and every later test earns nothing.
+    Here an alarm that goes off between phases goes off at the start of the next one.
+    """
+    if settings.method != "signal":
+        return None
+    from pytest_timeout import timeout_sigalrm
+
+    def on_alarm(signum, frame):
+        if _Phases.inside:
+            timeout_sigalrm(item, settings)
+        else:
+            _Phases.missed = (item, settings)
+
+    def cancel():
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, signal.SIG_DFL)
+        _Phases.missed = None
+
+    item.cancel_timeout = cancel
+    signal.signal(signal.SIGALRM, on_alarm)
+    signal.setitimer(signal.ITIMER_REAL, settings.timeout)
+    return True
+
+
+def _missed_alarm_goes_off():
+    if _Phases.missed is not None:
+        from pytest_timeout import timeout_sigalrm
+
+        item, settings = _Phases.missed
+        _Phases.missed = None
+        timeout_sigalrm(item, settings)
+
+
+def _phase(first: bool):
+    """Run a phase with the alarm armed; an alarm missed before it goes off at its start (``first``) or, for a
+    teardown, which must still tear down, at its end."""
+    _Phases.inside = True
+    try:
+        if first:
+            _missed_alarm_goes_off()
+        result = yield
+        if not first:
+            _missed_alarm_goes_off()
+        return result
+    finally:
+        _Phases.inside = False
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_setup(item):
+    return (yield from _phase(first=True))
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_call(item):
+    return (yield from _phase(first=True))
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_teardown(item, nextitem):
+    return (yield from _phase(first=False))
 
 
 def pytest_collection_finish(session):
