@@ -12,6 +12,7 @@ import os
 import signal
 
 import pytest
+from pytest_timeout import timeout_sigalrm  # loaded before this plugin (-p pytest_timeout)
 
 _PIPE = os.fdopen(int(os.environ.pop("LORA_GRADER_REPORT_FD")), "w", buffering=1, encoding="utf-8")
 _TOKEN = os.environ.pop("LORA_GRADER_TOKEN")
@@ -48,7 +49,6 @@ def pytest_timeout_set_timer(item, settings):
     """
     if settings.method != "signal":
         return None
-    from pytest_timeout import timeout_sigalrm
 
     def on_alarm(signum, frame):
         if _Phases.inside:
@@ -69,8 +69,6 @@ def pytest_timeout_set_timer(item, settings):
 
 def _missed_alarm_goes_off():
     if _Phases.missed is not None:
-        from pytest_timeout import timeout_sigalrm
-
         item, settings = _Phases.missed
         _Phases.missed = None
         timeout_sigalrm(item, settings)

@@ -181,7 +181,8 @@ def points(rubric: Rubric) -> dict:
     finally:
         worker.close()
     shares = rubric.max_scores([test["id"] for test in tests])
-    parts = {path.name: points_module().part_title(path) for path in sorted(layout.SUITE.glob("test_*.py"))}
+    part_title = points_module().part_title
+    parts = {path.name: part_title(path) for path in sorted(layout.SUITE.glob("test_*.py"))}
     order = list(rubric.points)
     return {
         "total": rubric.total,

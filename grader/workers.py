@@ -83,9 +83,14 @@ class Worker:
             self.close()
             raise WorkerError("a grading worker did not start: can it import torch, transformers and pytest?")
 
+    @property
+    def refused(self) -> bool:
+        """Whether the batch this worker serves is stopping (then it never starts again)."""
+        return self.stopping is not None and self.stopping.is_set()
+
     def spawn(self, command: list[str]) -> None:
         with Worker.spawning:
-            if self.stopping is not None and self.stopping.is_set():
+            if self.refused:
                 raise WorkerError("the batch is stopping: no worker starts")
             self.pending = b""
             self.home = Path(tempfile.mkdtemp(prefix="lora-grader-worker-"))
@@ -93,7 +98,7 @@ class Worker:
                                             env=worker_environment(self.home, self.gpu), stdin=subprocess.PIPE,
                                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, start_new_session=True)
             Worker.pids.add(self.process.pid)
-            if self.stopping is not None and self.stopping.is_set():  # stopped from this thread while it started
+            if self.refused:  # stopped from this thread while it started
                 self.close()
                 raise WorkerError("the batch is stopping: no worker starts")
 
