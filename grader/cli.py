@@ -6,7 +6,7 @@ import os
 import sys
 from pathlib import Path
 
-from . import batch, doctor, gpus, gradescope, layout, release, report, template
+from . import batch, class_report, doctor, gpus, gradescope, layout, release, report, similarity, template
 from .rubric import DEFAULT as DEFAULT_RUBRIC
 from .rubric import Rubric, RubricError
 from .submissions import Submission, SubmissionError, discover, safe_name
@@ -160,7 +160,34 @@ def cmd_grade(args) -> int:
               f"again to grade them (what is graded is kept). grades.csv holds the {len(results)} graded.",
               file=sys.stderr)
         return 130
-    print(f"\nresults.json and feedback.md per submission in {args.out}/, all scores in {args.out / report.GRADES}")
+    class_report.write(args.out, rubric)
+    print(f"\nresults.json and feedback.md per submission in {args.out}/, all scores in {args.out / report.GRADES}, "
+          f"the class report in {args.out / class_report.HTML}")
+    return 0
+
+
+def cmd_report(args) -> int:
+    if not args.out.is_dir():
+        raise UsageError(f"{args.out}: no such folder (give the --out folder of a grade run)")
+    written = class_report.write(args.out)
+    if not written.students:
+        raise UsageError(f"{args.out}: no graded submission in it (no NAME/{report.RESULTS})")
+    print(f"wrote {args.out / class_report.HTML} and its figures ({class_report.MARKDOWN}, "
+          f"{class_report.TESTS_CSV}, {class_report.REASONS_CSV}, {class_report.STUDENTS_CSV}): "
+          f"{len(written.students)} submissions")
+    return 0
+
+
+def cmd_similarity(args) -> int:
+    try:
+        found, _ = discover(args.paths, args.out)
+    except SubmissionError as error:
+        raise UsageError(str(error)) from None
+    pairs = similarity.run(found, args.out)
+    print(report.text_table([("first", "second", "similarity", "tokens in common")] + [
+        (pair.first, pair.second, f"{100 * pair.similarity:.0f}%", str(pair.tokens)) for pair in pairs[:10]]))
+    print(f"\n{len(pairs)} pair(s) share code beyond the template, of {len(found) * (len(found) - 1) // 2}; "
+          f"side by side in {args.out / similarity.HTML}, all in {args.out / similarity.CSV}")
     return 0
 
 
@@ -237,6 +264,13 @@ def main(argv=None) -> int:
     checkup.add_argument("--device", choices=("cpu", "cuda", "auto"), default="cpu",
                          help="probe as for grading on this device (default: cpu)")
     checkup.set_defaults(run=cmd_doctor)
+    summary = commands.add_parser("report", help="write the class report of a graded folder (report.html, CSVs)")
+    summary.add_argument("out", type=Path, help="the --out folder of a grade run")
+    summary.set_defaults(run=cmd_report)
+    alike = commands.add_parser("similarity", help="rank pairs of submissions by code in common beyond the template")
+    alike.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="submissions, or a folder of them")
+    alike.add_argument("--out", type=Path, required=True, help="where similarity.html and similarity.csv go")
+    alike.set_defaults(run=cmd_similarity)
     merge = commands.add_parser("merge", help="join the grades.csv files of several shards")
     merge.add_argument("output", type=Path, help="the joined grades.csv to write")
     merge.add_argument("inputs", nargs="+", type=Path, metavar="INPUT", help="grades.csv of each shard")

@@ -7,7 +7,6 @@ moved into place at the end, so a failed build leaves nothing half-written.
 """
 
 import ast
-import importlib.util
 import json
 import shutil
 import tempfile
@@ -15,7 +14,7 @@ import tomllib
 from pathlib import Path
 
 from . import batch, layout, template
-from .rubric import Rubric
+from .rubric import Rubric, part_titles
 from .workers import Worker
 
 HIDDEN_MARKS = ("pytest.mark.hidden", "mark.hidden")
@@ -164,14 +163,6 @@ def copy_suite(folder: Path) -> list[str]:
     return rows
 
 
-def points_module():
-    """The suite's own tests/assignment/points.py, which names the parts; the suite is files, not a package here."""
-    spec = importlib.util.spec_from_file_location("suite_points", layout.SUITE / "points.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def points(rubric: Rubric) -> dict:
     """tests/points.json: each public test's points and the hidden tests' total, as the grader scores on
     the CPU (the suite shows students their points from it; see tests/assignment/points.py)."""
@@ -181,13 +172,10 @@ def points(rubric: Rubric) -> dict:
     finally:
         worker.close()
     shares = rubric.max_scores([test["id"] for test in tests])
-    part_title = points_module().part_title
-    parts = {path.name: part_title(path) for path in sorted(layout.SUITE.glob("test_*.py"))}
-    order = list(rubric.points)
     return {
         "total": rubric.total,
         "hidden": sum(shares[test["id"]] for test in tests if test["hidden"]),
-        "parts": dict(sorted(parts.items(), key=lambda item: order.index(item[0]) if item[0] in order else 99)),
+        "parts": part_titles(rubric),
         "tests": {test["id"]: shares[test["id"]] for test in tests if not test["hidden"]},
     }
 

@@ -7,6 +7,7 @@ otherwise silently change every student's total.
 
 import ast
 import difflib
+import importlib.util
 import tomllib
 from collections import defaultdict
 from dataclasses import dataclass
@@ -90,3 +91,14 @@ def unknown_names(kind: str, names: list[str], known) -> str:
         hint = f" (did you mean {' or '.join(map(repr, close))}?)" if close else ""
         parts.append(f"unknown {kind} {name!r}{hint}")
     return "; ".join(parts)
+
+
+def part_titles(rubric: Rubric, suite: Path = layout.SUITE) -> dict[str, str]:
+    """Each test file's part of the assignment (``test_merge.py`` -> ``merge_lora``) in the rubric's order,
+    named as the suite's own tests/assignment/points.py names them for students."""
+    spec = importlib.util.spec_from_file_location("suite_points", suite / "points.py")
+    module = importlib.util.module_from_spec(spec)  # the suite is files, not a package of this project
+    spec.loader.exec_module(module)
+    order = list(rubric.points)
+    files = sorted(suite.glob("test_*.py"), key=lambda f: order.index(f.name) if f.name in order else len(order))
+    return {file.name: module.part_title(file) for file in files}

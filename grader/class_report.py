@@ -1,0 +1,166 @@
+"""The class report: ``report.html`` (one self-contained page), and the same figures for scripts.
+
+Written into a batch's output folder at the end of every ``grade`` run and by
+``lora-grader report OUT``:
+
+- ``report.html``: score distribution, points lost per part, every test's pass rate and
+  discrimination with its grouped failure reasons, the submissions whose run went wrong,
+  and every student; plots embedded as PNG data, a few lines of script to sort tables,
+  nothing fetched: it opens from disk.
+- ``report.md``: the summary, the parts and the most-failed tests, for a terminal or an email.
+- ``report-tests.csv``, ``report-reasons.csv``, ``report-students.csv``: one row per test,
+  per (test, reason), per student.
+"""
+
+import base64
+import csv
+import io
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import item_analysis, pages, similarity
+from .item_analysis import Part, Student
+from .report import FEEDBACK, text_table, write_atomic
+from .rubric import Rubric, part_titles
+
+HTML = "report.html"
+MARKDOWN = "report.md"
+TESTS_CSV = "report-tests.csv"
+REASONS_CSV = "report-reasons.csv"
+STUDENTS_CSV = "report-students.csv"
+
+
+@dataclass
+class ClassReport:
+    out: Path
+    students: list[Student]
+    unreadable: list[str]
+    parts: list[Part]
+    part_names: list[str]  # in the rubric's order, for the students' columns
+    titles: dict[str, str]  # test file -> part
+
+    @classmethod
+    def build(cls, out: Path, rubric: Rubric | None = None) -> "ClassReport":
+        titles = part_titles(rubric or Rubric.load())
+        students, unreadable = item_analysis.load(out)
+        parts = item_analysis.analyse(students, titles)
+        present = {part.name for part in parts}
+        part_names = [name for name in dict.fromkeys(titles.values()) if name in present]
+        part_names += sorted(present - set(part_names))
+        return cls(out, students, unreadable, parts, part_names, titles)
+
+    @property
+    def distribution(self) -> dict[str, float]:
+        return item_analysis.distribution([student.score for student in self.students])
+
+    @property
+    def max_score(self) -> float:
+        return max((student.max_score for student in self.students), default=0.0)
+
+    def student_rows(self) -> list[dict]:
+        rows = []
+        for student in self.students:
+            earned = item_analysis.part_points(student, self.titles)
+            rows.append({"name": student.name, "score": student.score, "max_score": student.max_score,
+                         "parts": [earned.get(name, 0.0) for name in self.part_names], "note": student.note,
+                         "feedback": f"{student.name}/{FEEDBACK}"})
+        return rows
+
+
+def histogram_png(report: ClassReport) -> str:
+    """The score histogram as a data: URL. Bins of 5 points (of 100) at most: a class of 20 still shows a shape."""
+    import matplotlib
+
+    matplotlib.use("Agg")  # no display: a grading server or CI
+    from matplotlib import pyplot
+
+    scores = [student.score for student in report.students]
+    top = report.max_score or 1.0
+    step = max(top / 20, 1e-9)
+    bins = [step * i for i in range(21)]
+    figure, axes = pyplot.subplots(figsize=(10, 2.8), dpi=100, layout="constrained")
+    axes.hist(scores, bins=bins, color="#3b6ea5", edgecolor="white")
+    stats = report.distribution
+    for value, label, style in ((stats["median"], "median", "-"), (stats["mean"], "mean", "--")):
+        axes.axvline(value, color="#c0392b", linestyle=style, linewidth=1.2, label=f"{label} {value:.1f}")
+    axes.set_xlim(0, top)
+    axes.set_xlabel(f"score (of {top:g})")
+    axes.set_ylabel("submissions")
+    axes.yaxis.get_major_locator().set_params(integer=True)
+    axes.legend(loc="best", framealpha=0.9)
+    axes.spines[["top", "right"]].set_visible(False)
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png")
+    pyplot.close(figure)
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def html(report: ClassReport) -> str:
+    stats = report.distribution
+    return pages.render(
+        "report.html.j2", report=report, stats=stats, histogram=histogram_png(report) if report.students else None,
+        problems=item_analysis.problems(report.students), students=report.student_rows(),
+        similarity=(report.out / similarity.HTML).is_file(), generated=time.strftime("%Y-%m-%d %H:%M"),
+        reasons_kept=item_analysis.REASONS_KEPT)
+
+
+def tests_csv(report: ClassReport) -> str:
+    return csv_text(["part", "test", "points", "passed", "submissions", "pass_rate", "points_lost",
+                     "discrimination", "top_reason"],
+                    [[part.name, test.name, round(test.points, 4), test.passed, test.taken, round(test.pass_rate, 4),
+                      round(test.points_lost, 4), "" if test.discrimination is None else round(test.discrimination, 4),
+                      test.reasons[0][0] if test.reasons else ""]
+                     for part in report.parts for test in part.tests])
+
+
+def reasons_csv(report: ClassReport) -> str:
+    return csv_text(["part", "test", "reason", "submissions"],
+                    [[part.name, test.name, text, count]
+                     for part in report.parts for test in part.tests for text, count in test.reasons])
+
+
+def students_csv(report: ClassReport) -> str:
+    return csv_text(["name", "score", "max_score", *report.part_names, "note", "feedback"],
+                    [[row["name"], row["score"], row["max_score"], *(round(p, 4) for p in row["parts"]),
+                      row["note"], row["feedback"]] for row in report.student_rows()])
+
+
+def markdown(report: ClassReport, most_failed: int = 15) -> str:
+    stats = report.distribution
+    lines = [f"# Class report: {len(report.students)} submissions", ""]
+    if report.students:
+        lines += [f"Scores (of {report.max_score:g}): mean {stats['mean']:.1f}, median {stats['median']:.1f}, "
+                  f"quartiles {stats['q1']:.1f} and {stats['q3']:.1f}, lowest {stats['min']:.1f}, "
+                  f"highest {stats['max']:.1f}.", ""]
+    rows = [("part", "points", "mean earned", "lost class-wide")]
+    rows += [(part.name, f"{part.points:g}", f"{part.mean_earned:.1f}",
+              f"{part.points_lost:.1f}") for part in report.parts]
+    lines += ["## Points lost per part", "", "```", text_table(rows), "```", ""]
+    tests = sorted((test for part in report.parts for test in part.tests), key=lambda t: (t.pass_rate, t.name))
+    rows = [("test", "passed", "discrimination", "most common reason")]
+    rows += [(test.name, f"{test.passed}/{test.taken}", pages.signed(test.discrimination),
+              test.reasons[0][0] if test.reasons else "") for test in tests[:most_failed] if test.reasons]
+    lines += ["## Most-failed tests", "", "```", text_table(rows), "```", ""]
+    problems = item_analysis.problems(report.students)
+    if problems:
+        lines += ["## Submissions to look at", ""] + [f"- {s.name}: {note}" for s, note in problems] + [""]
+    lines += [f"- unreadable: {line}" for line in report.unreadable]
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def csv_text(header: list[str], rows: list[list]) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows(rows)
+    return buffer.getvalue()
+
+
+def write(out: Path, rubric: Rubric | None = None) -> ClassReport:
+    """Every file of the class report, into ``out``; each written whole or not at all."""
+    report = ClassReport.build(out, rubric)
+    for name, text in ((HTML, html(report)), (MARKDOWN, markdown(report)), (TESTS_CSV, tests_csv(report)),
+                       (REASONS_CSV, reasons_csv(report)), (STUDENTS_CSV, students_csv(report))):
+        write_atomic(out / name, text)
+    return report

@@ -1,0 +1,176 @@
+"""What a graded class did, test by test: the figures of the class report.
+
+Read from each submission's ``results.json`` (the files grades.csv is made from), so the
+report and grades.csv never disagree. The statistics are those of classical item
+analysis: a test's pass rate (its difficulty) and its discrimination, the point-biserial
+correlation between passing it and the rest of the score (the total without the test's
+own points, so a heavy test does not correlate with itself).
+"""
+
+import json
+import re
+import statistics
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .report import RESULTS
+
+REASONS_KEPT = 5  # per test; the CSV keeps them all
+REASON_CHARS = 160
+
+
+@dataclass
+class Student:
+    name: str
+    score: float
+    max_score: float
+    tests: dict[str, dict]  # test name -> its entry of results.json
+    extra: dict
+
+    @property
+    def note(self) -> str:
+        return self.extra.get("note", "")
+
+
+@dataclass
+class Test:
+    name: str
+    part: str
+    points: float
+    passed: int
+    taken: int
+    discrimination: float | None  # None where it is undefined: everyone passed, or everyone failed
+    reasons: list[tuple[str, int]]  # the grouped failure reasons, most common first
+
+    @property
+    def pass_rate(self) -> float:
+        return self.passed / self.taken if self.taken else 0.0
+
+    @property
+    def points_lost(self) -> float:
+        return (self.taken - self.passed) * self.points
+
+
+@dataclass
+class Part:
+    name: str
+    points: float  # per submission
+    tests: list[Test] = field(default_factory=list)
+
+    @property
+    def points_lost(self) -> float:
+        return sum(test.points_lost for test in self.tests)
+
+    @property
+    def mean_earned(self) -> float:
+        taken = max((test.taken for test in self.tests), default=0)
+        return max(self.points - self.points_lost / taken, 0.0) if taken else 0.0
+
+
+def load(out: Path) -> tuple[list[Student], list[str]]:
+    """Every graded submission under ``out`` (``out/NAME/results.json``), by name; and the unreadable ones."""
+    students, unreadable = [], []
+    for path in sorted(out.glob(f"*/{RESULTS}")):
+        try:
+            results = json.loads(path.read_text(encoding="utf-8"))
+            extra = results["extra_data"]
+            students.append(Student(path.parent.name, float(results["score"]), float(extra["max_score"]),
+                                    {test["name"]: test for test in results["tests"]}, extra))
+        except (OSError, ValueError, KeyError, TypeError) as error:
+            unreadable.append(f"{path}: {error}")
+    return students, unreadable
+
+
+def distribution(scores: list[float]) -> dict[str, float]:
+    """Count, mean, median, quartiles (inclusive, as spreadsheets compute them), lowest and highest."""
+    if not scores:
+        return {"count": 0}
+    q1, median, q3 = statistics.quantiles(scores, n=4, method="inclusive") if len(scores) > 1 else scores * 3
+    return {"count": len(scores), "mean": statistics.fmean(scores), "median": median, "q1": q1, "q3": q3,
+            "min": min(scores), "max": max(scores)}
+
+
+def point_biserial(passed: list[bool], rest: list[float]) -> float | None:
+    """Pearson's correlation of a 0/1 variable with a score, which is the point-biserial; None when either is
+    constant (a test everybody passed says nothing about who is strong)."""
+    try:
+        return statistics.correlation([float(p) for p in passed], rest)
+    except statistics.StatisticsError:
+        return None
+
+
+EXCEPTION = re.compile(r"^(?:E\s+)?([A-Za-z_][\w.]*(?:Error|Exception|Exit|Interrupt|Warning))\b:?(.*)$")
+NORMALIZE = (
+    (re.compile(r"0x[0-9a-fA-F]+"), "0x…"),
+    (re.compile(r"'[^']*'|\"[^\"]*\""), "'…'"),
+    (re.compile(r"`[^`]*`"), "`…`"),
+    (re.compile(r"\b[A-Za-z_]\w*(?:\.\w+)+"), "NAME"),  # dotted names: modules, parameters, files
+    (re.compile(r"[-+]?\d+(?:\.\d+)?(?:e[-+]?\d+)?"), "#"),
+    (re.compile(r"NAME(?:, NAME)+(?:, …)?"), "NAMES"),
+    (re.compile(r"\s+"), " "),
+)
+
+
+def reason(output: str) -> str:
+    """A failure's reason with what varies between students stripped (numbers, names, quoted text), so the same
+    mistake made thirty times is one reason: the suite's ``expected:`` and ``found:`` lines, else the exception
+    raised, else the first line."""
+    lines = [line.strip() for line in output.splitlines() if line.strip()]
+    found = next((line for line in lines if line.startswith("found:")), None)
+    expected = next((line for line in lines if line.startswith("expected:")), None)
+    raised = [match for line in lines if (match := EXCEPTION.match(line))]
+    if found:
+        text = f"{expected}; {found}" if expected else found
+    elif raised:
+        name, message = raised[-1].groups()
+        text = f"{name.rpartition('.')[2]}: {message.strip()}" if message.strip() else name.rpartition(".")[2]
+    else:
+        text = lines[0] if lines else "no message"
+    for pattern, replacement in NORMALIZE:
+        text = pattern.sub(replacement, text)
+    return text if len(text) <= REASON_CHARS else text[:REASON_CHARS - 1] + "…"
+
+
+def part_of(test_name: str, parts: dict[str, str]) -> str:
+    file = test_name.partition("::")[0]
+    return parts.get(file, file.removeprefix("test_").removesuffix(".py"))
+
+
+def analyse(students: list[Student], parts: dict[str, str]) -> list[Part]:
+    """Parts with the most points lost class-wide first; in each, the tests passed least first."""
+    names = sorted({name for student in students for name in student.tests})
+    grouped: dict[str, Part] = {}
+    for name in names:
+        entries = [(student, student.tests.get(name)) for student in students]
+        taken = [(student, entry) for student, entry in entries if entry is not None]
+        passed = [entry["status"] == "passed" for _, entry in taken]
+        rest = [student.score - entry["score"] for student, entry in taken]
+        points = max(float(entry["max_score"]) for _, entry in taken)
+        reasons = Counter(reason(entry.get("output", "")) for _, entry in taken if entry["status"] != "passed")
+        test = Test(name, part_of(name, parts), points, sum(passed), len(taken), point_biserial(passed, rest),
+                    reasons.most_common())
+        part = grouped.setdefault(test.part, Part(test.part, 0.0))
+        part.points += points
+        part.tests.append(test)
+    for part in grouped.values():
+        part.tests.sort(key=lambda test: (test.pass_rate, -test.points, test.name))
+    order = list(dict.fromkeys(parts.values()))
+    return sorted(grouped.values(), key=lambda part: (-round(part.points_lost, 6),
+                                                      order.index(part.name) if part.name in order else len(order)))
+
+
+def part_points(student: Student, parts: dict[str, str]) -> dict[str, float]:
+    """What a student earned in each part."""
+    earned: dict[str, float] = {}
+    for name, entry in student.tests.items():
+        part = part_of(name, parts)
+        earned[part] = earned.get(part, 0.0) + float(entry["score"])
+    return earned
+
+
+def problems(students: list[Student]) -> list[tuple[Student, str]]:
+    """Submissions whose run went wrong as a whole: stopped by a limit, not importable, cells that raised,
+    a lost worker, a process that ended early, no module: what staff should look at by hand."""
+    return [(student, student.note) for student in students
+            if student.note and not student.note.endswith("file(s) left out")]

@@ -1,0 +1,152 @@
+"""Which submissions look copied from one another, beyond what the student template gives everyone.
+
+The comparison is copydetect's (github.com/blingenf/copydetect, MIT): the winnowing
+fingerprints of MOSS ("Winnowing: Local Algorithms for Document Fingerprinting",
+Schleimer, Wilkerson and Aiken, 2003) over Pygments tokens, with names, strings and
+comments normalised away, so renaming variables or rewording comments does not hide a
+copy; the template's own fingerprints are removed as boilerplate, so two untouched
+templates share nothing. Chosen over its peers: MOSS uploads every submission to a
+server in the United States; JPlag and Dolos need a Java or Node runtime beside ours;
+pycode-similar compares ASTs but knows no boilerplate and shows no regions. copydetect
+runs in this process and gives, for each pair, the share of each file found in the
+other and the matching regions, which the page shows side by side. Nothing leaves the
+machine.
+
+Every pair is first screened by the share of fingerprints it has in common (set
+intersections: a class of 2,000 is 2 million pairs); copydetect's token-level
+comparison then runs on the pairs that pass, most alike first.
+"""
+
+import csv
+import io
+import itertools
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import nbformat
+import numpy as np
+from copydetect import CodeFingerprint, compare_files
+from copydetect.defaults import GUARANTEE_THRESHOLD, NOISE_THRESHOLD
+from copydetect.utils import highlight_overlap
+
+from . import layout, pages
+from .report import write_atomic
+from .submissions import Submission, take_module
+
+HTML = "similarity.html"
+CSV = "similarity.csv"
+WINDOW = GUARANTEE_THRESHOLD - NOISE_THRESHOLD + 1  # copydetect's own: a match this long is always found
+SCREEN = 0.2  # a pair with less than this share of fingerprints in common is not compared token by token
+COMPARED = 500  # at most this many pairs, most alike first, are compared token by token
+SHOWN = 20  # pairs shown side by side on the page
+CONTEXT_LINES = 4  # lines around each matching region on the page
+
+
+@dataclass
+class Pair:
+    first: str
+    second: str
+    shares: tuple[float, float]  # of each one's code beyond the template, the part found in the other
+    tokens: int  # tokens in common
+    regions: tuple[np.ndarray, np.ndarray]  # copydetect's slices: starts and ends of the matching regions
+
+    @property
+    def similarity(self) -> float:
+        """The larger share: a student who copied one function of a long file is found from the short side."""
+        return max(self.shares)
+
+
+def code_of(submission: Submission) -> str | None:
+    """The module's code (a notebook's code cells, in order), or None when the submission has no module."""
+    with tempfile.TemporaryDirectory(prefix="lora-grader-similarity-") as folder:
+        module = take_module(submission, Path(folder))
+        if module.file is None:
+            return None
+        return code_in(module.file)
+
+
+def code_in(path: Path) -> str:
+    if path.suffix != ".ipynb":
+        return path.read_text(encoding="utf-8", errors="replace")
+    try:
+        notebook = nbformat.read(path, as_version=4)
+    except Exception:  # not JSON, not a notebook: compare nothing rather than stop the whole class
+        return ""
+    return "\n\n".join(cell.source for cell in notebook.cells if cell.cell_type == "code")
+
+
+def template_hashes(template: Path = layout.TEMPLATE_DIR) -> np.ndarray:
+    """Every fingerprint of the template's module and notebook (a window of 1 keeps them all)."""
+    hashes = set()
+    for path in sorted(template.glob("lora_bert.*")):
+        hashes |= CodeFingerprint("lora_bert.py", NOISE_THRESHOLD, 1, fp=io.StringIO(code_in(path))).hashes
+    return np.array(sorted(hashes), dtype=np.int64)
+
+
+def fingerprints(codes: dict[str, str], boilerplate: np.ndarray) -> dict[str, CodeFingerprint]:
+    return {name: CodeFingerprint(f"{name}.py", NOISE_THRESHOLD, WINDOW, boilerplate=boilerplate,
+                                  fp=io.StringIO(code)) for name, code in codes.items()}
+
+
+def screened(prints: dict[str, CodeFingerprint]) -> list[tuple[float, str, str]]:
+    """The pairs worth comparing token by token: (share of fingerprints in common, first, second), most first."""
+    sets = {name: frozenset(fingerprint.hashes) for name, fingerprint in prints.items()}
+    candidates = []
+    for first, second in itertools.combinations(sorted(sets), 2):
+        a, b = sets[first], sets[second]
+        if a and b and (common := len(a & b)):
+            share = common / min(len(a), len(b))
+            if share >= SCREEN:
+                candidates.append((share, first, second))
+    candidates.sort(key=lambda candidate: -candidate[0])
+    return candidates[:COMPARED]
+
+
+def compare(prints: dict[str, CodeFingerprint]) -> list[Pair]:
+    """The pairs with code in common beyond the template, most alike first."""
+    pairs = []
+    for _, first, second in screened(prints):
+        tokens, shares, regions = compare_files(prints[first], prints[second])
+        if tokens:
+            pairs.append(Pair(first, second, (float(shares[0]), float(shares[1])), int(tokens), regions))
+    pairs.sort(key=lambda pair: (-pair.similarity, -pair.tokens, pair.first, pair.second))
+    return pairs
+
+
+def side_by_side(pair: Pair, codes: dict[str, str]) -> tuple[str, str]:
+    """Both files as HTML with the matching regions marked, long stretches between them cut."""
+    shown = []
+    for name, regions in ((pair.first, pair.regions[0]), (pair.second, pair.regions[1])):
+        marked, _ = highlight_overlap(codes[name], regions, "<mark>", "</mark>", truncate=CONTEXT_LINES,
+                                      escape_html=True)
+        shown.append(marked)
+    return shown[0], shown[1]
+
+
+def csv_text(pairs: list[Pair]) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["first", "second", "similarity", "share_of_first", "share_of_second", "tokens_in_common"])
+    for pair in pairs:
+        writer.writerow([pair.first, pair.second, round(pair.similarity, 4), round(pair.shares[0], 4),
+                         round(pair.shares[1], 4), pair.tokens])
+    return out.getvalue()
+
+
+def html(pairs: list[Pair], codes: dict[str, str], empty: list[str], compared: int) -> str:
+    shown = [(pair, *side_by_side(pair, codes)) for pair in pairs[:SHOWN]]
+    return pages.render(
+        "similarity.html.j2", pairs=pairs, shown=shown, count=len(codes), compared=compared, empty=empty, screen=SCREEN)
+
+
+def run(submissions: list[Submission], out: Path) -> list[Pair]:
+    """Compare every pair of ``submissions``; write similarity.html and similarity.csv into ``out``."""
+    codes = {s.name: code for s in submissions if (code := code_of(s)) is not None}
+    prints = fingerprints(codes, template_hashes())
+    empty = sorted(name for name, fingerprint in prints.items() if not fingerprint.hashes)
+    pairs = compare(prints)
+    compared = len(codes) * (len(codes) - 1) // 2
+    write_atomic(out / HTML, html(pairs, codes, empty, compared))
+    write_atomic(out / CSV, csv_text(pairs))
+    return pairs
