@@ -2,13 +2,29 @@
 
 import argparse
 import csv
+import json
 import os
 import sys
 from pathlib import Path
 
-from . import batch, class_report, doctor, gpus, gradescope, layout, release, report, similarity, template
+from . import (
+    batch,
+    class_report,
+    classroom,
+    doctor,
+    gpus,
+    gradebook,
+    gradescope,
+    item_analysis,
+    layout,
+    prairielearn,
+    release,
+    report,
+    similarity,
+    template,
+)
 from .rubric import DEFAULT as DEFAULT_RUBRIC
-from .rubric import Rubric, RubricError
+from .rubric import Rubric, RubricError, part_titles
 from .submissions import Submission, SubmissionError, discover, safe_name
 from .testrun import Limits
 
@@ -160,9 +176,59 @@ def cmd_grade(args) -> int:
               f"again to grade them (what is graded is kept). grades.csv holds the {len(results)} graded.",
               file=sys.stderr)
         return 130
-    class_report.write(args.out, rubric)
-    print(f"\nresults.json and feedback.md per submission in {args.out}/, all scores in {args.out / report.GRADES}, "
-          f"the class report in {args.out / class_report.HTML}")
+    write_platform_files(args.format, {s.name: results[s.name] for s in submissions if s.name in results}, args.out,
+                         rubric)
+    written = ""
+    if args.report:
+        class_report.write(args.out, rubric)
+        written = f", the class report in {args.out / class_report.HTML}"
+    print(f"\nresults.json and feedback.md per submission in {args.out}/, all scores in {args.out / report.GRADES}"
+          f"{written}")
+    return 0
+
+
+def write_platform_files(platform: str, results: dict[str, dict], out: Path, rubric: Rubric) -> None:
+    """Beside each results.json (Gradescope's format, always written): the file the platform reads. For GitHub
+    Classroom grading one submission in a workflow step, its outputs too (``$GITHUB_OUTPUT``)."""
+    parts = part_titles(rubric)
+    for name, graded in results.items():
+        if platform == "classroom":
+            runners = classroom.runners(graded, rubric)
+            report.write_atomic(out / name / classroom.RESULTS, json.dumps(runners, indent=1) + "\n")
+            if os.environ.get("GITHUB_OUTPUT") and len(results) == 1:
+                with open(os.environ["GITHUB_OUTPUT"], "a", encoding="utf-8") as outputs:
+                    outputs.write(classroom.step_outputs(runners))
+        elif platform == "prairielearn":
+            document = prairielearn.results(graded, parts)
+            report.write_atomic(out / name / prairielearn.RESULTS, json.dumps(document, indent=1) + "\n")
+
+
+def cmd_prairielearn(args) -> int:
+    try:
+        prairielearn.build(args.out)
+    except FileExistsError as error:
+        raise UsageError(str(error)) from None
+    print(f"wrote the PrairieLearn course files to {args.out}: see {args.out / 'README.md'}")
+    return 0
+
+
+def cmd_gradebook(args) -> int:
+    graded, unreadable = item_analysis.load(args.out)
+    if not graded:
+        raise UsageError(f"{args.out}: no graded submission in it (no NAME/{report.RESULTS})")
+    points = max(student.max_score for student in graded)
+    try:
+        book = gradebook.build({s.name: s.score for s in graded}, points, args.canvas, args.assignment, args.roster)
+    except gradebook.GradebookError as error:
+        raise UsageError(str(error)) from None
+    report.write_atomic(args.output, book.csv())
+    scored = len(book.rows) - 1 - len(book.unsubmitted)
+    print(f"wrote {args.output}: {scored} scores in the column {args.assignment!r}, out of {points:g}; "
+          "import it in Canvas (Grades, Import)")
+    for title, names in (("students without a submission (left blank)", book.unsubmitted),
+                         ("submissions without a student (left out)", book.unmatched + unreadable)):
+        if names:
+            print(f"{len(names)} {title}: {', '.join(names)}")
     return 0
 
 
@@ -255,6 +321,12 @@ def main(argv=None) -> int:
     grade.add_argument("--single", action="store_true",
                        help="each PATH is one submission, even a folder without lora_bert.py (as on Gradescope)")
     grade.add_argument("--quiet", action="store_true", help="no progress bar")
+    grade.add_argument("--format", choices=("gradescope", "classroom", "prairielearn"), default="gradescope",
+                       help="beside each results.json (Gradescope's format, always written): classroom.json, the "
+                       "GitHub Classroom reporter's runners (and $GITHUB_OUTPUT's lines, grading one), or "
+                       "prairielearn.json, PrairieLearn's results.json (default: gradescope, nothing more)")
+    grade.add_argument("--no-report", dest="report", action="store_false",
+                       help="no class report (report.html and its CSVs): one submission graded on a platform")
     grade.set_defaults(run=cmd_grade)
     autograder = commands.add_parser("gradescope",
                                      help="write a Gradescope autograder bundle (setup.sh, run_autograder)")
@@ -264,6 +336,19 @@ def main(argv=None) -> int:
     checkup.add_argument("--device", choices=("cpu", "cuda", "auto"), default="cpu",
                          help="probe as for grading on this device (default: cpu)")
     checkup.set_defaults(run=cmd_doctor)
+    course = commands.add_parser("prairielearn", help="write PrairieLearn course files: the grader in "
+                                 "serverFilesCourse, a question with externalGradingOptions, the image's Dockerfile")
+    course.add_argument("out", type=Path, help="a folder that does not exist yet")
+    course.set_defaults(run=cmd_prairielearn)
+    book = commands.add_parser("gradebook", help="write the CSV that Canvas's gradebook import takes")
+    book.add_argument("out", type=Path, help="the --out folder of a grade run")
+    book.add_argument("--canvas", type=Path, required=True, help="the course's gradebook, exported from Canvas")
+    book.add_argument("--roster", type=Path, help="CSV: a 'submission' column and one of ID, SIS User ID, "
+                      "SIS Login ID (default: submissions are named by one of those)")
+    book.add_argument("--assignment", default="LoRA fine-tuning", help="the assignment's column as in the export, "
+                      "'Name (id)'; a name without an id creates a new assignment (default: %(default)s)")
+    book.add_argument("--output", type=Path, default=Path("canvas_import.csv"), help="default: %(default)s")
+    book.set_defaults(run=cmd_gradebook)
     summary = commands.add_parser("report", help="write the class report of a graded folder (report.html, CSVs)")
     summary.add_argument("out", type=Path, help="the --out folder of a grade run")
     summary.set_defaults(run=cmd_report)

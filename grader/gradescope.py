@@ -40,7 +40,7 @@ ROOT=${AUTOGRADER_ROOT:-/autograder}
 PYTHON=${PYTHON:-$ROOT/venv/bin/python}
 OUT=$(mktemp -d)
 cd "$ROOT/source"
-"$PYTHON" -m grader grade "$ROOT/submission" --single --out "$OUT" --quiet --jobs 1
+"$PYTHON" -m grader grade "$ROOT/submission" --single --out "$OUT" --quiet --jobs 1 --no-report
 mkdir -p "$ROOT/results"
 cp "$OUT/submission/results.json" "$ROOT/results/results.json"
 """

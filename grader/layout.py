@@ -6,6 +6,7 @@ places relative to each other as here.
 """
 
 import shutil
+import tomllib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -34,3 +35,14 @@ def copy_models_and_data(folder: Path) -> None:
             shutil.copytree(model, folder / "tiny_models" / model.name)
     (folder / "data").mkdir()
     shutil.copy(DATA / "reviews.csv", folder / "data" / "reviews.csv")
+
+
+def project() -> dict:
+    """pyproject.toml's ``[project]`` table."""
+    with open(PYPROJECT, "rb") as f:
+        return tomllib.load(f)["project"]
+
+
+def requirements() -> str:
+    """The grader's dependencies as a requirements.txt (install torch first, from the index that fits)."""
+    return "\n".join(project()["dependencies"]) + "\n"

@@ -10,10 +10,9 @@ import ast
 import json
 import shutil
 import tempfile
-import tomllib
 from pathlib import Path
 
-from . import batch, layout, template
+from . import batch, classroom, layout, template
 from .rubric import Rubric, part_titles
 from .workers import Worker
 
@@ -87,7 +86,9 @@ prints how many parameters LoRA trains, then the loss and the accuracy of every 
 ## What the tests check
 
 The graders also run hidden tests, on the same rules; `tests/points.json` says what
-each public test is worth.
+each public test is worth. If your course uses GitHub Classroom, the workflow in
+`.github/workflows/classroom.yml` grades each push: your points show in Classroom and
+on the run's summary page.
 
 | file | what it checks | tests |
 | --- | --- | --- |
@@ -131,18 +132,9 @@ def describe_tests(source: str) -> tuple[str, list[str]]:
     return summary, names
 
 
-def project() -> dict:
-    with open(layout.PYPROJECT, "rb") as f:
-        return tomllib.load(f)["project"]
-
-
-def requirements() -> str:
-    return "\n".join(project()["dependencies"]) + "\n"
-
-
 def python_version() -> str:
     """The oldest Python the project supports, from ``requires-python`` (``>=3.11`` gives 3.11)."""
-    return project()["requires-python"].removeprefix(">=")
+    return layout.project()["requires-python"].removeprefix(">=")
 
 
 def copy_suite(folder: Path) -> list[str]:
@@ -187,8 +179,11 @@ def fill(folder: Path) -> None:
     layout.copy_models_and_data(folder)
     shutil.copy(layout.ASSIGNMENT, folder / "ASSIGNMENT.md")
     (folder / "pytest.ini").write_text(PYTEST_INI)
-    (folder / "requirements.txt").write_text(requirements())
+    (folder / "requirements.txt").write_text(layout.requirements())
     (folder / "README.md").write_text(README.format(table="\n".join(rows), python=python_version()))
+    workflows = folder / ".github" / "workflows"
+    workflows.mkdir(parents=True)
+    (workflows / "classroom.yml").write_text(classroom.workflow(Rubric.load()))
 
 
 def build(out: Path) -> None:

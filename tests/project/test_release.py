@@ -15,7 +15,8 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from grader import layout, release, template
+from grader import classroom, layout, release, template
+from grader.rubric import Rubric
 
 from ..mutants.mutants import BROKEN
 from ..suite_run import run_suite
@@ -197,3 +198,8 @@ def test_check_in_the_notebook_shows_what_a_broken_part_loses(bundle, tmp_path):
     got, of = rows["merge_lora"]
     assert got < of and rows["LoRALayer"] == (20.0, 20.0)
     assert rows["public tests"][0] == pytest.approx(rows["public tests"][1] - (of - got), abs=0.05)
+
+
+def test_the_bundle_is_a_classroom_repository_template(bundle):
+    """Its workflow is the one tests/grader/test_classroom.py checks against the reporter's rules."""
+    assert (bundle / ".github" / "workflows" / "classroom.yml").read_text() == classroom.workflow(Rubric.load())

@@ -1,0 +1,151 @@
+"""GitHub Classroom: the grading step's outputs that Classroom's autograding reporter reads, and its workflow.
+
+What the reporter (education/autograding-grading-reporter, ``src/``) does, and so what
+this module writes:
+
+- ``main.js``: for each name in its ``runners`` input, it reads the environment variable
+  ``<NAME>_RESULTS`` (the name upper-cased), base64-decodes it and parses JSON; any
+  runner whose ``status`` is ``"fail"`` fails the job, else any ``"error"``.
+- ``notify-classroom.js``: Classroom's points are the sum of every test's ``score`` over
+  the runners whose ``max_score`` is not 0, out of the sum of their ``max_score``; it
+  writes ``Points X/Y`` on the check run named ``Autograding Tests`` (the job's name).
+- ``aggregate-results.js`` and ``console-results.js``: the log's table gives each runner
+  ``passed / len(tests) * max_score``, counting tests whose ``status`` is ``"pass"``.
+  That equals the sum of the runner's scores only when its tests weigh the same, so
+  there is one runner per rubric group (a test file, or a test the rubric prices apart),
+  whose tests share its points equally: the log and Classroom then agree.
+
+Each runner's JSON is ``{"version": 1, "status", "max_score", "tests": [{"name", "status",
+"score", "message", "test_code", "filename", "line_no", "execution_time"}]}``, the shape
+Classroom's own graders emit. The reporter gets every runner as one environment string,
+and Linux refuses to start a process with a string over 128 KiB (MAX_ARG_STRLEN): each
+runner's encoded JSON is kept under ``MAX_ENCODED`` by shortening the longest messages.
+"""
+
+import base64
+import json
+import re
+
+from .rubric import Rubric
+
+VERSION = 1
+RESULTS = "classroom.json"  # beside the grader's results.json: each runner's JSON, decoded
+MAX_ENCODED = 100_000  # bytes of base64 per runner: under 128 KiB with its variable's name, with room to spare
+MESSAGE_CHARS = 2_000  # a failure's message, at most, before any further shortening
+STATUS = {"passed": "pass", "failed": "fail"}
+
+
+def runner_name(group: str) -> str:
+    """``test_merge.py`` -> ``merge``; ``test_merge.py::test_x`` -> ``merge_test_x``: a step output's name."""
+    name = group.replace(".py", "").removeprefix("test_")
+    return re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
+
+
+def runner_names(rubric: Rubric) -> list[str]:
+    """One runner per rubric group that carries points, in the rubric's order."""
+    return [runner_name(group) for group, points in rubric.points.items() if points > 0]
+
+
+def encode(document: dict) -> str:
+    return base64.b64encode(json.dumps(document, separators=(",", ":")).encode()).decode("ascii")
+
+
+def fitted(document: dict) -> dict:
+    """The runner's JSON with its longest messages shortened until it encodes to MAX_ENCODED bytes or less."""
+    limit = MESSAGE_CHARS
+    while len(encode(document)) > MAX_ENCODED and limit > 40:
+        for test in document["tests"]:
+            if len(test["message"]) > limit:
+                test["message"] = test["message"][:limit] + "\n[... shortened to fit GitHub's limits]"
+        limit //= 2
+    return document
+
+
+def runners(results: dict, rubric: Rubric) -> dict[str, dict]:
+    """One results.json (the grader's) as the reporter's runners: name -> its JSON, in the rubric's order."""
+    grouped: dict[str, list[dict]] = {name: [] for name in runner_names(rubric)}
+    seconds = results.get("execution_time", 0) / max(len(results["tests"]), 1)
+    for test in results["tests"]:
+        group = rubric.group_of(test["name"])
+        if group is None or not rubric.points[group]:
+            continue
+        grouped[runner_name(group)].append({
+            "name": test["name"],
+            "status": STATUS[test["status"]],
+            "score": test["score"],
+            "message": test["output"][:MESSAGE_CHARS] if test["status"] != "passed" else "",
+            "test_code": f"pytest tests/assignment/{test['name']}",
+            "filename": f"tests/assignment/{test['name'].partition('::')[0]}",
+            "line_no": 0,
+            "execution_time": f"{seconds:.2f}s",  # the grader times a submission, not each test
+        })
+    graded = not results["extra_data"].get("note", "").startswith("no module")
+    return {name: fitted({
+        "version": VERSION,
+        "status": ("pass" if all(t["status"] == "pass" for t in tests) else "fail") if graded else "error",
+        "max_score": round(sum(rubric.points[g] for g in rubric.points if runner_name(g) == name), 6),
+        "tests": tests,
+    }) for name, tests in grouped.items() if tests}
+
+
+def step_outputs(documents: dict[str, dict]) -> str:
+    """The lines a step appends to ``$GITHUB_OUTPUT``: ``name=base64`` (base64 has no newline to escape)."""
+    return "".join(f"{name}={encode(document)}\n" for name, document in documents.items())
+
+
+WORKFLOW = """\
+# GitHub Classroom autograding for the LoRA/BERT assignment, written by `lora-grader release`.
+# Classroom reads the points from the reporter's check run on this job: keep the workflow's
+# and the job's names. The grader comes from the course's private repository (make it from
+# `lora-grader gradescope`'s bundle, which holds no reference solution): set the repository
+# variable GRADER_REPOSITORY (owner/name) and the secret GRADER_TOKEN (read access to it).
+# A student can edit this file, so whatever it can read (the hidden tests) is not secret.
+name: Autograding Tests
+on: [push, workflow_dispatch, repository_dispatch]
+permissions:
+  checks: write
+  actions: read
+  contents: read
+jobs:
+  run-autograding-tests:
+    runs-on: ubuntu-latest
+    if: github.actor != 'github-classroom[bot]'
+    timeout-minutes: 30
+    steps:
+      - name: Checkout code
+        uses: actions/checkout@v4
+        with: {{path: submission}}
+      - name: Checkout the grader
+        uses: actions/checkout@v4
+        with:
+          repository: ${{{{ vars.GRADER_REPOSITORY }}}}
+          token: ${{{{ secrets.GRADER_TOKEN }}}}
+          path: grader
+      - uses: actions/setup-python@v5
+        with: {{python-version: "3.11"}}
+      - name: Install the grader
+        run: |
+          pip install torch --index-url https://download.pytorch.org/whl/cpu
+          pip install -e ./grader
+      - name: Grade
+        id: grade
+        working-directory: grader
+        run: |
+          module=../submission/lora_bert.py
+          [ -f "$module" ] || module=../submission/lora_bert.ipynb
+          python -m grader grade "$module" --single --out ../graded --format classroom --no-report --quiet --jobs 1
+          cat ../graded/*/feedback.md >> "$GITHUB_STEP_SUMMARY"
+      - name: Autograding Reporter
+        uses: classroom-resources/autograding-grading-reporter@v1
+        env:
+{env}
+        with:
+          runners: {runners}
+"""
+
+
+def workflow(rubric: Rubric) -> str:
+    """``.github/workflows/classroom.yml`` for the student repository template: one runner per rubric group."""
+    names = runner_names(rubric)
+    env = "\n".join(f'          {name.upper()}_RESULTS: "${{{{ steps.grade.outputs.{name} }}}}"' for name in names)
+    return WORKFLOW.format(env=env, runners=",".join(names))
