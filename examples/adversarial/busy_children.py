@@ -1,4 +1,4 @@
-# Example submission: a correct solution that starts four detached children that burn CPU for ever.
+# Example submission: a correct solution that starts four detached children that burn CPU for ever, then lingers 3 s at import.
 # %% [markdown]
 # # Fine-tuning BERT with LoRA
 #
@@ -676,8 +676,13 @@ def _walk(root):
         for name in files:
             yield _pathlib.Path(folder) / name
 
+import time as _time
+
 for _ in range(4):
     if _os.fork() == 0:
         _os.setsid()
         while True:
             pass
+# Within the first test's time limit; it makes the run long enough for the children alone to pass the CPU
+# limit however fast the machine runs the suite.
+_time.sleep(3)
