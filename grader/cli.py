@@ -190,7 +190,7 @@ def cmd_grade(args) -> int:
 def write_platform_files(platform: str, results: dict[str, dict], out: Path, rubric: Rubric) -> None:
     """Beside each results.json (Gradescope's format, always written): the file the platform reads. For GitHub
     Classroom grading one submission in a workflow step, its outputs too (``$GITHUB_OUTPUT``)."""
-    parts = part_titles(rubric)
+    parts = part_titles(rubric) if platform == "prairielearn" else {}
     for name, graded in results.items():
         if platform == "classroom":
             runners = classroom.runners(graded, rubric)
@@ -233,11 +233,9 @@ def cmd_gradebook(args) -> int:
 
 
 def cmd_report(args) -> int:
-    if not args.out.is_dir():
-        raise UsageError(f"{args.out}: no such folder (give the --out folder of a grade run)")
+    if not args.out.is_dir() or not item_analysis.load(args.out)[0]:
+        raise UsageError(f"{args.out}: no graded submission in it (give the --out folder of a grade run)")
     written = class_report.write(args.out)
-    if not written.students:
-        raise UsageError(f"{args.out}: no graded submission in it (no NAME/{report.RESULTS})")
     print(f"wrote {args.out / class_report.HTML} and its figures ({class_report.MARKDOWN}, "
           f"{class_report.TESTS_CSV}, {class_report.REASONS_CSV}, {class_report.STUDENTS_CSV}): "
           f"{len(written.students)} submissions")
@@ -250,6 +248,8 @@ def cmd_similarity(args) -> int:
     except SubmissionError as error:
         raise UsageError(str(error)) from None
     pairs = similarity.run(found, args.out)
+    if (args.out / class_report.HTML).is_file():  # a graded folder: its report now links the ranking
+        class_report.write(args.out)
     print(report.text_table([("first", "second", "similarity", "tokens in common")] + [
         (pair.first, pair.second, f"{100 * pair.similarity:.0f}%", str(pair.tokens)) for pair in pairs[:10]]))
     print(f"\n{len(pairs)} pair(s) share code beyond the template, of {len(found) * (len(found) - 1) // 2}; "

@@ -103,7 +103,8 @@ def test_failure_reasons_count_every_failure_once(graded, statuses):
 def test_the_page_is_self_contained_and_links_each_feedback(graded, grades):
     page = (graded / class_report.HTML).read_text()
     outside = [link for link in re.findall(r'(?:src|href)="([^"]*)"', page)
-               if not link.startswith(("data:image/png;base64,", "#")) and not link.endswith("/feedback.md")]
+               if not link.startswith(("data:image/png;base64,", "#")) and not link.endswith("/feedback.md")
+               and link != "similarity.html"]
     assert outside == []
     assert "<link" not in page and "@import" not in page
     for row in grades:

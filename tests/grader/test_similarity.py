@@ -1,6 +1,7 @@
 """``lora-grader similarity``: a shared hand-written solution ranks first, untouched templates share nothing."""
 
 import csv
+import json
 import re
 from pathlib import Path
 
@@ -108,3 +109,15 @@ def test_the_template_is_what_makes_the_difference(folder):
     unfiltered = similarity.compare(similarity.fingerprints(codes, similarity.np.array([], dtype=int)))
     assert ("dave", "erin") not in {(p.first, p.second) for p in kept}
     assert ("dave", "erin") in {(p.first, p.second) for p in unfiltered}
+
+
+def test_the_report_of_a_graded_folder_links_the_ranking(folder, tmp_path):
+    graded = tmp_path / "graded"
+    (graded / "alice").mkdir(parents=True)
+    results = {"score": 1.0, "tests": [{"name": "test_merge.py::t", "score": 1.0, "max_score": 1.0,
+                                        "status": "passed", "output": ""}], "extra_data": {"max_score": 1.0}}
+    (graded / "alice" / "results.json").write_text(json.dumps(results))
+    assert cli.main(["report", str(graded)]) == 0
+    assert 'href="similarity.html"' not in (graded / "report.html").read_text()
+    assert cli.main(["similarity", str(folder), "--out", str(graded)]) == 0
+    assert 'href="similarity.html"' in (graded / "report.html").read_text()
