@@ -20,7 +20,9 @@ comparison then runs on the pairs that pass, most alike first.
 import csv
 import io
 import itertools
+import os
 import tempfile
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,6 +42,7 @@ WINDOW = GUARANTEE_THRESHOLD - NOISE_THRESHOLD + 1  # copydetect's own: a match 
 SCREEN = 0.2  # a pair with less than this share of fingerprints in common is not compared token by token
 COMPARED = 500  # at most this many pairs, most alike first, are compared token by token
 SHOWN = 20  # pairs shown side by side on the page
+PARALLEL_FROM = 64  # files; below, starting processes costs more than it saves
 CONTEXT_LINES = 4  # lines around each matching region on the page
 
 
@@ -84,23 +87,52 @@ def template_hashes(template: Path = layout.TEMPLATE_DIR) -> np.ndarray:
     return np.array(sorted(hashes), dtype=np.int64)
 
 
+def fingerprint(name: str, code: str, boilerplate: np.ndarray) -> CodeFingerprint:
+    return CodeFingerprint(f"{name}.py", NOISE_THRESHOLD, WINDOW, boilerplate=boilerplate, fp=io.StringIO(code))
+
+
 def fingerprints(codes: dict[str, str], boilerplate: np.ndarray) -> dict[str, CodeFingerprint]:
-    return {name: CodeFingerprint(f"{name}.py", NOISE_THRESHOLD, WINDOW, boilerplate=boilerplate,
-                                  fp=io.StringIO(code)) for name, code in codes.items()}
+    """Each file's fingerprints; a large class on every core (Pygments' tokenising is most of the time)."""
+    names = list(codes)
+    if len(names) < PARALLEL_FROM:
+        return {name: fingerprint(name, codes[name], boilerplate) for name in names}
+    with ProcessPoolExecutor(os.cpu_count()) as pool:
+        made = pool.map(fingerprint, names, [codes[name] for name in names], itertools.repeat(boilerplate),
+                        chunksize=32)
+        return dict(zip(names, made, strict=True))
 
 
 def screened(prints: dict[str, CodeFingerprint]) -> list[tuple[float, str, str]]:
     """The pairs worth comparing token by token: (share of fingerprints in common, first, second), most first."""
-    sets = {name: frozenset(fingerprint.hashes) for name, fingerprint in prints.items()}
-    candidates = []
-    for first, second in itertools.combinations(sorted(sets), 2):
-        a, b = sets[first], sets[second]
-        if a and b and (common := len(a & b)):
-            share = common / min(len(a), len(b))
-            if share >= SCREEN:
-                candidates.append((share, first, second))
-    candidates.sort(key=lambda candidate: -candidate[0])
+    names = sorted(prints)
+    sets = [frozenset(prints[name].hashes) for name in names]
+    if len(names) < PARALLEL_FROM:
+        found = screen_rows(sets, range(len(names)))
+    else:  # rows split among the cores, each taking every n-th first member so the work is even
+        cores = os.cpu_count() or 1
+        with ProcessPoolExecutor(cores) as pool:
+            found = [pair for part in pool.map(screen_rows, itertools.repeat(sets),
+                                               [range(k, len(names), cores) for k in range(cores)])
+                     for pair in part]
+    candidates = [(share, names[i], names[j]) for share, i, j in found]
+    candidates.sort(key=lambda candidate: (-candidate[0], candidate[1], candidate[2]))
     return candidates[:COMPARED]
+
+
+def screen_rows(sets: list[frozenset], rows: range) -> list[tuple[float, int, int]]:
+    """(share, i, j) for every i of ``rows`` and j > i whose shared fingerprints pass SCREEN."""
+    found = []
+    for i in rows:
+        a = sets[i]
+        if not a:
+            continue
+        for j in range(i + 1, len(sets)):
+            b = sets[j]
+            if b and (common := len(a & b)):
+                share = common / min(len(a), len(b))
+                if share >= SCREEN:
+                    found.append((share, i, j))
+    return found
 
 
 def compare(prints: dict[str, CodeFingerprint]) -> list[Pair]:

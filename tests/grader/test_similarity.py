@@ -121,3 +121,14 @@ def test_the_report_of_a_graded_folder_links_the_ranking(folder, tmp_path):
     assert 'href="similarity.html"' not in (graded / "report.html").read_text()
     assert cli.main(["similarity", str(folder), "--out", str(graded)]) == 0
     assert 'href="similarity.html"' in (graded / "report.html").read_text()
+
+
+def test_a_large_class_on_every_core_ranks_as_one_process_does(folder, monkeypatch):
+    found, _ = discover([folder])
+    codes = {s.name: similarity.code_of(s) for s in found}
+    serial = similarity.compare(similarity.fingerprints(codes, similarity.template_hashes()))
+    monkeypatch.setattr(similarity, "PARALLEL_FROM", 2)
+    parallel = similarity.compare(similarity.fingerprints(codes, similarity.template_hashes()))
+    assert [(p.first, p.second, p.shares, p.tokens) for p in parallel] == \
+        [(p.first, p.second, p.shares, p.tokens) for p in serial]
+    assert len(serial) > 2
