@@ -166,19 +166,20 @@ def csv_text(pairs: list[Pair]) -> str:
     return out.getvalue()
 
 
-def html(pairs: list[Pair], codes: dict[str, str], empty: list[str], compared: int) -> str:
+def html(pairs: list[Pair], codes: dict[str, str], empty: list[str], missing: list[str], compared: int) -> str:
     shown = [(pair, *side_by_side(pair, codes)) for pair in pairs[:SHOWN]]
-    return pages.render(
-        "similarity.html.j2", pairs=pairs, shown=shown, count=len(codes), compared=compared, empty=empty, screen=SCREEN)
+    return pages.render("similarity.html.j2", pairs=pairs, shown=shown, count=len(codes), compared=compared,
+                        empty=empty, missing=missing, screen=SCREEN)
 
 
 def run(submissions: list[Submission], out: Path) -> list[Pair]:
     """Compare every pair of ``submissions``; write similarity.html and similarity.csv into ``out``."""
     codes = {s.name: code for s in submissions if (code := code_of(s)) is not None}
+    missing = [s.name for s in submissions if s.name not in codes]
     prints = fingerprints(codes, template_hashes())
     empty = sorted(name for name, fingerprint in prints.items() if not fingerprint.hashes)
     pairs = compare(prints)
     compared = len(codes) * (len(codes) - 1) // 2
-    write_atomic(out / HTML, html(pairs, codes, empty, compared))
+    write_atomic(out / HTML, html(pairs, codes, empty, missing, compared))
     write_atomic(out / CSV, csv_text(pairs))
     return pairs

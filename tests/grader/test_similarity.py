@@ -42,7 +42,7 @@ def notebook(source: str, path: Path) -> None:
 def folder(tmp_path_factory) -> Path:
     """alice wrote a solution; bob handed in the same one as a notebook, names changed; carol wrote LoRALayer
     her own way; frank took alice's solution but carol's LoRALayer; dave and erin handed in the template
-    untouched, erin as the template's notebook."""
+    untouched, erin as the template's notebook; gus handed in notes and no module."""
     folder = tmp_path_factory.mktemp("class")
     (folder / "alice.py").write_text(REFERENCE)
     renamed = REFERENCE.replace("scaling", "factor").replace("value", "number").replace("merged", "folded")
@@ -55,6 +55,8 @@ def folder(tmp_path_factory) -> Path:
     end = REFERENCE.index("# END SOLUTION\n", REFERENCE.index("return self.scaling * (self.dropout(x)")) + 15
     (folder / "frank.py").write_text(REFERENCE[:start] + CAROL.lstrip("\n") + REFERENCE[end:])
     (folder / "dave.py").write_text(TEMPLATE)
+    (folder / "gus").mkdir()
+    (folder / "gus" / "notes.txt").write_text("I ran out of time")
     (folder / "erin.ipynb").write_bytes((ROOT / "student_template" / "lora_bert.ipynb").read_bytes())
     return folder
 
@@ -90,6 +92,12 @@ def test_untouched_templates_share_nothing_and_rank_last(ranked):
     assert "Nothing beyond the template in: dave, erin." in (out / similarity.HTML).read_text()
 
 
+def test_a_submission_without_a_module_is_named_not_compared(ranked):
+    out, rows = ranked
+    assert not any("gus" in (row["first"], row["second"]) for row in rows)
+    assert "No module to compare (no lora_bert.py or notebook) in: gus." in (out / similarity.HTML).read_text()
+
+
 def test_the_page_shows_the_matching_regions_side_by_side(ranked):
     out, _ = ranked
     page = (out / similarity.HTML).read_text()
@@ -104,7 +112,7 @@ def test_the_page_shows_the_matching_regions_side_by_side(ranked):
 def test_the_template_is_what_makes_the_difference(folder):
     """Without the template removed, two untouched templates would be a perfect match."""
     found, _ = discover([folder])
-    codes = {s.name: similarity.code_of(s) for s in found}
+    codes = {s.name: code for s in found if (code := similarity.code_of(s)) is not None}
     kept = similarity.compare(similarity.fingerprints(codes, similarity.template_hashes()))
     unfiltered = similarity.compare(similarity.fingerprints(codes, similarity.np.array([], dtype=int)))
     assert ("dave", "erin") not in {(p.first, p.second) for p in kept}
@@ -125,7 +133,7 @@ def test_the_report_of_a_graded_folder_links_the_ranking(folder, tmp_path):
 
 def test_a_large_class_on_every_core_ranks_as_one_process_does(folder, monkeypatch):
     found, _ = discover([folder])
-    codes = {s.name: similarity.code_of(s) for s in found}
+    codes = {s.name: code for s in found if (code := similarity.code_of(s)) is not None}
     serial = similarity.compare(similarity.fingerprints(codes, similarity.template_hashes()))
     monkeypatch.setattr(similarity, "PARALLEL_FROM", 2)
     parallel = similarity.compare(similarity.fingerprints(codes, similarity.template_hashes()))
