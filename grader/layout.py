@@ -43,6 +43,11 @@ def project() -> dict:
         return tomllib.load(f)["project"]
 
 
-def requirements() -> str:
-    """The grader's dependencies as a requirements.txt (install torch first, from the index that fits)."""
-    return "\n".join(project()["dependencies"]) + "\n"
+STAFF_ONLY = ("jinja2", "matplotlib", "copydetect")  # the class report and similarity, never a student's run
+
+
+def requirements(students: bool = False) -> str:
+    """The grader's dependencies as a requirements.txt (install torch first, from the index that fits); for
+    ``students``, what the suite needs without what only course staff's tools do."""
+    needed = [d for d in project()["dependencies"] if not (students and d.startswith(STAFF_ONLY))]
+    return "\n".join(needed) + "\n"

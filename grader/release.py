@@ -179,7 +179,7 @@ def fill(folder: Path) -> None:
     layout.copy_models_and_data(folder)
     shutil.copy(layout.ASSIGNMENT, folder / "ASSIGNMENT.md")
     (folder / "pytest.ini").write_text(PYTEST_INI)
-    (folder / "requirements.txt").write_text(layout.requirements())
+    (folder / "requirements.txt").write_text(layout.requirements(students=True))
     (folder / "README.md").write_text(README.format(table="\n".join(rows), python=python_version()))
     workflows = folder / ".github" / "workflows"
     workflows.mkdir(parents=True)

@@ -92,7 +92,9 @@ def test_bundle_contents(bundle):
     assert not list(bundle.rglob("make_*.py"))
     readme = (bundle / "README.md").read_text()
     assert "`test_lora_layer.py`" in readme and "B starts at zero" in readme
-    assert "transformers" in (bundle / "requirements.txt").read_text()
+    requirements = (bundle / "requirements.txt").read_text()
+    assert "transformers" in requirements and "pytest-timeout" in requirements
+    assert not any(tool in requirements for tool in ("copydetect", "matplotlib", "jinja2")), "staff's tools only"
 
 
 def test_the_bundle_tells_students_the_truth_about_their_tools(bundle):
