@@ -17,6 +17,7 @@ import csv
 import io
 import time
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 from . import item_analysis, pages, similarity
@@ -50,15 +51,21 @@ class ClassReport:
         part_names += sorted(present - set(part_names))
         return cls(out, students, unreadable, parts, part_names, titles)
 
-    @property
+    @cached_property
     def distribution(self) -> dict[str, float]:
         return item_analysis.distribution([student.score for student in self.students])
+
+    @cached_property
+    def problems(self) -> list[tuple[Student, str]]:
+        return item_analysis.problems(self.students)
 
     @property
     def max_score(self) -> float:
         return max((student.max_score for student in self.students), default=0.0)
 
+    @cached_property
     def student_rows(self) -> list[dict]:
+        """Each student's score, points per part, note and feedback link: the page's table and the CSV's rows."""
         rows = []
         for student in self.students:
             earned = item_analysis.part_points(student, self.titles)
@@ -98,7 +105,7 @@ def html(report: ClassReport) -> str:
     stats = report.distribution
     return pages.render(
         "report.html.j2", report=report, stats=stats, histogram=histogram_png(report) if report.students else None,
-        problems=item_analysis.problems(report.students), students=report.student_rows(),
+        problems=report.problems, students=report.student_rows,
         similarity=(report.out / similarity.HTML).is_file(), generated=time.strftime("%Y-%m-%d %H:%M"),
         reasons_kept=item_analysis.REASONS_KEPT)
 
@@ -121,7 +128,7 @@ def reasons_csv(report: ClassReport) -> str:
 def students_csv(report: ClassReport) -> str:
     return csv_text(["name", "score", "max_score", *report.part_names, "note", "feedback"],
                     [[row["name"], row["score"], row["max_score"], *(round(p, 4) for p in row["parts"]),
-                      row["note"], row["feedback"]] for row in report.student_rows()])
+                      row["note"], row["feedback"]] for row in report.student_rows])
 
 
 def markdown(report: ClassReport, most_failed: int = 15) -> str:
@@ -140,9 +147,8 @@ def markdown(report: ClassReport, most_failed: int = 15) -> str:
     rows += [(test.name, f"{test.passed}/{test.taken}", pages.signed(test.discrimination),
               test.reasons[0][0] if test.reasons else "") for test in tests[:most_failed] if test.reasons]
     lines += ["## Most-failed tests", "", "```", text_table(rows), "```", ""]
-    problems = item_analysis.problems(report.students)
-    if problems:
-        lines += ["## Submissions to look at", ""] + [f"- {s.name}: {note}" for s, note in problems] + [""]
+    if report.problems:
+        lines += ["## Submissions to look at", ""] + [f"- {s.name}: {note}" for s, note in report.problems] + [""]
     lines += [f"- unreadable: {line}" for line in report.unreadable]
     return "\n".join(lines).rstrip() + "\n"
 
@@ -158,7 +164,12 @@ def csv_text(header: list[str], rows: list[list]) -> str:
 def write(out: Path, rubric: Rubric | None = None) -> ClassReport:
     """Every file of the class report, into ``out``; each written whole or not at all."""
     report = ClassReport.build(out, rubric)
+    save(report)
+    return report
+
+
+def save(report: ClassReport) -> None:
+    out = report.out
     for name, text in ((HTML, html(report)), (MARKDOWN, markdown(report)), (TESTS_CSV, tests_csv(report)),
                        (REASONS_CSV, reasons_csv(report)), (STUDENTS_CSV, students_csv(report))):
         write_atomic(out / name, text)
-    return report

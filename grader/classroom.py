@@ -41,9 +41,13 @@ def runner_name(group: str) -> str:
     return re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
 
 
+def runner_points(rubric: Rubric) -> dict[str, float]:
+    """One runner per rubric group that carries points, in the rubric's order: its name -> its max_score."""
+    return {runner_name(group): points for group, points in rubric.points.items() if points > 0}
+
+
 def runner_names(rubric: Rubric) -> list[str]:
-    """One runner per rubric group that carries points, in the rubric's order."""
-    return [runner_name(group) for group, points in rubric.points.items() if points > 0]
+    return list(runner_points(rubric))
 
 
 def encode(document: dict) -> str:
@@ -63,7 +67,8 @@ def fitted(document: dict) -> dict:
 
 def runners(results: dict, rubric: Rubric) -> dict[str, dict]:
     """One results.json (the grader's) as the reporter's runners: name -> its JSON, in the rubric's order."""
-    grouped: dict[str, list[dict]] = {name: [] for name in runner_names(rubric)}
+    points = runner_points(rubric)
+    grouped: dict[str, list[dict]] = {name: [] for name in points}
     seconds = results.get("execution_time", 0) / max(len(results["tests"]), 1)
     for test in results["tests"]:
         group = rubric.group_of(test["name"])
@@ -83,7 +88,7 @@ def runners(results: dict, rubric: Rubric) -> dict[str, dict]:
     return {name: fitted({
         "version": VERSION,
         "status": ("pass" if all(t["status"] == "pass" for t in tests) else "fail") if graded else "error",
-        "max_score": round(sum(rubric.points[g] for g in rubric.points if runner_name(g) == name), 6),
+        "max_score": points[name],
         "tests": tests,
     }) for name, tests in grouped.items() if tests}
 

@@ -233,9 +233,10 @@ def cmd_gradebook(args) -> int:
 
 
 def cmd_report(args) -> int:
-    if not args.out.is_dir() or not item_analysis.load(args.out)[0]:
+    written = class_report.ClassReport.build(args.out)
+    if not written.students:
         raise UsageError(f"{args.out}: no graded submission in it (give the --out folder of a grade run)")
-    written = class_report.write(args.out)
+    class_report.save(written)
     print(f"wrote {args.out / class_report.HTML} and its figures ({class_report.MARKDOWN}, "
           f"{class_report.TESTS_CSV}, {class_report.REASONS_CSV}, {class_report.STUDENTS_CSV}): "
           f"{len(written.students)} submissions")
