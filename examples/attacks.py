@@ -6,7 +6,13 @@ aim only at what the grader's tests set up: folders and files whose path holds
 ``CANARY``, listeners on ``PORTS`` of 127.0.0.1 and on ``UNIX_SOCKET``, and processes
 whose command line holds ``CANARY``; so a test run that goes wrong harms nothing else.
 The grader's temporary folders lie two levels above a submission's workspace (a
-workspace is ``$TMPDIR/lora-grader-XXXX``), which is where a student would look.
+workspace is ``$TMPDIR/lora-grader-XXXX``; the submission runs in its ``subject/home``),
+which is where a student would look.
+
+``FORGERIES`` are the untouched template plus a few generic lines that forge a verdict
+(pytest's reports, the report channel, the test bodies, the suite's helpers, hooks found
+through ``gc``), or that attack the channel to the judge: an honest grade is 0.
+``HIDDEN_TEST_READER`` is a correct solution that raises whatever test file it can read.
 """
 
 CANARY = "lora-grader-canary"
@@ -23,7 +29,9 @@ import os as _os
 import pathlib as _pathlib
 
 CANARY, PORTS, UNIX_SOCKET = {CANARY!r}, range({PORTS.start}, {PORTS.stop}), {UNIX_SOCKET!r}
-AROUND = _pathlib.Path.cwd().parents[1]  # the grader's temporary folders, and what lies beside them
+_HERE = _pathlib.Path.cwd()
+_WORKSPACE = next((p for p in (_HERE, *_HERE.parents) if p.name.startswith("lora-grader-")), _HERE)
+AROUND = _WORKSPACE.parents[1]  # the grader's temporary folders, and what lies beside them
 
 
 def _walk(root):
@@ -189,3 +197,148 @@ for _ in range(4):
     _threading.Thread(target=_burn, daemon=True).start()
 '''),
 }
+
+# The untouched template plus generic lines that forge the verdict where the tests share the submission's
+# process; each is one instance of a class (rewrite pytest, rewrite the grader's channel, skip the checks,
+# rewrite the checks in place, register hooks), and an honest grade is 0.
+FORGERIES = {
+    "forge_reports": ("rewrites pytest's reports so that every test passes", """
+import _pytest.reports as _reports
+
+_original = _reports.TestReport.from_item_and_call.__func__
+
+
+def _passing(cls, item, call):
+    report = _original(cls, item, call)
+    report.outcome, report.longrepr = "passed", None
+    return report
+
+
+_reports.TestReport.from_item_and_call = classmethod(_passing)
+"""),
+    "forge_report_channel": ("finds the grader's report plugin in sys.modules and rewrites what it sends", """
+import sys as _sys
+
+for _module in list(_sys.modules.values()):
+    _send = getattr(_module, "_send", None)
+    if callable(_send) and hasattr(_module, "_TOKEN"):
+        def _forged(_original=_send, **event):
+            if event.get("event") == "result":
+                event.update(outcome="passed", message="")
+            _original(**event)
+
+        _module._send = _forged
+"""),
+    "skip_test_bodies": ("makes every test body do nothing", """
+import _pytest.python as _python
+
+_python.Function.runtest = lambda self: None
+"""),
+    "swap_helper_code": ("empties the suite's check helpers in place and makes pytest report calls that never ran", """
+import sys as _sys
+
+import _pytest.runner as _runner
+
+
+def _nothing(*args, **kwargs):
+    return None
+
+
+for _name, _module in list(_sys.modules.items()):
+    for _helper in ("expect", "close", "tensor"):
+        if _name.startswith("tests.") and callable(getattr(_module, _helper, None)):
+            getattr(_module, _helper).__code__ = _nothing.__code__
+
+
+def _call_and_report(item, when, log=True, **kwargs):
+    call = _runner.CallInfo.from_call(lambda: None, when=when)
+    report = item.ihook.pytest_runtest_makereport(item=item, call=call)
+    if log:
+        item.ihook.pytest_runtest_logreport(report=report)
+    return report
+
+
+_runner.call_and_report = _call_and_report
+"""),
+    "hooks_from_gc": ("finds pytest's plugin manager through gc and registers a hook that passes every test", """
+import gc as _gc
+
+import pytest as _pytest
+
+
+class _Forger:
+    @_pytest.hookimpl(wrapper=True)
+    def pytest_runtest_makereport(self, item, call):
+        report = yield
+        report.outcome, report.longrepr = "passed", None
+        return report
+
+
+_gc.unfreeze()  # what the suite froze out of the collector's sight
+for _object in _gc.get_objects():
+    if type(_object).__name__ == "PytestPluginManager":
+        _object.register(_Forger(), "forger")
+"""),
+    "garbage_on_descriptors": ("writes garbage to every open descriptor at import", """
+import os as _os
+
+for _fd in range(1024):
+    try:
+        _os.write(_fd, b"\\x00\\xffnot a frame" * 512)
+    except OSError:
+        pass
+"""),
+    "nan_and_huge_tensors": ("returns NaN from LoRALayer and a tensor of 2**31 elements from LinearLoRA", """
+import torch as _torch
+
+
+def _nan_forward(self, x):
+    return _torch.full((*x.shape[:-1], 6), float("nan"))
+
+
+def _huge_forward(self, x):
+    return _torch.zeros(1).expand(2**31)
+
+
+def _lora_init(self, in_dim, out_dim, rank, alpha, dropout=0.0):
+    _torch.nn.Module.__init__(self)
+    self.A = _torch.nn.Parameter(_torch.randn(in_dim, rank))
+    self.B = _torch.nn.Parameter(_torch.zeros(rank, out_dim))
+
+
+def _linear_init(self, linear, rank, alpha, dropout=0.0):
+    _torch.nn.Module.__init__(self)
+    self.linear, self.lora = linear, LoRALayer(linear.in_features, linear.out_features, rank, alpha)
+
+
+LoRALayer.__init__, LoRALayer.forward = _lora_init, _nan_forward
+LinearLoRA.__init__, LinearLoRA.forward = _linear_init, _huge_forward
+"""),
+}
+
+# A correct solution that looks for the suite's test files, around its folder and in it, and raises what it
+# read: where the tests share its process or its folder, its feedback shows them (and, on a platform, the
+# hidden tests become public).
+HIDDEN_TEST_READER = ("raises the text of every test file it can find", """
+_found = []
+for _root in (_HERE, _WORKSPACE, AROUND):
+    for _path in _walk(_root):
+        if _path.suffix == ".py" and (_path.name.startswith("test_") or _path.name == "conftest.py"):
+            try:
+                _found.append(f"==> {_path}\\n" + _path.read_text())
+            except (OSError, UnicodeDecodeError):
+                pass
+if _found:
+    raise ImportError("found the tests:\\n" + "\\n".join(_found))
+""")
+
+# A correct solution whose merge_lora closes every descriptor the process holds, its channel to the judge
+# included, in the middle of a test: only the tests that call it may suffer.
+CHANNEL_CLOSER = ("closes every descriptor it holds whenever merge_lora is called", """
+_merge_lora = merge_lora
+
+
+def merge_lora(model):
+    _os.closerange(3, 1024)
+    return _merge_lora(model)
+""")

@@ -6,7 +6,8 @@
 - ``examples/adversarial/notebook_failing_cell.ipynb``: the reference as a notebook in
   which one cell raises before it defines ``merge_lora``, and a leftover cell raises too.
 - ``examples/adversarial/<attack>.py``: the reference plus one attack of ``attacks.py``
-  (reading, writing or signalling outside the workspace, the network, fork bombs...).
+  (reading, writing or signalling outside the workspace, the network, fork bombs...), or the
+  untouched template plus one forgery of a verdict (``FORGERIES``).
 
 The other adversarial submissions are written by hand. Run this after changing the
 reference; a test checks that the files are what it writes.
@@ -23,7 +24,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path[:0] = [str(ROOT), str(HERE)]
 
-from attacks import ATTACKS, PRELUDE  # noqa: E402
+from attacks import ATTACKS, CHANNEL_CLOSER, FORGERIES, HIDDEN_TEST_READER, PRELUDE  # noqa: E402
 
 from grader.template import to_notebook  # noqa: E402
 
@@ -59,6 +60,13 @@ def render() -> dict[str, str]:
     failing += "\n\n# %%\nprint(model.config)  # another leftover\n"
     files["adversarial/notebook_failing_cell.ipynb"] = to_notebook(failing)
     for name, (description, attack) in ATTACKS.items():
+        files[f"adversarial/{name}.py"] = with_header(f"a correct solution that {description}",
+                                                      reference + PRELUDE + attack)
+    template = (ROOT / "student_template" / "lora_bert.py").read_text(encoding="utf-8")
+    for name, (description, attack) in FORGERIES.items():
+        files[f"adversarial/{name}.py"] = with_header(f"the untouched template that {description}",
+                                                      template + PRELUDE + attack)
+    for name, (description, attack) in (("read_tests", HIDDEN_TEST_READER), ("close_channel", CHANNEL_CLOSER)):
         files[f"adversarial/{name}.py"] = with_header(f"a correct solution that {description}",
                                                       reference + PRELUDE + attack)
     return files

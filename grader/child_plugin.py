@@ -123,11 +123,14 @@ def pytest_runtest_logreport(report):
 
 
 def pytest_sessionfinish(session):
-    """What importing the submission gave, as the suite's conftest recorded it."""
+    """How the submission's processes (the subjects) were contained, and what importing the submission gave, as
+    the suite's judge heard it."""
     for plugin in session.config.pluginmanager.get_plugins():
-        key = getattr(plugin, "LOADED_SUBMISSION", None)
+        key = getattr(plugin, "JUDGE", None)
         if key is not None and key in session.config.stash:
-            loaded = session.config.stash[key]
-            _send(event="submission", import_error=loaded.error, cell_errors=loaded.cell_errors,
-                  printed_on_import=len(loaded.output))
+            judge = session.config.stash[key]
+            _send(event="contained", layers=judge.containment())
+            ready = judge.ready()
+            _send(event="submission", import_error=ready["import_error"], cell_errors=ready["cell_errors"],
+                  printed_on_import=ready["printed_chars"], subjects=judge.subjects_started())
             return

@@ -220,8 +220,9 @@ def disabled_layers() -> frozenset[str]:
 
 
 def contain(workspace: str, device: str, rlimits: dict[str, tuple[int, int]], hidden: str,
-            disabled=frozenset()) -> dict[str, str]:
+            disabled=frozenset(), readable=()) -> dict[str, str]:
     """Apply every layer not in ``disabled`` to this process; returns each layer's state, '' where none applied.
+    ``workspace`` is read and written; ``readable`` (files or folders) only read.
 
     The order matters: the namespace needs the capabilities that are dropped next; seccomp
     and Landlock need no_new_privs; Landlock comes last so that nothing before it is denied.
@@ -229,7 +230,7 @@ def contain(workspace: str, device: str, rlimits: dict[str, tuple[int, int]], hi
     grade is not the student's to lose for the machine's sake, and the report says so.
     """
     state = dict.fromkeys(LAYERS, "")
-    readable, devices = system_paths(device, hidden)
+    system, devices = system_paths(device, hidden)
     network = []
 
     def attempt(apply, *args, **kwargs) -> str:
@@ -246,7 +247,7 @@ def contain(workspace: str, device: str, rlimits: dict[str, tuple[int, int]], hi
         state["privileges"] = attempt(drop_capabilities)
     if "network" not in disabled:
         network.append(attempt(deny_sockets))
-    landlock = attempt(restrict_with_landlock, readable, [workspace], devices,
+    landlock = attempt(restrict_with_landlock, [*system, *readable], [workspace], devices,
                        filesystem="filesystem" not in disabled, network="network" not in disabled,
                        signals="signals" not in disabled)
     if landlock:

@@ -73,8 +73,14 @@ class Run:
     seconds: float = 0.0
 
 
+SUBJECT = "subject"  # the folder of a workspace that the submission's processes see: never the tests
+
+
 def prepare_workspace(workspace: Path) -> None:
-    """The grader's copies of the tests, models and data, and the report plugin, in ``workspace``."""
+    """The grader's copies of the tests, models and data, and the report plugin, in ``workspace``; in its
+    ``subject`` folder, the subjects' own copies of the models and data, and their home."""
+    (workspace / SUBJECT / "home").mkdir(parents=True)
+    layout.copy_models_and_data(workspace / SUBJECT)
     tests = workspace / "tests"
     shutil.copytree(layout.SUITE, tests / "assignment", ignore=shutil.ignore_patterns("__pycache__"))
     layout.copy_suite_root(tests)
@@ -82,6 +88,16 @@ def prepare_workspace(workspace: Path) -> None:
     shutil.copy(Path(__file__).with_name("child_plugin.py"), workspace / f"{PLUGIN_MODULE}.py")
     (workspace / "pytest.ini").write_text("[pytest]\ntestpaths = tests\n")
     (workspace / "tmp").mkdir()
+
+
+def subject_place(workspace: Path, submission: str | None) -> dict:
+    """Where a subject lives (its home, read and written) and what else it may read: the module, its models and
+    data; nothing of the judge's."""
+    folder = workspace / SUBJECT
+    module = str(workspace / submission) if submission else str(folder / "no submission")
+    readable = [module, str(folder / "tiny_models"), str(folder / "data")]
+    return {"home": str(folder / "home"), "models": str(folder / "tiny_models"), "submission": module,
+            "readable": readable}
 
 
 def run_environment(workspace: Path, run_id: str, token: str) -> dict[str, str]:
@@ -197,7 +213,7 @@ def run_pytest(workspace: Path, submission: str | None, *, worker: Worker, devic
         "cwd": str(workspace), "args": pytest_command(submission, device, hidden, limits, collect_only),
         "env": run_environment(workspace, run_id, token), "output": str(output), "report": str(fifo),
         "rlimits": rlimits(limits, device), "device": device, "disabled": sorted(disabled),
-        "cgroups": group.procs_files if group else []}
+        "cgroups": group.procs_files if group else [], "subject": subject_place(workspace, submission)}
     try:
         try:
             worker.start_run(request)

@@ -26,10 +26,12 @@ import os
 import sys
 import tempfile
 import traceback
-from pathlib import Path
 
+from . import zygote
 from .containment import contain
 from .processes import become_subreaper, kill_children
+
+ZYGOTE_VARIABLE = "LORA_GRADER_ZYGOTE_FD"  # tests/assignment/judge.py takes it out of the environment
 
 # What every test process imports: notebooks, pytest and its timeout plugin, the BERT and
 # DistilBERT models and tokenizers the suite loads.
@@ -74,8 +76,6 @@ def run_child(request: dict) -> None:
     try:
         os.setsid()
         close_inherited_descriptors()
-        for procs in request["cgroups"]:  # join the run's control groups while /sys is still writable
-            Path(procs).write_text("0")
         os.chdir(request["cwd"])
         # the checkout the worker imported the grader from holds the reference: off the path
         sys.path[:] = [request["cwd"]] + [p for p in sys.path if p and p != request["hide"]]
@@ -91,10 +91,14 @@ def run_child(request: dict) -> None:
         sys.stdin = open(0, closefd=False)  # noqa: SIM115
         sys.stdout = open(1, "w", buffering=1, closefd=False)  # noqa: SIM115
         sys.stderr = open(2, "w", buffering=1, closefd=False)  # noqa: SIM115
-        layers = contain(request["cwd"], request["device"], request["rlimits"], request["hide"],
-                         frozenset(request["disabled"]))
-        os.write(report, (json.dumps({"token": os.environ["LORA_GRADER_TOKEN"], "event": "contained",
-                                      "layers": layers}) + "\n").encode())
+        # What a subject runs of the suite (its server, the protocol, the loader), imported before the
+        # zygote is forked, so that neither it nor its subjects ever need to read the suite's files.
+        if "split" not in request["disabled"]:  # off only in the tests that prove the split
+            importlib.import_module("tests.assignment.subject")
+            control = zygote.fork(request)
+            os.environ[ZYGOTE_VARIABLE] = str(control.fileno())
+        contain(request["cwd"], request["device"], request["rlimits"], request["hide"],
+                frozenset(request["disabled"]))
         os.environ["LORA_GRADER_REPORT_FD"] = str(report)
         import pytest
 

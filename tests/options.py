@@ -24,6 +24,12 @@ def pytest_addoption(parser):
         default="cpu",
         help="where the tests put models and tensors; 'auto' picks CUDA when present (default: cpu)",
     )
+    group.addoption(
+        "--seed",
+        type=int,
+        default=0,
+        help="seeds the inputs every test draws (default: 0); the grader draws one per run",
+    )
 
 
 def pytest_configure(config):

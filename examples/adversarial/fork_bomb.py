@@ -667,7 +667,9 @@ import os as _os
 import pathlib as _pathlib
 
 CANARY, PORTS, UNIX_SOCKET = 'lora-grader-canary', range(47310, 47320), '/tmp/lora-grader-canary.sock'
-AROUND = _pathlib.Path.cwd().parents[1]  # the grader's temporary folders, and what lies beside them
+_HERE = _pathlib.Path.cwd()
+_WORKSPACE = next((p for p in (_HERE, *_HERE.parents) if p.name.startswith("lora-grader-")), _HERE)
+AROUND = _WORKSPACE.parents[1]  # the grader's temporary folders, and what lies beside them
 
 
 def _walk(root):

@@ -1,8 +1,13 @@
-"""How the suite states a broken rule: which rule, what was expected, what was found."""
+"""How the suite states a broken rule, and the judge's readings of what the subject answered.
+
+Everything here runs in the judge, on data: what the subject sent back is never trusted
+to be of the type asked for, so each reading says in words what it found instead.
+"""
 
 import pytest
 import torch
-from torch import nn
+
+from .assets import is_head
 
 
 def expect(ok, rule: str, expected, found) -> None:
@@ -11,22 +16,39 @@ def expect(ok, rule: str, expected, found) -> None:
         pytest.fail(f"{rule}\n  expected: {expected}\n  found:    {found}", pytrace=False)
 
 
+def describe(value) -> str:
+    if isinstance(value, torch.Tensor):
+        return f"a tensor of shape {tuple(value.shape)}"
+    return getattr(value, "type", None) or type(value).__name__
+
+
 def shape(tensor) -> str:
-    return str(tuple(tensor.shape)) if isinstance(tensor, torch.Tensor) else f"{type(tensor).__name__} (not a tensor)"
+    return str(tuple(tensor.shape)) if isinstance(tensor, torch.Tensor) else f"{describe(tensor)} (not a tensor)"
 
 
-def max_difference(a: torch.Tensor, b: torch.Tensor) -> str:
+def tensor(value, rule: str) -> torch.Tensor:
+    """``value`` if it is a tensor; else the test fails, saying what came instead."""
+    expect(isinstance(value, torch.Tensor), rule, "a tensor", describe(value))
+    return value
+
+
+def max_difference(a, b: torch.Tensor) -> str:
+    if not isinstance(a, torch.Tensor):
+        return f"{describe(a)} instead of a tensor"
     if a.shape != b.shape:
         return f"shape {tuple(a.shape)} instead of {tuple(b.shape)}"
+    if a.numel() == 0:
+        return "empty tensors"
     return f"largest difference {(a.double() - b.double()).abs().max().item():.3g}"
 
 
 def close(a, b, atol: float = 1e-5, rtol: float = 1e-5) -> bool:
-    return isinstance(a, torch.Tensor) and a.shape == b.shape and torch.allclose(a, b, atol=atol, rtol=rtol)
+    return (isinstance(a, torch.Tensor) and a.shape == b.shape and a.dtype == b.dtype
+            and bool(torch.allclose(a, b, atol=atol, rtol=rtol)))
 
 
-def modules_of_type(model: nn.Module, cls) -> dict[str, nn.Module]:
-    return {name: module for name, module in model.named_modules() if isinstance(module, cls)}
+def equal(a, b) -> bool:
+    return isinstance(a, torch.Tensor) and a.shape == b.shape and a.dtype == b.dtype and bool(torch.equal(a, b))
 
 
 def names(items, limit: int = 6) -> str:
@@ -35,18 +57,45 @@ def names(items, limit: int = 6) -> str:
     return f"{shown}, ... ({len(items)} in all)" if len(items) > limit else shown or "none"
 
 
-def misplaced(module: nn.Module, dtype: torch.dtype, device_type: str) -> list[str]:
-    """The parameters of ``module`` not in ``dtype`` on a device of type ``device_type``."""
-    return [f"{name} ({param.dtype} on {param.device.type})" for name, param in module.named_parameters()
-            if (param.dtype, param.device.type) != (dtype, device_type)]
+def of_kind(model, kind: str) -> dict[str, dict]:
+    """The submodules of a subject's model that are instances of ``kind`` (``LinearLoRA``, ``nn.Linear``)."""
+    return {m["name"]: m for m in model.modules(kind) if kind in m["kinds"]}
 
 
-def unregistered(layers: dict[str, nn.Module]) -> list[str]:
+def logits(model, input_ids, device) -> torch.Tensor:
+    """A subject's model's logits for ``input_ids``, without autograd."""
+    from .protocol import Placed
+
+    output = model.call("__call__", input_ids=Placed(input_ids, device.type), no_grad=True)
+    found = output.get("logits") if isinstance(output, dict) else output
+    return tensor(found, "the model's forward pass returns an output with logits")
+
+
+def misplaced(parameters: list[dict], dtype: torch.dtype, device_type: str) -> list[str]:
+    """The parameters (as the subject describes them) not in ``dtype`` on a device of type ``device_type``."""
+    wanted = str(dtype).removeprefix("torch.")
+    return [f"{p['name']} ({p['dtype']} on {p['device']})" for p in parameters
+            if (p["dtype"], p["device"]) != (wanted, device_type)]
+
+
+def unregistered(lora, model, layer_names) -> list[str]:
     """The ``A`` and ``B`` of these LoRA layers that are not ``nn.Parameter``s registered on their layer.
 
     ``.to()`` on a Parameter that changes its dtype or device returns a plain tensor: set
     around nn.Module's check, it computes like the parameter but the optimiser never sees it.
     """
-    return [f"{name}.{tensor}" for name, layer in layers.items() for tensor in ("A", "B")
-            if not (isinstance(getattr(layer, tensor, None), nn.Parameter)
-                    and dict(layer.named_parameters(recurse=False)).get(tensor) is getattr(layer, tensor))]
+    registered = {p["name"]: p for p in model.parameters()}
+    found = []
+    for layer in layer_names:
+        for name in ("A", "B"):
+            path = f"{layer}.{name}" if layer else name
+            info = registered.get(path)
+            if not (info and info["is_parameter"] and info["identity"] == lora.builtin("identity", model, path)):
+                found.append(path)
+    return found
+
+
+def head_count(parameters: list[dict]) -> int:
+    import math
+
+    return sum(math.prod(p["shape"]) for p in parameters if is_head(p["name"]))

@@ -30,13 +30,13 @@ from transformers.utils import logging as hf_logging  # noqa: E402
 gc.freeze()
 gc.enable()
 
-from . import global_state, integrity, points  # noqa: E402
-from .assets import CONTRACT, TINY_MODELS, is_head  # noqa: E402
+from . import global_state, points  # noqa: E402
+from .assets import TINY_MODELS  # noqa: E402
+from .judge import Judge, LocalChannel, remote_channel  # noqa: E402
+from .subject import Server  # noqa: E402
 from .submission import LoadedSubmission, load_submission  # noqa: E402
 
 KERNEL_PLUGIN = "lora_bert_kernel"  # tests/notebook.py's check() registers its module under this name
-TAMPERING = ("The submission replaced {names}, which the tests use to judge it; "
-             "no test can be trusted after that, so none counts as passed.")
 
 
 def pytest_configure(config):
@@ -47,65 +47,45 @@ def pytest_configure(config):
     torch.set_num_threads(1)
 
 
-class Submission:
-    """The student's module as the tests see it.
-
-    A name that cannot be had (the module did not import, or does not define it) fails
-    the test that asks for it, in words, rather than with an ``AttributeError``.
-    """
-
-    def __init__(self, loaded: LoadedSubmission):
-        self._loaded = loaded
-
-    def imported(self) -> LoadedSubmission:
-        """What importing gave; fails the test if the module could not be imported at all."""
-        if self._loaded.module is None:
-            pytest.fail(f"{self._loaded.path} could not be imported.\n{self._loaded.error}", pytrace=False)
-        return self._loaded
-
-    def __getattr__(self, name):
-        loaded = self._loaded
-        if loaded.module is None:
-            pytest.fail(f"{loaded.path} could not be imported, so `{name}` cannot be checked.\n"
-                        f"{loaded.error}", pytrace=False)
-        if hasattr(loaded.module, name):
-            return getattr(loaded.module, name)
-        cells = "".join(f"\nA notebook cell failed, which may be why:\n{error}" for error in loaded.cell_errors)
-        pytest.fail(f"{loaded.path.name} defines no `{name}`; the assignment requires it "
-                    f"(see {CONTRACT}).{cells}", pytrace=False)
-
-
 def default_submission(rootdir: Path) -> Path:
     """The reference in this repository; in a student bundle, the folder (its ``lora_bert.py`` or ``.ipynb``)."""
     reference = rootdir / "reference" / "lora_bert.py"
     return reference if reference.exists() else rootdir
 
 
+def device_name(config) -> str:
+    name = config.getoption("--device")
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    return name
+
+
 @pytest.fixture(scope="session")
-def loaded_submission(pytestconfig) -> LoadedSubmission:
+def judge(pytestconfig) -> Judge:
+    """The submission, as the tests reach it: in a process of its own when grading, else in this one."""
     path = pytestconfig.getoption("--submission") or default_submission(pytestconfig.rootpath)
-    namespaces = integrity.watched_namespaces()
-    pytestconfig.stash[_untampered] = integrity.snapshot(namespaces), namespaces
-    kernel = pytestconfig.pluginmanager.get_plugin(KERNEL_PLUGIN)
-    if kernel is not None:  # check() in a notebook: what the kernel defines, already run
-        loaded = LoadedSubmission(Path("the running notebook"), module=kernel.module)
-    else:
-        loaded = load_submission(Path(path))
-    with global_state.suite_settings():  # torch rebinds some names when a setting changes (torch.Storage)
-        changed = integrity.tampered(*pytestconfig.stash[_untampered])
-    if changed:
-        loaded.module, loaded.error = None, TAMPERING.format(names=", ".join(changed[:5]))
-    pytestconfig.stash[LOADED_SUBMISSION] = loaded
-    return loaded
+    channel = remote_channel()
+    if channel is None:
+        kernel = pytestconfig.pluginmanager.get_plugin(KERNEL_PLUGIN)
+        if kernel is not None:  # check() in a notebook: what the kernel defines, already run
+            loaded = LoadedSubmission(Path("the running notebook"), module=kernel.module)
+        else:
+            loaded = load_submission(Path(path))
+        path = loaded.path
+        channel = LocalChannel(Server(loaded, TINY_MODELS, device_name(pytestconfig)))
+    found = Judge(channel, str(path), device_name(pytestconfig))
+    pytestconfig.stash[JUDGE] = found
+    return found
 
 
 def pytest_terminal_summary(terminalreporter, config):
     """Notebook cells that raised (the tests only say which names are missing), the parts not written
     yet, and, in the student bundle, the points."""
-    loaded = config.stash.get(LOADED_SUBMISSION, None)
-    if loaded is not None and loaded.cell_errors:
+    judge = config.stash.get(JUDGE, None)
+    cell_errors = judge.ready()["cell_errors"] if judge is not None else []
+    if cell_errors:
         terminalreporter.section("notebook cells that raised (what they define is missing)")
-        for error in loaded.cell_errors:
+        for error in cell_errors:
             terminalreporter.write_line(error)
     waiting = config.stash.get(_not_implemented, {})
     if waiting:
@@ -121,22 +101,9 @@ def pytest_terminal_summary(terminalreporter, config):
             terminalreporter.write_line(line)
 
 
-_untampered = pytest.StashKey[tuple]()
 _tally = pytest.StashKey[points.Tally]()
 _not_implemented = pytest.StashKey[dict]()  # part -> how many of its tests met a NotImplementedError
-LOADED_SUBMISSION = pytest.StashKey[LoadedSubmission]()  # read by the grader's report plugin
-
-
-@pytest.hookimpl(wrapper=True)
-def pytest_runtest_call(item):
-    """After each test, fail it if the submission has replaced anything the tests rely on."""
-    result = yield
-    if _untampered in item.config.stash:
-        with global_state.suite_settings():
-            changed = integrity.tampered(*item.config.stash[_untampered])
-        if changed:
-            pytest.fail(TAMPERING.format(names=", ".join(changed[:5])), pytrace=False)
-    return result
+JUDGE = pytest.StashKey[Judge]()  # read by the grader's report plugin: what importing the submission gave
 
 
 @pytest.hookimpl(wrapper=True)
@@ -160,17 +127,16 @@ def pytest_report_teststatus(report, config):
     return None
 
 
-@pytest.fixture(scope="session")
-def lora(loaded_submission) -> Submission:
-    """The submission's ``lora_bert`` module."""
-    return Submission(loaded_submission)
+@pytest.fixture
+def lora(judge, request) -> Judge:
+    """The submission's ``lora_bert`` module, in the subject: every test starts from a clean, seeded subject."""
+    judge.reset(request.config.getoption("--seed"))
+    return judge
 
 
 @pytest.fixture(scope="session")
 def device(pytestconfig) -> torch.device:
-    name = pytestconfig.getoption("--device")
-    if name == "auto":
-        name = "cuda" if torch.cuda.is_available() else "cpu"
+    name = device_name(pytestconfig)
     if name == "cuda" and not torch.cuda.is_available():
         pytest.skip("--device cuda, but no CUDA device is available")
     return torch.device(name)
@@ -185,37 +151,47 @@ def pytest_runtest_setup(item):
 
 @pytest.fixture(autouse=True)
 def _suite_settings():
-    """Each test runs with the torch settings it was written for, whatever the submission set at import."""
+    """The judge's own computations run with the torch settings they were written for (the subject applies the
+    same ones around each request)."""
     with global_state.suite_settings():
         yield
 
 
 @pytest.fixture(autouse=True)
-def _seeded():
-    """Every test starts from the same random state: same data, same verdict, every run."""
-    torch.manual_seed(0)
-    random.seed(0)
+def _seeded(request):
+    """Every test draws its inputs from a generator seeded by ``--seed``: the same data and verdict for the same
+    seed, and inputs a submission cannot know in advance when the grader draws the seed."""
+    seed = request.config.getoption("--seed")
+    torch.manual_seed(seed)
+    random.seed(seed)
+
+
+@pytest.fixture
+def base_model(lora, device):
+    """``base_model(name, num_labels=2)``: a fresh tiny model in the subject, body frozen, head trainable, eval."""
+
+    def make(name: str, num_labels: int = 2, dtype=None):
+        return lora.model(name, num_labels=num_labels, dtype=dtype, device=device.type)
+
+    return make
 
 
 @pytest.fixture(scope="session")
-def _pretrained_cache():
+def _own_models():
     return {}
 
 
 @pytest.fixture
-def base_model(_pretrained_cache, device):
-    """``base_model(name, num_labels=2)``: a fresh tiny model, body frozen, head trainable, in eval mode."""
+def own_model(_own_models):
+    """``own_model(name, num_labels=2)``: the judge's own fresh copy of a tiny model, to recompute with (never the
+    subject's)."""
 
     def make(name: str, num_labels: int = 2):
         key = (name, num_labels)
-        if key not in _pretrained_cache:
+        if key not in _own_models:
             torch.manual_seed(0)
-            _pretrained_cache[key] = AutoModelForSequenceClassification.from_pretrained(
+            _own_models[key] = AutoModelForSequenceClassification.from_pretrained(
                 TINY_MODELS / name, num_labels=num_labels)
-        model = copy.deepcopy(_pretrained_cache[key]).to(device).eval()
-        for param_name, param in model.named_parameters():
-            param.requires_grad = is_head(param_name)
-        return model
+        return copy.deepcopy(_own_models[key]).eval()
 
     return make
-

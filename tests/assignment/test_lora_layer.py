@@ -4,28 +4,28 @@ import itertools
 
 import pytest
 import torch
-from torch import nn
 
-from .checks import close, expect, max_difference, shape
+from .checks import close, describe, expect, max_difference, shape, tensor
+from .protocol import Placed
 
 
 def set_weights(layer, A, B):
-    with torch.no_grad():
-        layer.A.copy_(A)
-        layer.B.copy_(B)
+    layer.assign("A", A)
+    layer.assign("B", B)
 
 
 @pytest.mark.parametrize("alpha, rank", [(16, 3), (8, 16), (1.5, 2), (32, 8)])
 def test_scaling_is_alpha_over_rank(lora, alpha, rank):
     layer = lora.LoRALayer(10, 6, rank=rank, alpha=alpha)
-    expect(getattr(layer, "scaling", None) == pytest.approx(alpha / rank),
+    scaling = layer.get("scaling", "no attribute `scaling`")
+    expect(isinstance(scaling, int | float) and scaling == pytest.approx(alpha / rank),
            f"LoRALayer: scaling is alpha / rank as a float division (alpha={alpha}, rank={rank})",
-           alpha / rank, getattr(layer, "scaling", "no attribute `scaling`"))
+           alpha / rank, scaling)
 
 
 def test_stores_its_arguments(lora):
     layer = lora.LoRALayer(10, 6, rank=3, alpha=7.5)
-    found = {name: getattr(layer, name, "missing") for name in ("in_dim", "out_dim", "rank", "alpha")}
+    found = {name: layer.get(name, "missing") for name in ("in_dim", "out_dim", "rank", "alpha")}
     expect(found == {"in_dim": 10, "out_dim": 6, "rank": 3, "alpha": 7.5},
            "LoRALayer: in_dim, out_dim, rank and alpha are stored as given",
            {"in_dim": 10, "out_dim": 6, "rank": 3, "alpha": 7.5}, found)
@@ -33,42 +33,43 @@ def test_stores_its_arguments(lora):
 
 def test_shapes_of_A_and_B(lora):
     layer = lora.LoRALayer(10, 6, rank=3, alpha=8)
+    registered = {p["name"]: p for p in layer.parameters()}
     for name, expected in (("A", (10, 3)), ("B", (3, 6))):
-        tensor = getattr(layer, name, None)
-        expect(isinstance(tensor, nn.Parameter),
+        found = layer.get(name, None)
+        expect(name in registered and registered[name]["is_parameter"],
                f"LoRALayer: {name} is an nn.Parameter, so that the optimiser trains it",
-               "nn.Parameter", type(tensor).__name__)
-        expect(tuple(tensor.shape) == expected,
+               "nn.Parameter", describe(found) if found is not None else "no attribute")
+        expect(isinstance(found, torch.Tensor) and tuple(found.shape) == expected,
                f"LoRALayer(in_dim=10, out_dim=6, rank=3): {name} has shape {expected} "
-               f"({'in_dim, rank' if name == 'A' else 'rank, out_dim'})", expected, shape(tensor))
+               f"({'in_dim, rank' if name == 'A' else 'rank, out_dim'})", expected, shape(found))
 
 
 def test_B_starts_at_zero(lora):
-    layer = lora.LoRALayer(10, 6, rank=3, alpha=8)
-    expect(torch.count_nonzero(layer.B) == 0,
-           "LoRALayer: B starts as all zeros, so that the wrapped model starts exactly as the pretrained one",
-           "B == 0", f"{torch.count_nonzero(layer.B).item()} non-zero entries")
+    rule = "LoRALayer: B starts as all zeros, so that the wrapped model starts exactly as the pretrained one"
+    B = tensor(lora.LoRALayer(10, 6, rank=3, alpha=8).get("B"), rule)
+    expect(torch.count_nonzero(B) == 0, rule, "B == 0", f"{torch.count_nonzero(B).item()} non-zero entries")
 
 
 def test_A_starts_random_and_full_rank(lora):
-    first, second = lora.LoRALayer(10, 6, rank=3, alpha=8), lora.LoRALayer(10, 6, rank=3, alpha=8)
-    A = first.A.detach().double()
     rule = "LoRALayer: A starts random and non-degenerate (e.g. nn.init.kaiming_uniform_(A, a=math.sqrt(5)))"
-    expect(torch.isfinite(A).all() and torch.linalg.matrix_rank(A).item() == 3, rule,
-           "finite values, rank 3",
-           f"rank {torch.linalg.matrix_rank(A).item()}, finite: {torch.isfinite(A).all().item()}")
-    expect(not torch.equal(first.A, second.A), rule,
+    first = tensor(lora.LoRALayer(10, 6, rank=3, alpha=8).get("A"), rule)
+    second = tensor(lora.LoRALayer(10, 6, rank=3, alpha=8).get("A"), rule)
+    A = first.double()
+    rank, finite = torch.linalg.matrix_rank(A).item(), torch.isfinite(A).all().item()
+    expect(A.shape == (10, 3) and finite and rank == 3, rule, "finite values, rank 3",
+           f"shape {tuple(A.shape)}, rank {rank}, finite: {finite}")
+    expect(not torch.equal(first, second), rule,
            "two new layers get different A", "the same A twice: a fixed pattern, not random")
 
 
 @pytest.mark.parametrize("batch_shape", [(), (5,), (2, 5)], ids=["1-D", "2-D", "3-D"])
 def test_forward_formula(lora, device, batch_shape):
-    layer = lora.LoRALayer(10, 6, rank=4, alpha=6).to(device)  # scaling 1.5
-    A, B = torch.randn(10, 4, device=device), torch.randn(4, 6, device=device)
-    x = torch.randn(*batch_shape, 10, device=device)
+    layer = lora.LoRALayer(10, 6, rank=4, alpha=6).call("to", device.type)  # scaling 1.5
+    A, B = torch.randn(10, 4), torch.randn(4, 6)
+    x = torch.randn(*batch_shape, 10)
     set_weights(layer, A, B)
     expected = 1.5 * x @ A @ B
-    found = layer(x)
+    found = layer(Placed(x, device.type))
     expect(close(found, expected),
            f"LoRALayer.forward: x of shape {tuple(x.shape)} gives scaling * x @ A @ B, "
            f"shape {tuple(expected.shape)} (with A, B set by hand, alpha=6, rank=4)",
@@ -78,18 +79,18 @@ def test_forward_formula(lora, device, batch_shape):
 def test_gradients_reach_A_B_and_the_input(lora):
     layer = lora.LoRALayer(10, 6, rank=4, alpha=8)
     set_weights(layer, torch.randn(10, 4), torch.randn(4, 6))
-    x = torch.randn(3, 10, requires_grad=True)
-    layer(x).square().sum().backward()
-    for name, tensor in (("A", layer.A), ("B", layer.B), ("the input x", x)):
-        grad = tensor.grad
-        expect(grad is not None and torch.count_nonzero(grad) > 0,
+    x = lora.builtin("keep", Placed(torch.randn(3, 10), requires_grad=True), keep=True)
+    layer.call("__call__", x, keep=True).call("square", keep=True).call("sum", keep=True).backward()
+    for name, grad in (("A", layer.get("A.grad", None)), ("B", layer.get("B.grad", None)),
+                       ("the input x", x.get("grad", None))):
+        expect(isinstance(grad, torch.Tensor) and torch.count_nonzero(grad) > 0,
                f"LoRALayer.forward: the output depends on {name}, so a gradient reaches it "
                "(no .detach(), .data or torch.no_grad() in forward)",
                f"a non-zero gradient for {name}", "no gradient" if grad is None else "an all-zero gradient")
 
 
 def test_dropout_is_off_in_eval_mode(lora):
-    layer = lora.LoRALayer(10, 6, rank=4, alpha=8, dropout=0.5).eval()
+    layer = lora.LoRALayer(10, 6, rank=4, alpha=8, dropout=0.5).call("eval")
     A, B, x = torch.randn(10, 4), torch.randn(4, 6), torch.randn(5, 10)
     set_weights(layer, A, B)
     expected = 2.0 * x @ A @ B
@@ -108,7 +109,7 @@ def test_dropout_acts_on_the_input_in_training_mode(lora):
     below 1e-15 for each of those placements.
     """
     p, in_dim = 0.25, 6
-    layer = lora.LoRALayer(in_dim, 5, rank=3, alpha=3, dropout=p).train()  # scaling 1
+    layer = lora.LoRALayer(in_dim, 5, rank=3, alpha=3, dropout=p).call("train")  # scaling 1
     A, B, x = torch.randn(in_dim, 3), torch.randn(3, 5), torch.randn(16, in_dim)
     set_weights(layer, A, B)
     masks = torch.tensor(list(itertools.product((0.0, 1.0), repeat=in_dim)), dtype=torch.float64)
@@ -117,7 +118,9 @@ def test_dropout_acts_on_the_input_in_training_mode(lora):
             f"zeroed with probability {p}, the others scaled by 1 / (1 - {p}), as nn.Dropout does")
     dropped = []
     for _ in range(8):  # separate calls, so that a mask drawn once per call (on A, say) shows as well
-        found = layer(x).detach().double()
+        found = tensor(layer(x), rule)
+        expect(found.shape == (16, 5), rule, "an output of shape (16, 5)", shape(found))
+        found = found.double()
         distance = (candidates - found).abs().amax(dim=-1)  # (mask, row)
         best = distance.argmin(dim=0)
         unexplained = [row for row in range(len(x)) if distance[best[row], row] > 1e-4 * (1 + found[row].abs().max())]

@@ -1,31 +1,36 @@
 """merge_lora: the same outputs from plain nn.Linear layers, and the base model's parameter count."""
 
+import math
+
 import pytest
 import torch
-from torch import nn
 
 from .assets import MODEL_NAMES
-from .checks import close, expect, max_difference, misplaced, modules_of_type, names
+from .checks import close, equal, expect, head_count, logits, max_difference, misplaced, names, of_kind
+from .protocol import Placed
+
+LINEAR = "torch.nn.modules.linear.Linear"
 
 
-def trained_lora_model(lora, base_model, name):
-    """A model with LoRA whose B and biases are non-zero, as after some training."""
-    model = lora.add_lora(base_model(name), rank=4, alpha=12)  # scaling 3
-    with torch.no_grad():
-        for module in modules_of_type(model, lora.LinearLoRA).values():
-            module.lora.B.normal_(std=0.05)
-            module.linear.bias.normal_(std=0.1)
+def trained_lora_model(lora, base_model, name, dtype=None):
+    """A model with LoRA whose B and biases are non-zero, as after some training (drawn by the judge)."""
+    model = base_model(name, dtype=dtype)
+    lora.add_lora(model, rank=4, alpha=12)  # scaling 3
+    for layer in of_kind(model, "LinearLoRA"):
+        B, bias = model.get(f"{layer}.lora.B", None), model.get(f"{layer}.linear.bias", None)
+        if isinstance(B, torch.Tensor) and isinstance(bias, torch.Tensor):
+            model.assign(f"{layer}.lora.B", 0.05 * torch.randn(B.shape))
+            model.assign(f"{layer}.linear.bias", 0.1 * torch.randn(bias.shape))
     return model
 
 
 @pytest.mark.parametrize("name", MODEL_NAMES)
 def test_merged_logits_equal_unmerged(lora, base_model, device, name):
     model = trained_lora_model(lora, base_model, name)
-    input_ids = torch.randint(5, model.config.vocab_size, (4, 16), device=device)
-    with torch.no_grad():
-        expected = model(input_ids=input_ids).logits
-        lora.merge_lora(model)
-        found = model(input_ids=input_ids).logits
+    input_ids = torch.randint(5, 95, (4, 16))
+    expected = logits(model, input_ids, device)
+    lora.merge_lora(model)
+    found = logits(model, input_ids, device)
     expect(close(found, expected, atol=1e-5, rtol=0),
            f"merge_lora on {name}: the merged model's logits equal the unmerged model's "
            "(W + scaling * (A @ B).T, bias unchanged)", "within 1e-5", max_difference(found, expected))
@@ -33,35 +38,46 @@ def test_merged_logits_equal_unmerged(lora, base_model, device, name):
 
 @pytest.mark.parametrize("name", MODEL_NAMES)
 def test_merged_weight_formula(lora, base_model, name):
+    """The judge computes each merged weight itself, from the W, A, B and scaling it reads before the merge."""
     model = trained_lora_model(lora, base_model, name)
-    wrapped = modules_of_type(model, lora.LinearLoRA)
-    expected = {name: (m.linear.weight + m.lora.scaling * (m.lora.A @ m.lora.B).T).detach().clone()
-                for name, m in wrapped.items()}
-    biases = {name: m.linear.bias.detach().clone() for name, m in wrapped.items()}
+    before = model.tensors()
+    expected, biases = {}, {}
+    for layer in of_kind(model, "LinearLoRA"):
+        W, A, B = (before.get(f"{layer}.{part}") for part in ("linear.weight", "lora.A", "lora.B"))
+        scaling = model.get(f"{layer}.lora.scaling", None)
+        if all(isinstance(t, torch.Tensor) for t in (W, A, B)) and isinstance(scaling, int | float):
+            expected[layer] = W + scaling * (A @ B).T
+            biases[layer] = before.get(f"{layer}.linear.bias")
     lora.merge_lora(model)
-    for name, weight in expected.items():
-        merged = model.get_submodule(name)
-        expect(close(merged.weight, weight, atol=1e-6), f"merge_lora: {name}.weight becomes W + scaling * (A @ B).T",
-               "within 1e-6", max_difference(merged.weight, weight))
-        expect(torch.equal(merged.bias, biases[name]), f"merge_lora: {name}.bias stays as it was",
-               "the same bias", max_difference(merged.bias, biases[name]))
+    merged = model.tensors()
+    for layer, weight in expected.items():
+        found = merged.get(f"{layer}.weight")
+        expect(close(found, weight, atol=1e-6), f"merge_lora: {layer}.weight becomes W + scaling * (A @ B).T",
+               "within 1e-6", max_difference(found, weight))
+        found = merged.get(f"{layer}.bias")
+        expect(equal(found, biases[layer]), f"merge_lora: {layer}.bias stays as it was",
+               "the same bias", max_difference(found, biases[layer]))
 
 
 @pytest.mark.parametrize("name", MODEL_NAMES)
-def test_merge_leaves_plain_linear_layers_and_the_base_count(lora, base_model, name):
+def test_merge_leaves_plain_linear_layers_and_the_base_count(lora, base_model, own_model, name):
     model = trained_lora_model(lora, base_model, name)
-    wrapped = set(modules_of_type(model, lora.LinearLoRA))
+    wrapped = set(of_kind(model, "LinearLoRA"))
     returned = lora.merge_lora(model)
     expect(returned is model, "merge_lora works in place and returns the model",
-           "the same model", type(returned).__name__)
-    not_plain = [n for n in wrapped if type(model.get_submodule(n)) is not nn.Linear]
+           "the same model", getattr(returned, "type", type(returned).__name__))
+    types = {m["name"]: m["type"] for m in model.modules()}
+    not_plain = [n for n in wrapped if types.get(n) != LINEAR]
     expect(not not_plain, "merge_lora replaces every LinearLoRA by a plain nn.Linear",
            "nn.Linear where each LinearLoRA was", f"something else at {names(not_plain)}")
-    base = base_model(name)
-    for label, count in (("all", lambda m: sum(p.numel() for p in m.parameters())),
-                         ("trainable", lambda m: sum(p.numel() for p in m.parameters() if p.requires_grad))):
-        expect(count(model) == count(base),
-               f"merge_lora: the merged model has the base model's {label} parameter count", count(base), count(model))
+    base = own_model(name)  # the judge's own copy, body frozen as base_model makes it
+    found = model.parameters()
+    counts = {"all": (sum(p.numel() for p in base.parameters()), sum(math.prod(p["shape"]) for p in found)),
+              "trainable": (head_count([{"name": n, "shape": list(p.shape)} for n, p in base.named_parameters()]),
+                            sum(math.prod(p["shape"]) for p in found if p["requires_grad"]))}
+    for label, (expected, count) in counts.items():
+        expect(count == expected,
+               f"merge_lora: the merged model has the base model's {label} parameter count", expected, count)
 
 
 # How far merged logits may be from unmerged ones. Rounding W + scaling * (A @ B).T to
@@ -72,16 +88,14 @@ TOLERANCE = {torch.float32: 1e-5, torch.float64: 1e-10, torch.bfloat16: 2e-3}
 
 def assert_merge_follows(lora, model, dtype, device):
     """merge_lora on a model in ``dtype`` on ``device``: the new layers sit there too, and compute the same."""
-    input_ids = torch.randint(5, model.config.vocab_size, (4, 16), device=device)
+    input_ids = torch.randint(5, 95, (4, 16))
     where = f"a {str(dtype).removeprefix('torch.')} model on {device.type}"
-    with torch.no_grad():
-        expected = model(input_ids=input_ids).logits
-        lora.merge_lora(model)
-    wrong = misplaced(model, dtype, device.type)
+    expected = logits(model, input_ids, device)
+    lora.merge_lora(model)
+    wrong = misplaced(model.parameters(), dtype, device.type)
     expect(not wrong, f"merge_lora on {where}: each new nn.Linear sits in the dtype and on the device of the "
            "layer it replaces", f"every parameter in {dtype} on {device.type}", names(wrong))
-    with torch.no_grad():
-        found = model(input_ids=input_ids).logits
+    found = logits(model, input_ids, device)
     expect(close(found, expected, atol=TOLERANCE[dtype], rtol=0),
            f"merge_lora on {where}: the merged model's logits equal the unmerged model's",
            f"within {TOLERANCE[dtype]:g}", max_difference(found, expected))
@@ -89,32 +103,26 @@ def assert_merge_follows(lora, model, dtype, device):
 
 @pytest.mark.parametrize("dtype", [torch.float64, torch.bfloat16], ids=["float64", "bfloat16"])
 def test_merged_layers_follow_the_dtype(lora, base_model, device, dtype):
-    assert_merge_follows(lora, trained_lora_model(lora, base_model, "bert-tiny").to(dtype), dtype, device)
+    assert_merge_follows(lora, trained_lora_model(lora, base_model, "bert-tiny", dtype=dtype), dtype, device)
 
 
 @pytest.mark.cuda
-def test_merged_layers_follow_a_model_on_the_gpu(lora, base_model):
-    model = trained_lora_model(lora, base_model, "bert-tiny").cuda()
+def test_merged_layers_follow_a_model_on_the_gpu(lora):
+    model = trained_lora_model(lora, lambda name, dtype=None: lora.model(name, device="cuda"), "bert-tiny")
     assert_merge_follows(lora, model, torch.float32, torch.device("cuda"))
 
 
 @pytest.mark.hidden
 def test_merge_after_training_with_dropout(lora, base_model, device):
-    model = lora.add_lora(base_model("distilbert-tiny"), rank=4, alpha=8,
-                          target_modules=["q_lin", "v_lin", "lin1"], dropout=0.1)
-    input_ids = torch.randint(5, model.config.vocab_size, (8, 16), device=device)
-    labels = torch.randint(0, 2, (8,), device=device)
-    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-2)
-    model.train()
-    for _ in range(5):
-        optimizer.zero_grad()
-        model(input_ids=input_ids, labels=labels).loss.backward()
-        optimizer.step()
-    model.eval()
-    with torch.no_grad():
-        expected = model(input_ids=input_ids).logits
-        lora.merge_lora(model)
-        found = model(input_ids=input_ids).logits
+    model = base_model("distilbert-tiny")
+    lora.add_lora(model, rank=4, alpha=8, target_modules=["q_lin", "v_lin", "lin1"], dropout=0.1)
+    batch = {"input_ids": Placed(torch.randint(5, 95, (8, 16)), device.type),
+             "labels": Placed(torch.randint(0, 2, (8,)), device.type)}
+    lora.builtin("adamw_steps", model, [batch] * 5, lr=1e-2, trainable_only=True)
+    model.call("eval")
+    expected = logits(model, batch["input_ids"].tensor, device)
+    lora.merge_lora(model)
+    found = logits(model, batch["input_ids"].tensor, device)
     expect(close(found, expected, atol=1e-5, rtol=0), "merge_lora after training with dropout, on q_lin, v_lin "
            "and lin1: the merged model's logits equal the unmerged model's in eval mode",
            "within 1e-5", max_difference(found, expected))
