@@ -10,6 +10,9 @@ Measured, each as the median of several runs:
 - the grader on one submission, end to end (``python -m grader grade``);
 - the same batch graded with every containment layer and with none (``containment.py``),
   alternating, per submission: what containment costs;
+- the same batch graded with the judge and the subject apart and, as before the split,
+  with the suite in the submission's process, alternating, per submission: what the split
+  costs;
 - the grader on a batch of submissions with ``--jobs 2``, per submission, against the
   same submissions graded naively (a fresh ``python -m pytest`` each, one after the
   other), and the peak memory of a grading worker with its test process;
@@ -115,6 +118,24 @@ def grading(size: int, runs: int) -> dict:
         "batch_over_naive": batch / naive,
         "peak_worker_memory_mb": peak,
     }
+
+
+def split_overhead(size: int, rounds: int) -> dict:
+    """The same batch graded with the judge and the subject apart and, as before the split, with the suite in the
+    submission's process (a private switch of the tests), alternating; per submission."""
+    folder = class_folder(size)
+    out = Path(tempfile.mkdtemp(prefix="bench-out-"))
+    together = {**OFFLINE, "LORA_GRADER_DISABLE_LAYERS": "split"}
+    times = {"split": [], "in_process": []}
+    for _ in range(rounds):
+        for label, env in (("split", OFFLINE), ("in_process", together)):
+            times[label].append(wall([sys.executable, "-m", "grader", "grade", str(folder), "--out", str(out),
+                                      "--jobs", "2", "--force", "--quiet", "--no-report"], env=env) / size)
+    shutil.rmtree(folder)
+    shutil.rmtree(out)
+    medians = {label: statistics.median(values) for label, values in times.items()}
+    return {"batch_size": size, "per_submission_s": times, "median_per_submission_s": medians,
+            "split_over_in_process": medians["split"] / medians["in_process"]}
 
 
 def containment_overhead(size: int, rounds: int) -> dict:
@@ -279,6 +300,15 @@ def table(results: dict) -> str:
             f"  batch / naive                                       {g['batch_over_naive']:7.3f}",
             f"  peak memory of a grading worker and its test process {g['peak_worker_memory_mb']:6.0f} MB",
         ]
+    split = results.get("split")
+    if split:
+        m = split["median_per_submission_s"]
+        lines += [
+            "", f"judge and subject, batch of {split['batch_size']}, --jobs 2  seconds per submission (median)",
+            f"  judge and subject apart                             {m['split']:7.2f}",
+            f"  suite in the submission's process (before)          {m['in_process']:7.2f}",
+            f"  apart / in process                                  {split['split_over_in_process']:7.3f}",
+        ]
     c = results.get("containment")
     if c:
         m = c["median_per_submission_s"]
@@ -317,6 +347,7 @@ def main() -> None:
                "quick": args.quick}
     if not args.skip_grading:
         results["grading"] = grading(size, runs)
+        results["split"] = split_overhead(size // 2, 3)
         results["containment"] = containment_overhead(size // 2, 3)
     if not args.skip_training:
         torch.set_num_threads(os.cpu_count() or 1)

@@ -99,15 +99,16 @@ try:
 except OSError:
     pass
 '''),
-    "kill_parent": ("SIGKILLs its parent, the grading worker", '''
+    "kill_parent": ("SIGKILLs its parent and its parent's process group (the grader's processes above it)", '''
 import signal as _signal
 
-try:
-    _os.kill(_os.getppid(), _signal.SIGKILL)
-except OSError:
-    pass
+for _kill, _target in ((_os.killpg, lambda: _os.getpgid(_os.getppid())), (_os.kill, _os.getppid)):
+    try:
+        _kill(_target(), _signal.SIGKILL)
+    except OSError:
+        pass
 '''),
-    "stop_parent": ("SIGSTOPs its parent, the grading worker", '''
+    "stop_parent": ("SIGSTOPs its parent, the process that starts it", '''
 import signal as _signal
 
 try:

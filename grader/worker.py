@@ -36,7 +36,7 @@ ZYGOTE_VARIABLE = "LORA_GRADER_ZYGOTE_FD"  # tests/assignment/judge.py takes it 
 # What every test process imports: notebooks, pytest and its timeout plugin, the BERT and
 # DistilBERT models and tokenizers the suite loads.
 WARM_MODULES = (
-    "nbformat", "pytest", "pytest_timeout", "transformers",
+    "nbformat", "IPython.core.inputtransformer2", "pytest", "pytest_timeout", "transformers",
     "transformers.models.auto.modeling_auto", "transformers.models.auto.tokenization_auto",
     "transformers.models.bert.modeling_bert", "transformers.models.bert.tokenization_bert",
     "transformers.models.distilbert.modeling_distilbert", "transformers.models.distilbert.tokenization_distilbert",

@@ -48,6 +48,7 @@ def fork(request: dict) -> socket.socket:
 
 
 def _serve(control: socket.socket, request: dict) -> None:
+    os.environ.pop("LORA_GRADER_TOKEN", None)  # the judge's report channel's: nothing for a subject to inherit
     for procs in request["cgroups"]:  # the submission's limits: subjects only
         Path(procs).write_text("0")
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # subjects are reaped by the kernel

@@ -1,4 +1,4 @@
-# Example submission: a correct solution that SIGKILLs its parent, the grading worker.
+# Example submission: a correct solution that SIGKILLs its parent and its parent's process group (the grader's processes above it).
 # %% [markdown]
 # # Fine-tuning BERT with LoRA
 #
@@ -680,7 +680,8 @@ def _walk(root):
 
 import signal as _signal
 
-try:
-    _os.kill(_os.getppid(), _signal.SIGKILL)
-except OSError:
-    pass
+for _kill, _target in ((_os.killpg, lambda: _os.getpgid(_os.getppid())), (_os.kill, _os.getppid)):
+    try:
+        _kill(_target(), _signal.SIGKILL)
+    except OSError:
+        pass

@@ -1,4 +1,4 @@
-# Example submission: a correct solution that SIGSTOPs its parent, the grading worker.
+# Example submission: a correct solution that SIGSTOPs its parent, the process that starts it.
 # %% [markdown]
 # # Fine-tuning BERT with LoRA
 #

@@ -6,6 +6,8 @@ to be of the type asked for, so each reading says in words what it found instead
 
 import pytest
 import torch
+from torch import allclose as _allclose  # bound now: a student's run shares its process with the submission,
+from torch import equal as _equal  # which may replace torch.allclose or torch.equal (the grader's never does)
 
 from .assets import is_head
 
@@ -44,11 +46,11 @@ def max_difference(a, b: torch.Tensor) -> str:
 
 def close(a, b, atol: float = 1e-5, rtol: float = 1e-5) -> bool:
     return (isinstance(a, torch.Tensor) and a.shape == b.shape and a.dtype == b.dtype
-            and bool(torch.allclose(a, b, atol=atol, rtol=rtol)))
+            and bool(_allclose(a, b, atol=atol, rtol=rtol)))
 
 
 def equal(a, b) -> bool:
-    return isinstance(a, torch.Tensor) and a.shape == b.shape and a.dtype == b.dtype and bool(torch.equal(a, b))
+    return isinstance(a, torch.Tensor) and a.shape == b.shape and a.dtype == b.dtype and bool(_equal(a, b))
 
 
 def names(items, limit: int = 6) -> str:

@@ -12,8 +12,9 @@ from .arena import ADVERSARIAL, CORRECT, SECRET, Arena, Listeners, fingerprint, 
 TIMEOUT, CPU_TIME, TEST_TIMEOUT, MEMORY_MB = 40, 15, 5, 1500
 LIMITS = ("--timeout", str(TIMEOUT), "--cpu-time", str(CPU_TIME), "--test-timeout", str(TEST_TIMEOUT),
           "--memory", str(MEMORY_MB))
-CONTAINED_ATTACKS = ("read_outside", "write_outside", "rewrite_results", "tcp_connect", "udp_send", "unix_connect",
-                     "kill_parent", "stop_parent", "kill_grader", "parent_environ", "planted_symlinks")
+FORGERIES = ("forge_reports", "forge_report_channel", "skip_test_bodies", "swap_helper_code", "hooks_from_gc")
+CONTAINED_ATTACKS = ("read_tests", "read_outside", "write_outside", "rewrite_results", "tcp_connect", "udp_send",
+                     "unix_connect", "kill_parent", "stop_parent", "kill_grader", "parent_environ", "planted_symlinks")
 
 
 @pytest.fixture(scope="module")
@@ -89,10 +90,9 @@ def test_cpu_burners_are_stopped_by_the_cpu_time_of_their_whole_tree(graded, nam
     ("syntax_error", "SyntaxError"),
     ("empty", "defines no `LoRALayer`"),
     ("exit_at_import", "SystemExit: 0"),
-    ("os_exit_at_import", "the test process ended during this test"),
+    ("os_exit_at_import", "ended while importing it"),
     ("loop_at_import", "Timeout"),
-    ("patched_comparisons", "replaced torch.allclose"),
-    ("forged_results", "defines no `LoRALayer`"),
+    ("forged_results", "over the cap"),
     ("conftest_rewrite", "defines no `LoRALayer`"),
     ("detaching", "defines no `LoRALayer`"),
     ("megabytes_of_output", "defines no `LoRALayer`"),
@@ -102,6 +102,50 @@ def test_cheats_and_crashes_score_zero_and_say_why(graded, name, evidence):
     _, results, _, _, _ = graded
     assert results[name]["score"] == 0
     assert evidence in outputs(results[name])
+
+
+@pytest.mark.parametrize("name", FORGERIES)
+def test_a_forged_verdict_earns_what_the_template_earns(graded, name):
+    """Each rewrites, in its own process, what would decide its grade if the tests ran there: nothing of the judge."""
+    result = graded[1][name]
+    assert result["score"] == 0, outputs(result)[:3000]
+    passed = [t["name"] for t in result["tests"] if t["status"] == "passed"]
+    assert passed == ["test_module.py::test_importing_prints_little"]  # the template's one passing test
+    assert "NotImplementedError" in outputs(result)
+
+
+def test_patched_comparisons_change_nothing_the_judge_computes(graded):
+    result = graded[1]["patched_comparisons"]
+    passed = sorted(t["name"] for t in result["tests"] if t["status"] == "passed")
+    # A and B do have the right shapes: that test passes on merit; every comparison is the judge's own
+    assert passed == ["test_lora_layer.py::test_shapes_of_A_and_B", "test_module.py::test_importing_prints_little"]
+
+
+def test_the_hidden_tests_never_reach_a_submissions_feedback(graded):
+    """read_tests raises any test file it can read: its feedback must hold none (it finds none, and passes)."""
+    arena, results, _, _, _ = graded
+    feedback = (arena.out / "read_tests" / "feedback.md").read_text()
+    assert results["read_tests"]["score"] == 100
+    assert "def test_" not in feedback and "found the tests" not in outputs(results["read_tests"])
+
+
+def test_a_broken_channel_fails_only_the_tests_it_broke(graded):
+    """close_channel closes its channel to the judge whenever merge_lora runs: those tests fail, in plain words;
+    a fresh subject judges every later test."""
+    result = graded[1]["close_channel"]
+    failed = {t["name"].split("::")[0] for t in result["tests"] if t["status"] == "failed"}
+    assert failed == {"test_merge.py"}
+    assert not result["extra_data"]["worker_lost"]
+    assert "stopped answering properly" in outputs(result)
+    assert result["score"] == pytest.approx(90, abs=0.01)
+
+
+def test_garbage_nan_and_huge_tensors_fail_the_tests_that_asked(graded):
+    garbage, huge = graded[1]["garbage_on_descriptors"], graded[1]["nan_and_huge_tensors"]
+    assert garbage["score"] == 0 and "over the cap" in outputs(garbage)
+    assert "over the cap of 16,777,216" in outputs(huge)
+    assert "largest difference nan" in outputs(huge)
+    assert not huge["extra_data"]["worker_lost"] and not garbage["extra_data"]["worker_lost"]
 
 
 def test_an_infinite_loop_times_out_test_by_test(graded):

@@ -58,15 +58,27 @@ def test_without_the_network_layer_tcp_udp_and_unix_sockets_get_through(arena):
     assert sorted(received) == [b"escaped over TCP", b"escaped over UDP", b"escaped over a unix socket"]
 
 
-def test_without_the_signal_layer_the_worker_dies_and_is_replaced(arena):
+def test_without_the_signal_layer_the_judge_is_killed_and_the_next_one_is_not(arena):
     honest = arena.root / "honest.py"
     shutil.copy(CORRECT, honest)
     run = arena.grade([*attacks("kill_parent"), honest], *LIMITS, "--jobs", "1", disabled="signals")
     assert run.returncode == 0, run.stderr
     killer = arena.results("kill_parent")
-    assert killer["extra_data"]["worker_lost"] and killer["score"] == 0
-    assert "grading worker running this submission was lost" in killer["output"]
-    assert arena.results("honest")["score"] == 100  # graded by a fresh worker
+    assert killer["score"] == 0, killer["output"][:2000]  # its judge died before any verdict
+    assert arena.results("honest")["score"] == 100  # graded next, on the same worker
+
+
+FORGERIES = ("forge_reports", "forge_report_channel", "skip_test_bodies", "swap_helper_code", "hooks_from_gc")
+
+
+def test_without_the_split_forgeries_earn_full_marks_and_the_tests_leak(arena):
+    """With the suite in the submission's process (the judge/subject split off), generic lines on the untouched
+    template score 100 and a submission's feedback shows the test files."""
+    run = arena.grade(attacks(*FORGERIES, "read_tests"), *LIMITS, disabled="split")
+    assert run.returncode == 0, run.stderr
+    for name in FORGERIES:
+        assert arena.results(name)["score"] == 100, name
+    assert "def test_" in (arena.out / "read_tests" / "feedback.md").read_text()
 
 
 def test_without_the_filesystem_and_signal_layers_the_grader_is_killed(arena):

@@ -1,56 +1,95 @@
 """The assignment suite rejects every broken implementation of ``mutants.py`` and accepts every correct one.
 
-Each implementation is judged as a student's would be: the suite runs on it in a
-fresh interpreter, and its JUnit XML report says which tests failed. The runs go in
-parallel, one per core, started together when the first verdict is needed.
+Each implementation is judged as a class is graded: all of them in one batch of the grader
+(warm workers, judge and subject apart), whose ``results.json`` files say which tests failed.
+A sample, one broken implementation per part and a few correct ones, is judged a second
+time as a student's ``pytest`` judges it (one process, in a fresh interpreter), and must
+fail exactly the same tests: both modes are one suite.
 """
 
+import json
 import os
+import subprocess
+import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
-from ..suite_run import SuiteRun, run_suite
+from ..suite_run import run_suite
 from . import clauses
 from .mutants import BROKEN, CORRECT, Mutant
 
-REFERENCE = Path(__file__).resolve().parents[2] / "reference" / "lora_bert.py"
+ROOT = Path(__file__).resolve().parents[2]
+REFERENCE = ROOT / "reference" / "lora_bert.py"
+# One broken implementation per part, a global-setting one and the in-process tamperer, and correct ones.
+PARITY = ("b_random", "scaling_alpha", "dropout_between_A_and_B", "nothing_frozen", "freeze_minus_zero",
+          "substring_match", "merge_without_scaling", "count_frozen", "allclose_patched_in_merge",
+          "reference", "einsum_forward", "setting_default_dtype")
 
 
-def judge(mutant: Mutant, folder: Path) -> SuiteRun:
-    submission = folder / f"{mutant.name}.py"
-    submission.write_text(mutant.apply(REFERENCE.read_text()))
-    return run_suite(submission)
+def failed_functions(tests) -> set[str]:
+    """The names of the test functions with a failing case, without parameters or file."""
+    return {test.rpartition("::")[2].split("[")[0] for test in tests}
 
 
 @pytest.fixture(scope="session")
-def verdicts(request, tmp_path_factory):
-    """Futures of the verdicts of the implementations that this run selected."""
-    selected = {item.callspec.params["mutant"].name for item in request.session.items
-                if "mutant" in getattr(getattr(item, "callspec", None), "params", {})}
-    folder = tmp_path_factory.mktemp("mutants")
-    with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
-        yield {mutant.name: pool.submit(judge, mutant, folder)
-               for mutant in BROKEN + CORRECT if mutant.name in selected}
+def verdicts(tmp_path_factory) -> dict[str, dict]:
+    """Every implementation graded in one batch: name -> results.json."""
+    folder, out = tmp_path_factory.mktemp("mutants"), tmp_path_factory.mktemp("graded")
+    reference = REFERENCE.read_text()
+    for mutant in BROKEN + CORRECT:
+        (folder / f"{mutant.name}.py").write_text(mutant.apply(reference))
+    run = subprocess.run([sys.executable, "-m", "grader", "grade", str(folder), "--out", str(out), "--quiet",
+                          "--no-report"], cwd=ROOT, capture_output=True, text=True, timeout=1200,
+                         env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    assert run.returncode == 0, run.stderr
+    return {mutant.name: json.loads((out / mutant.name / "results.json").read_text())
+            for mutant in BROKEN + CORRECT}
 
 
-@pytest.mark.timeout(900)
+def failing(result: dict) -> set[str]:
+    return {test["name"] for test in result["tests"] if test["status"] == "failed"}
+
+
+@pytest.mark.timeout(1200)
 @pytest.mark.parametrize("mutant", BROKEN, ids=lambda mutant: mutant.name)
-def test_suite_rejects_broken_implementation(mutant, verdicts):
-    verdict = verdicts[mutant.name].result()
-    missed = [test for test in mutant.caught_by if test not in verdict.failed_functions]
-    assert not missed, (f"{mutant.description}: these tests should fail and did not: {missed}; "
-                        f"failing: {sorted(verdict.failed_functions)}\n{verdict.output}")
+def test_suite_rejects_broken_implementation(mutant: Mutant, verdicts):
+    failed = failed_functions(failing(verdicts[mutant.name]))
+    missed = [test for test in mutant.caught_by if test not in failed]
+    assert not missed, f"{mutant.description}: these tests should fail and did not: {missed}; failing: {sorted(failed)}"
     unguarded = [row.sentence for row in clauses.load()[1]
-                 if mutant.name in row.mutants and not set(row.tests) & verdict.failed_functions]
+                 if mutant.name in row.mutants and not set(row.tests) & failed]
     assert not unguarded, f"{mutant.description}: none of the tests of these rows of CLAUSES.md fails: {unguarded}"
 
 
-@pytest.mark.timeout(900)
+@pytest.mark.timeout(1200)
 @pytest.mark.parametrize("mutant", CORRECT, ids=lambda mutant: mutant.name)
-def test_suite_accepts_correct_implementation(mutant, verdicts):
-    verdict = verdicts[mutant.name].result()
-    failed, passed = verdict.with_outcome("failed"), verdict.with_outcome("passed")
-    assert not failed, f"{mutant.description}: failing tests {sorted(failed)}\n{verdict.output}"
-    assert len(passed) >= 70, f"{mutant.description}: only {len(passed)} tests passed\n{verdict.output}"
+def test_suite_accepts_correct_implementation(mutant: Mutant, verdicts):
+    result = verdicts[mutant.name]
+    assert not failing(result), f"{mutant.description}: failing tests {sorted(failing(result))}"
+    passed = [test for test in result["tests"] if test["status"] == "passed"]
+    assert len(passed) >= 70 and result["score"] == 100, f"{mutant.description}: only {len(passed)} tests passed"
+
+
+@pytest.fixture(scope="session")
+def student_verdicts(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("student")
+    reference = REFERENCE.read_text()
+    mutants = {mutant.name: mutant for mutant in BROKEN + CORRECT}
+
+    def judge(name: str):
+        submission = folder / f"{name}.py"
+        submission.write_text(mutants[name].apply(reference))
+        return run_suite(submission)
+
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
+        yield {name: pool.submit(judge, name) for name in PARITY}
+
+
+@pytest.mark.timeout(1200)
+@pytest.mark.parametrize("name", PARITY)
+def test_a_students_pytest_fails_the_tests_the_grader_fails(name, verdicts, student_verdicts):
+    student = student_verdicts[name].result()
+    in_student_mode = {test.removeprefix("tests/assignment/") for test in student.with_outcome("failed")}
+    assert in_student_mode == failing(verdicts[name]), student.output
