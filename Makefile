@@ -1,7 +1,9 @@
 # Two commands on a fresh machine:
 #
 #     make grade    grade the bundled example submissions into graded/
-#     make test     lint, check the student template, run every test
+#     make test     lint, check the student template, run every test (on every core)
+#     make check    what to run before every commit: lint, the template, the suite on the
+#                   reference and the fast unit tests
 #
 # Each sets up .venv the first time (torch, then the project with its dev extra) and
 # reuses it afterwards; editing pyproject.toml sets it up again. make is on every
@@ -14,15 +16,27 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 CPU_INDEX := https://download.pytorch.org/whl/cpu
 
-.PHONY: grade test clean
+# Fast: no grading batch, no fresh interpreter per submission.
+CHECK_TESTS := tests/assignment tests/mutants/test_clauses.py tests/project/test_template.py \
+	tests/project/test_assets.py tests/grader/test_scoring.py tests/grader/test_names.py tests/grader/test_gpus.py \
+	tests/grader/test_gradebook.py tests/grader/test_protocol.py
+
+.PHONY: grade test check clean
 
 grade: $(VENV)/.installed
 	$(BIN)/python -m grader grade examples/submissions --out graded
 
+# pytest-xdist, one process per core; a test file stays on one process (--dist loadfile), so that a
+# batch graded once for a file's tests is graded once.
 test: $(VENV)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/python -m grader template --check
-	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest
+	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -n auto --dist loadfile
+
+check: $(VENV)/.installed
+	$(BIN)/ruff check .
+	$(BIN)/python -m grader template --check
+	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -n auto --dist loadfile $(CHECK_TESTS)
 
 # torch first, in the build this machine should have:
 # 1. a torch wheel that pip's own configuration keeps on disk (--no-index reads only its

@@ -14,6 +14,7 @@ import json
 import os
 import platform
 import queue
+import secrets
 import signal
 import tempfile
 import threading
@@ -46,6 +47,7 @@ class Settings:
     rubric: Rubric = field(default_factory=Rubric.load)
     hidden: bool = True
     force: bool = False
+    seed: int | None = None  # of the inputs the tests draw; None: a fresh one per submission, never known in advance
     gpus: list[str] = field(default_factory=list)  # CUDA_VISIBLE_DEVICES entries, handed to workers in turn
 
 
@@ -98,13 +100,14 @@ def grade_one(submission: Submission, out: Path, settings: Settings, expected: l
     Nothing is written when ``stopping`` is set by then: an interrupted run is not the student's doing."""
     started = time.monotonic()
     run = None
+    seed = settings.seed if settings.seed is not None else secrets.randbelow(2**31)
     with tempfile.TemporaryDirectory(prefix="lora-grader-") as folder:
         workspace = Path(folder)
         module = take_module(submission, workspace)
         if module.file is not None:
             prepare_workspace(workspace)
             run = run_pytest(workspace, module.file.name, worker=worker, device=settings.device,
-                             hidden=settings.hidden, limits=settings.limits)
+                             hidden=settings.hidden, limits=settings.limits, seed=seed)
     if run is None:
         shares = settings.rubric.max_scores([t["id"] for t in expected])
         scores = [TestScore(t["id"], t["hidden"], "failed", 0.0, shares[t["id"]], f"not graded: {module.problem}")
@@ -122,6 +125,7 @@ def grade_one(submission: Submission, out: Path, settings: Settings, expected: l
         "python": platform.python_version(),
         "grader": package_version("lora-grader"),
         "hidden_tests": settings.hidden,
+        "seed": seed,
         "ignored_files": module.ignored,
         "stopped": run.stopped if run else None,
         "limit": run.limit if run else "",

@@ -157,7 +157,7 @@ def cmd_grade(args) -> int:
     given = cuda_gpus() if device == "cuda" else []
     jobs = args.jobs or gpus.default_jobs(device, given)
     settings = batch.Settings(
-        device=device, jobs=jobs, gpus=given, rubric=rubric, hidden=args.hidden, force=args.force,
+        device=device, jobs=jobs, gpus=given, rubric=rubric, hidden=args.hidden, force=args.force, seed=args.seed,
         limits=Limits(test_timeout=args.test_timeout, timeout=args.timeout, cpu_seconds=args.cpu_time,
                       memory_mb=args.memory))
     if containment.startswith("WARNING"):
@@ -317,6 +317,9 @@ def main(argv=None) -> int:
                             help="run the hidden tests too (default)")
     visibility.add_argument("--public", dest="hidden", action="store_false", help="run the public tests only")
     grade.add_argument("--force", action="store_true", help="regrade submissions that already have results")
+    grade.add_argument("--seed", type=int, default=None, metavar="N",
+                       help="seed of the inputs the tests draw (default: a fresh one per submission, recorded in "
+                       "its results.json; give the recorded one to regrade it on the same inputs)")
     grade.add_argument("--shard", metavar="K/N", help="grade only the K-th of N slices of the submissions; "
                        "auto: K and N from a Slurm job array; auto/N: K from a Kubernetes indexed Job")
     grade.add_argument("--single", action="store_true",

@@ -111,11 +111,12 @@ def run_environment(workspace: Path, run_id: str, token: str) -> dict[str, str]:
     }
 
 
-def pytest_command(submission: str | None, device: str, hidden: bool, limits: Limits, collect_only=False) -> list[str]:
+def pytest_command(submission: str | None, device: str, hidden: bool, limits: Limits, collect_only=False,
+                   seed: int = 0) -> list[str]:
     """The arguments of ``pytest.main`` in the test process."""
     args = ["tests/assignment", "-q", "--no-header", "-p", "no:cacheprovider", "-p", "pytest_timeout",
             "-p", PLUGIN_MODULE, "-o", "addopts=", "--rootdir", ".", "--timeout", str(limits.test_timeout),
-            "--device", device]
+            "--device", device, "--seed", str(seed)]
     if not hidden:
         args += ["-m", "not hidden"]
     if submission:
@@ -196,7 +197,7 @@ def stop(worker: Worker, tree: TreeWatch) -> dict | None:
 
 
 def run_pytest(workspace: Path, submission: str | None, *, worker: Worker, device: str = "cpu",
-               hidden: bool = True, limits: Limits | None = None, collect_only: bool = False) -> Run:
+               hidden: bool = True, limits: Limits | None = None, collect_only: bool = False, seed: int = 0) -> Run:
     """Run the suite in ``workspace`` (made by ``prepare_workspace``) and watch it until it ends or is stopped."""
     limits = limits or Limits()
     run, run_id, token = Run(), secrets.token_hex(8), secrets.token_hex(16)
@@ -210,7 +211,7 @@ def run_pytest(workspace: Path, submission: str | None, *, worker: Worker, devic
     listener = ReportListener(run, fifo, token)
     started = time.monotonic()
     request = {
-        "cwd": str(workspace), "args": pytest_command(submission, device, hidden, limits, collect_only),
+        "cwd": str(workspace), "args": pytest_command(submission, device, hidden, limits, collect_only, seed),
         "env": run_environment(workspace, run_id, token), "output": str(output), "report": str(fifo),
         "rlimits": rlimits(limits, device), "device": device, "disabled": sorted(disabled),
         "cgroups": group.procs_files if group else [], "subject": subject_place(workspace, submission)}

@@ -1,8 +1,11 @@
-"""Fixtures of the assignment suite: the submission under test, the device, the tiny models.
+"""Fixtures of the assignment suite: the submission under test (``lora``), the device, the tiny models.
 
-The tests load the base models themselves (not with the submission's
-``initialize_base_model``), so that each test judges one function of the contract and
-a bug in one function does not fail the tests of the others.
+The tests run in the judge and reach the submission through ``lora`` (``judge.py``): in a
+subject process of its own when the grader runs them, in this process for a student's
+``pytest``. Each test gets its base models from the subject's own builtin (not from the
+submission's ``initialize_base_model``), so that each test judges one function of the
+contract and a bug in one function does not fail the tests of the others; ``own_model``
+is the judge's own copy of a tiny model, to recompute with.
 """
 
 import copy

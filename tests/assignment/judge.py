@@ -18,6 +18,7 @@ Two channels carry the same frames (``protocol.py``):
 
 import builtins
 import contextlib
+import hashlib
 import os
 import socket
 
@@ -138,10 +139,12 @@ class Judge:
         return self._channel.started
 
     def reset(self, seed: int) -> None:
-        """A clean, seeded subject for the next test (none at all where the submission could not be imported)."""
+        """A clean subject for the next test (none at all where the submission could not be imported), seeded from
+        ``seed`` one way: what the subject is told does not reveal the inputs the judge draws."""
         self._refs.clear()
         if self._channel.ready()["import_error"] is None:
-            self.ask(Op.RESET, (), seed=seed)
+            digest = hashlib.sha256(f"subject {seed}".encode()).digest()
+            self.ask(Op.RESET, (), seed=int.from_bytes(digest[:4], "little"))
 
     # -- requests ---------------------------------------------------------------------------
 
