@@ -119,7 +119,8 @@ def pytest_runtest_logstart(nodeid, location):
 def pytest_runtest_logreport(report):
     if report.when == "call" or not report.passed:
         _send(event="result", test=report.nodeid, when=report.when, outcome=report.outcome,
-              message=_message(report) if not report.passed else "", duration=report.duration)
+              message=_message(report) if not report.passed else "", duration=report.duration,
+              subject_lost=dict(report.user_properties).get("subject_lost", False))
 
 
 def pytest_sessionfinish(session):

@@ -22,6 +22,7 @@ class TestReport:
     outcome: str  # passed, failed or skipped
     message: str = ""
     duration: float = 0.0
+    subject_lost: bool = False  # the submission's process died, hung or broke the protocol during the test
 
 
 class ReportListener:
@@ -56,7 +57,8 @@ class ReportListener:
             previous = run.reports.get(event["test"])
             if previous is None or previous.outcome == "passed":  # a failing teardown overrides a pass
                 run.reports[event["test"]] = TestReport(event["outcome"], event.get("message", ""),
-                                                        float(event.get("duration", 0.0)))
+                                                        float(event.get("duration", 0.0)),
+                                                        bool(event.get("subject_lost", False)))
         elif kind == "submission":
             run.submission = event
 

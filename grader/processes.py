@@ -13,12 +13,25 @@ import signal
 import psutil
 
 PR_SET_CHILD_SUBREAPER = 36
+PR_SET_PDEATHSIG = 1
 
 
 def become_subreaper() -> None:
     """Make orphaned descendants (daemons a submission detaches) children of this process (Linux)."""
     with contextlib.suppress(OSError, AttributeError):  # not Linux: the process-group kill still applies
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+
+
+def die_with_parent(parent: int) -> None:
+    """In a child just forked from ``parent``: be killed when it ends (Linux), and end now if it already has.
+
+    A stop kills the tree it can see; a process forked while it looked (a subject the zygote started in that
+    instant) would otherwise outlive it.
+    """
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if os.getppid() != parent:
+        os._exit(1)
 
 
 def descendants(pid: int) -> list[psutil.Process]:

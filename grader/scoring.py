@@ -67,6 +67,9 @@ def score_run(expected: list[dict], run: Run, rubric: Rubric, limits: Limits) ->
             status, output = "failed", f"skipped during grading, which earns nothing:\n\n{report.message}"
         elif report.outcome == "failed":
             status, output = "failed", explain(report.message, limits)
+            if report.subject_lost and run.stopped == "out of memory":  # killed by the control group's cap
+                output = (f"out of memory: the submission's process was killed for using more than "
+                          f"{limits.memory_mb} MB during this test\n\n{output}")
         else:
             status, output = "passed", ""
         maximum = shares[test["id"]]

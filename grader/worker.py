@@ -29,7 +29,7 @@ import traceback
 
 from . import zygote
 from .containment import contain
-from .processes import become_subreaper, kill_children
+from .processes import become_subreaper, die_with_parent, kill_children
 
 ZYGOTE_VARIABLE = "LORA_GRADER_ZYGOTE_FD"  # tests/assignment/judge.py takes it out of the environment
 
@@ -113,8 +113,10 @@ def run_child(request: dict) -> None:
 def serve(commands, answers) -> None:
     for line in commands:
         request = json.loads(line)
+        worker = os.getpid()
         pid = os.fork()
         if pid == 0:
+            die_with_parent(worker)
             run_child(request)
         answers.write(json.dumps({"started": pid}) + "\n")
         answers.flush()

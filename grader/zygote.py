@@ -27,15 +27,18 @@ import traceback
 from pathlib import Path
 
 from .containment import contain
+from .processes import die_with_parent
 
 
 def fork(request: dict) -> socket.socket:
     """Fork the zygote; the judge's end of its control socket."""
     judge_end, zygote_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    judge = os.getpid()
     pid = os.fork()
     if pid == 0:
         code = 0
         try:
+            die_with_parent(judge)
             judge_end.close()
             _serve(zygote_end, request)
         except BaseException:
@@ -61,8 +64,10 @@ def _serve(control: socket.socket, request: dict) -> None:
         if not message:
             return  # the judge is gone
         if message == b"spawn" and len(fds) == 1:
+            zygote = os.getpid()
             pid = os.fork()
             if pid == 0:
+                die_with_parent(zygote)
                 control.close()
                 _run_subject(fds[0], request)
             os.close(fds[0])

@@ -111,10 +111,14 @@ JUDGE = pytest.StashKey[Judge]()  # read by the grader's report plugin: what imp
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item, call):
-    """Tally each phase for the points table (only a test whose every phase passed earns its points), and
-    mark a test that failed on a stub still raising NotImplementedError: a line for it, not a traceback."""
+    """Tally each phase for the points table (only a test whose every phase passed earns its points), mark a
+    test that failed on a stub still raising NotImplementedError (a line for it, not a traceback), and one
+    during which the submission's process was lost."""
     report = yield
     item.config.stash.setdefault(_tally, points.Tally()).record_report(report)
+    judge = item.config.stash.get(JUDGE, None)
+    if judge is not None and judge.lost:  # for the grader: the submission's process was lost in this test
+        report.user_properties.append(("subject_lost", True))
     if call.excinfo is not None and call.excinfo.errisinstance(NotImplementedError):
         report.not_implemented = True
         part = points.part_title(item.path)
@@ -131,9 +135,9 @@ def pytest_report_teststatus(report, config):
 
 
 @pytest.fixture
-def lora(judge, request) -> Judge:
+def lora(judge) -> Judge:
     """The submission's ``lora_bert`` module, in the subject: every test starts from a clean, seeded subject."""
-    judge.reset(request.config.getoption("--seed"))
+    judge.reset()
     return judge
 
 

@@ -40,8 +40,9 @@ def verdicts(tmp_path_factory) -> dict[str, dict]:
     reference = REFERENCE.read_text()
     for mutant in BROKEN + CORRECT:
         (folder / f"{mutant.name}.py").write_text(mutant.apply(reference))
+    # --seed 0: the inputs a student's pytest draws by default, for the comparison of the two modes
     run = subprocess.run([sys.executable, "-m", "grader", "grade", str(folder), "--out", str(out), "--quiet",
-                          "--no-report"], cwd=ROOT, capture_output=True, text=True, timeout=1200,
+                          "--no-report", "--seed", "0"], cwd=ROOT, capture_output=True, text=True, timeout=1200,
                          env={**os.environ, "HF_HUB_OFFLINE": "1"})
     assert run.returncode == 0, run.stderr
     return {mutant.name: json.loads((out / mutant.name / "results.json").read_text())
