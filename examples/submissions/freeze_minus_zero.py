@@ -58,7 +58,9 @@ HEAD_MODULES = ("classifier", "pre_classifier")
 #   returns shape `(..., out_dim)`. Dropout acts on the input of the LoRA path only
 #   (not after `A`, not on the output), and only in training mode: `nn.Dropout(dropout)`
 #   does exactly that (zeroes each element with probability `dropout`, scales the others
-#   by `1 / (1 - dropout)`, and does nothing in eval mode).
+#   by `1 / (1 - dropout)`, and does nothing in eval mode). It computes in the dtype of
+#   its input and parameters (no `.float()` on the way): a float64 layer keeps float64's
+#   precision.
 # - `rank`, `in_dim` or `out_dim` below 1, or a dropout outside `[0, 1)`, raise a
 #   `ValueError` that names the argument.
 
@@ -97,7 +99,9 @@ class LoRALayer(nn.Module):
 # and bias are not copied, changed or re-initialised) as `self.linear`, and adds a
 # `LoRALayer` as `self.lora`, whose parameters must sit on the device and in the dtype
 # of `linear.weight`. Its output is `linear(x) + lora(x)`: right after wrapping, exactly
-# the wrapped layer's output, because `B` is zero.
+# the wrapped layer's output, because `B` is zero. Gradients reach `x` through both paths
+# (no `.detach()`). Freezing is not its job: `linear`'s parameters keep their
+# `requires_grad`, so that wrapping a layer that trains leaves it training.
 
 # %%
 class LinearLoRA(nn.Module):
@@ -160,7 +164,8 @@ def initialize_base_model(model_path: str, num_labels: int = 2):
 #   a `LinearLoRA` is not wrapped again (calling `add_lora` twice changes nothing).
 # - No match at all is a `ValueError` whose message lists the model's linear layers.
 # - Freezing is not `add_lora`'s job: the new LoRA parameters are trainable, the others
-#   keep their `requires_grad`.
+#   keep their `requires_grad`, trainable or frozen.
+# - Every LoRA it builds gets the `rank`, `alpha` and `dropout` it was given.
 # - On a model on a GPU, or in float64 or bfloat16, the LoRA parameters sit on that
 #   device and in that dtype (`LinearLoRA` takes care of it) and stay registered
 #   `nn.Parameter`s.
@@ -216,8 +221,8 @@ def add_lora(model: nn.Module, rank: int = 8, alpha: float = 16, target_modules=
 # ## Part 5. Counting trainable parameters
 #
 # `count_trainable_parameters(model)` is the number of scalars training would update:
-# parameters with `requires_grad`, a tensor shared between two modules counted once.
-# With LoRA of rank `r` on some linear layers the count is the head plus
+# parameters with `requires_grad`, a tensor shared between two modules counted once,
+# as an `int`. With LoRA of rank `r` on some linear layers the count is the head plus
 # `r * (in_features + out_features)` per wrapped layer. For a 2-label classifier:
 #
 # | model | set-up | trainable parameters |
@@ -239,10 +244,11 @@ def count_trainable_parameters(model: nn.Module) -> int:
 # ## Part 6. Merging LoRA into the weights
 #
 # After training, `W + scaling * (A @ B).T` is an ordinary weight matrix: `merge_lora`
-# replaces every `LinearLoRA` by a plain `nn.Linear` with that weight (bias unchanged),
-# so inference costs what the base model costs. A new `nn.Linear` you build must sit on
-# the device and in the dtype of the layer it replaces (`nn.Linear(..., device=...,
-# dtype=...)`); updating the wrapped layer's weight in place keeps them anyway. The merged model's outputs equal the
+# replaces every `LinearLoRA` by a plain `nn.Linear` with that weight (bias unchanged;
+# a layer without a bias stays without one), so inference costs what the base model
+# costs. A new `nn.Linear` you build must sit on the device and in the dtype of the
+# layer it replaces (`nn.Linear(..., device=..., dtype=...)`); updating the wrapped
+# layer's weight in place keeps them anyway. The merged model's outputs equal the
 # unmerged model's (within `1e-5` in float32) and its parameter count is the base
 # model's again.
 

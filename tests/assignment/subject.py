@@ -203,6 +203,9 @@ class Server:
                 linear.bias.copy_(bias_values)
         return linear
 
+    def _builtin_sequential(self, *modules):
+        return nn.Sequential(*modules)
+
     def _builtin_tied_linears(self, size: int):
         model = nn.Sequential(nn.Linear(size, size), nn.Linear(size, size))
         model[1].weight = model[0].weight  # tied, as input and output embeddings often are

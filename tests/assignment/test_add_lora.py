@@ -145,6 +145,43 @@ def test_lora_parameters_trainable_and_the_rest_untouched(lora, base_model, name
 
 
 @pytest.mark.parametrize("name", MODEL_NAMES)
+def test_add_lora_keeps_a_trainable_body_trainable(lora, base_model, name):
+    """Full fine-tuning plus LoRA: a body that trains before add_lora trains after it."""
+    model = base_model(name)
+    model.call("requires_grad_", True)
+    before = {p["identity"] for p in model.parameters()}
+    lora.add_lora(model)
+    frozen = [p["name"] for p in model.parameters() if p["identity"] in before and not p["requires_grad"]]
+    expect(not frozen, "add_lora: every parameter the model had keeps its requires_grad, trainable or frozen",
+           "every parameter of a trainable model still trainable", f"frozen: {names(frozen)}")
+
+
+@pytest.mark.parametrize("name", MODEL_NAMES)
+def test_passes_rank_alpha_and_dropout_to_every_lora(lora, base_model, name):
+    """Each LoRA layer, in training mode, on an input of ones: with dropout 0.5 its output is not
+    scaling * x @ A @ B (the chance that nothing at all is dropped is below 2**-1000)."""
+    model = base_model(name)
+    lora.add_lora(model, rank=4, alpha=12, dropout=0.5)  # scaling 3
+    model.call("train")
+    rule = "add_lora(rank=4, alpha=12, dropout=0.5): every LoRA it builds gets that rank, alpha and dropout"
+    wrong, undropped = [], []
+    for layer in of_kind(model, "LoRALayer"):
+        A, B = model.get(f"{layer}.A", None), model.get(f"{layer}.B", None)
+        if not (isinstance(A, torch.Tensor) and isinstance(B, torch.Tensor) and A.shape[1] == B.shape[0] == 4):
+            wrong.append(layer)
+            continue
+        B = torch.randn(B.shape)
+        model.assign(f"{layer}.B", B)
+        x = torch.ones(32, A.shape[0])
+        found = model.get(layer)(x)
+        if close(found, 3 * x @ A @ B, atol=1e-4):
+            undropped.append(layer)
+    expect(not wrong, rule, "A and B of rank 4 everywhere", f"another rank in {names(wrong)}")
+    expect(not undropped, rule, "dropout acting on every LoRA path in training mode",
+           f"no dropout in {names(undropped)}")
+
+
+@pytest.mark.parametrize("name", MODEL_NAMES)
 def test_logits_unchanged_right_after_add_lora(lora, base_model, own_model, device, name):
     model = base_model(name)
     reference = own_model(name)

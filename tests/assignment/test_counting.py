@@ -19,6 +19,7 @@ def test_counts_trainable_scalars(lora, base_model, own_model, name):
     own = own_model(name)
     head = sum(p.numel() for n, p in own.named_parameters() if is_head(n))
     found = lora.count_trainable_parameters(model)
+    expect(type(found) is int, "count_trainable_parameters returns an int", "an int", type(found).__name__)
     expect(found == head, f"count_trainable_parameters on {name} with only the head trainable counts the head",
            head, found)
     model.call("requires_grad_", True)

@@ -24,10 +24,17 @@ def flags(model) -> dict[str, bool]:
     return {p["name"]: p["requires_grad"] for p in model.parameters()}
 
 
+def freeze(lora, model, k: int):
+    """freeze_layers(model, k), which works in place and returns the model."""
+    returned = lora.freeze_layers(model, k)
+    expect(returned is model, "freeze_layers works in place and returns the model it was given",
+           "the same model object", getattr(returned, "type", type(returned).__name__))
+
+
 @pytest.mark.parametrize("name", MODEL_NAMES)
 def test_zero_trains_the_head_alone(lora, base_model, name):
     model = scramble(lora, base_model(name))
-    lora.freeze_layers(model, 0)
+    freeze(lora, model, 0)
     found = flags(model)
     trainable = {n for n, grad in found.items() if grad}
     head = {n for n in found if is_head(n)}
@@ -38,7 +45,7 @@ def test_zero_trains_the_head_alone(lora, base_model, name):
 @pytest.mark.parametrize("name", MODEL_NAMES)
 def test_all_layers_train_everything(lora, base_model, name):
     model = scramble(lora, base_model(name))
-    lora.freeze_layers(model, LAYERS[name][1])
+    freeze(lora, model, LAYERS[name][1])
     frozen = [n for n, grad in flags(model).items() if not grad]
     expect(not frozen, f"freeze_layers(model, {LAYERS[name][1]}) on {name} (the number of layers) trains everything",
            "no frozen parameter", f"frozen: {names(frozen)}")
@@ -48,7 +55,7 @@ def test_all_layers_train_everything(lora, base_model, name):
 def test_some_layers(lora, base_model, name, k):
     prefix, num_layers = LAYERS[name]
     model = scramble(lora, base_model(name))
-    lora.freeze_layers(model, k)
+    freeze(lora, model, k)
     rule = f"freeze_layers(model, {k}) on {name} ({num_layers} layers)"
     params = flags(model)
     embeddings = [n for n, grad in params.items() if ".embeddings." in n and grad]

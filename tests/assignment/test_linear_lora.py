@@ -69,6 +69,34 @@ def test_forward_is_linear_plus_lora(lora, device, batch_shape):
            "values within 1e-4", max_difference(found, expected))
 
 
+def test_gradients_reach_the_input_through_both_paths(lora):
+    """The judge computes the input's gradient itself: upstream @ (W + scaling * (A @ B).T)."""
+    linear, weight, _ = make_linear(lora)
+    wrapped = lora.LinearLoRA(linear, rank=4, alpha=6)  # scaling 1.5
+    A, B = torch.randn(12, 4), torch.randn(4, 7)
+    wrapped.assign("lora.A", A)
+    wrapped.assign("lora.B", B)
+    x = lora.builtin("keep", Placed(torch.randn(3, 12), requires_grad=True), keep=True)
+    upstream = torch.randn(3, 7)
+    wrapped.call("__call__", x, keep=True).backward(upstream)
+    expected = upstream @ (weight + 1.5 * (A @ B).T)
+    found = x.get("grad", None)
+    expect(close(found, expected, atol=1e-4),
+           "LinearLoRA: gradients reach x through both paths, linear and lora (no .detach() on the LoRA path)",
+           "the gradient of linear(x) + lora(x) within 1e-4", max_difference(found, expected))
+
+
+@pytest.mark.parametrize("trainable", [True, False], ids=["trainable", "frozen"])
+def test_leaves_requires_grad_as_it_was(lora, trainable):
+    linear, _, _ = make_linear(lora)
+    linear.call("requires_grad_", trainable)
+    lora.LinearLoRA(linear, rank=4, alpha=8)
+    found = {p["name"]: p["requires_grad"] for p in linear.parameters()}
+    expect(found == {"weight": trainable, "bias": trainable},
+           "LinearLoRA: freezing is not its job: every parameter of linear keeps its requires_grad",
+           f"weight and bias {'trainable' if trainable else 'frozen'}, as before wrapping", found)
+
+
 def test_dropout_only_on_the_lora_path(lora):
     linear, weight, bias = make_linear(lora)
     wrapped = lora.LinearLoRA(linear, rank=4, alpha=8, dropout=0.9).call("train")

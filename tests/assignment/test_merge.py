@@ -80,6 +80,19 @@ def test_merge_leaves_plain_linear_layers_and_the_base_count(lora, base_model, o
                f"merge_lora: the merged model has the base model's {label} parameter count", expected, count)
 
 
+def test_merge_keeps_no_bias_as_no_bias(lora):
+    weight = torch.randn(7, 12)
+    linear = lora.builtin("linear", 12, 7, bias=False, weight=Placed(weight))
+    model = lora.builtin("sequential", linear)
+    wrapped = lora.LinearLoRA(linear, rank=4, alpha=8)
+    model.set("0", wrapped)
+    wrapped.assign("lora.B", 0.1 * torch.randn(4, 7))
+    lora.merge_lora(model)
+    found = {p["name"] for p in model.parameters()}
+    expect(found == {"0.weight"}, "merge_lora: a layer without a bias stays without one",
+           "0.weight alone", names(found))
+
+
 # How far merged logits may be from unmerged ones. Rounding W + scaling * (A @ B).T to
 # bfloat16's 8 bits of mantissa moved the tiny models' logits (about 0.03 in size) by up
 # to 2.4e-4 with the reference.
