@@ -169,8 +169,9 @@ def interrupts_stop(stopping: threading.Event, workers: list[Worker]):
     try:
         yield
     finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+        if not stopping.is_set():  # once stopping, a second signal must still exit at once, with 130, however
+            for sig, handler in previous.items():  # soon the batch ended after the first
+                signal.signal(sig, handler)
 
 
 def previous_results(submission: Submission, out: Path) -> dict | None:

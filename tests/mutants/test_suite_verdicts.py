@@ -22,8 +22,10 @@ from .mutants import BROKEN, CORRECT, Mutant
 
 ROOT = Path(__file__).resolve().parents[2]
 REFERENCE = ROOT / "reference" / "lora_bert.py"
-# One broken implementation per part, a global-setting one and the in-process tamperer, and correct ones.
-PARITY = ("b_random", "scaling_alpha", "dropout_between_A_and_B", "nothing_frozen", "freeze_minus_zero",
+# One broken implementation per part, the in-process tamperer, and correct ones. Not scaling_alpha: with a
+# scaling 8 times too large its training tests are numerically chaotic, and two processes that lay their
+# tensors out differently in memory can round differently.
+PARITY = ("b_random", "scaling_floor_division", "dropout_between_A_and_B", "nothing_frozen", "freeze_minus_zero",
           "substring_match", "merge_without_scaling", "count_frozen", "allclose_patched_in_merge",
           "reference", "einsum_forward", "setting_default_dtype")
 
