@@ -1,6 +1,7 @@
 """Ctrl-C and SIGTERM stop a batch cleanly: what finished keeps its grade, what was running gets none."""
 
 import json
+import os
 import shutil
 import signal
 import subprocess
@@ -15,9 +16,13 @@ ROOT = Path(__file__).resolve().parents[2]
 CORRECT = ROOT / "examples" / "submissions" / "correct.py"
 
 
-def start(folder: Path, out: Path) -> subprocess.Popen:
+def start(folder: Path, out: Path, scratch: Path) -> subprocess.Popen:
+    """The grader, with a temporary folder of its own: its workers live there, and only there (the tests run in
+    parallel, and another test's batch has workers of this checkout too)."""
+    scratch.mkdir()
     return subprocess.Popen([sys.executable, "-m", "grader", "grade", str(folder), "--out", str(out), "--quiet",
-                             "--jobs", "1"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                             "--jobs", "1"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "TMPDIR": str(scratch)})
 
 
 def wait_for_first_result(out: Path, grader: subprocess.Popen) -> None:
@@ -28,22 +33,24 @@ def wait_for_first_result(out: Path, grader: subprocess.Popen) -> None:
     time.sleep(1.5)  # the next submission is under way
 
 
-def workers_started_after(moment: float) -> list[int]:
-    """This checkout's grading workers started since ``moment`` that are still alive."""
+def workers_started_after(moment: float, scratch: Path) -> list[int]:
+    """This checkout's grading processes (workers, judges, zygotes, subjects) started since ``moment`` in
+    ``scratch`` and still alive."""
     found = []
-    for process in psutil.process_iter(["cmdline", "create_time", "status"]):
+    for process in psutil.process_iter(["cmdline", "create_time", "status", "cwd"]):
         command = " ".join(process.info["cmdline"] or ())
         if ("grader.worker import main" in command and repr(str(ROOT)) in command
+                and str(process.info["cwd"] or "").startswith(str(scratch))
                 and process.info["create_time"] >= moment and process.info["status"] != psutil.STATUS_ZOMBIE):
             found.append(process.pid)
     return found
 
 
-def workers_left(moment: float, within: float = 3.0) -> list[int]:
+def workers_left(moment: float, scratch: Path, within: float = 3.0) -> list[int]:
     """The workers started since ``moment`` still alive ``within`` seconds from now: a SIGKILLed process can
     take a moment to go on a loaded machine, while a worker started unseen would be importing torch."""
     deadline = time.monotonic() + within
-    while (found := workers_started_after(moment)) and time.monotonic() < deadline:
+    while (found := workers_started_after(moment, scratch)) and time.monotonic() < deadline:
         time.sleep(0.1)
     return found
 
@@ -59,8 +66,8 @@ def class_folder(tmp_path) -> Path:
 
 @pytest.mark.parametrize("signals", [(signal.SIGINT,), (signal.SIGTERM,), (signal.SIGINT, signal.SIGINT)])
 def test_an_interrupt_leaves_no_wrong_grade_and_a_rerun_finishes(class_folder, tmp_path, signals):
-    out, began = tmp_path / "out", time.time()
-    grader = start(class_folder, out)
+    out, scratch, began = tmp_path / "out", tmp_path / "scratch", time.time()
+    grader = start(class_folder, out, scratch)
     wait_for_first_result(out, grader)
     for sig in signals:
         grader.send_signal(sig)
@@ -74,7 +81,7 @@ def test_an_interrupt_leaves_no_wrong_grade_and_a_rerun_finishes(class_folder, t
     if len(signals) == 1:
         assert "run the same command again" in stderr
         assert len((out / "grades.csv").read_text().splitlines()) == 1 + len(graded)
-    assert workers_left(began) == []
+    assert workers_left(began, scratch) == []
     rerun = subprocess.run([sys.executable, "-m", "grader", "grade", str(class_folder), "--out", str(out), "--quiet"],
                            cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert rerun.returncode == 0, rerun.stderr
