@@ -120,39 +120,36 @@ def grading(size: int, runs: int) -> dict:
     }
 
 
-def split_overhead(size: int, rounds: int) -> dict:
-    """The same batch graded with the judge and the subject apart and, as before the split, with the suite in the
-    submission's process (a private switch of the tests), alternating; per submission."""
+def alternating(size: int, rounds: int, variants: dict[str, dict], *options: str) -> dict:
+    """The same batch graded under each environment of ``variants`` in turn, ``rounds`` times; per submission."""
     folder = class_folder(size)
     out = Path(tempfile.mkdtemp(prefix="bench-out-"))
-    together = {**OFFLINE, "LORA_GRADER_DISABLE_LAYERS": "split"}
-    times = {"split": [], "in_process": []}
+    times = {label: [] for label in variants}
     for _ in range(rounds):
-        for label, env in (("split", OFFLINE), ("in_process", together)):
+        for label, env in variants.items():
             times[label].append(wall([sys.executable, "-m", "grader", "grade", str(folder), "--out", str(out),
-                                      "--jobs", "2", "--force", "--quiet", "--no-report"], env=env) / size)
+                                      "--jobs", "2", "--force", "--quiet", *options], env=env) / size)
     shutil.rmtree(folder)
     shutil.rmtree(out)
     medians = {label: statistics.median(values) for label, values in times.items()}
-    return {"batch_size": size, "per_submission_s": times, "median_per_submission_s": medians,
-            "split_over_in_process": medians["split"] / medians["in_process"]}
+    return {"batch_size": size, "per_submission_s": times, "median_per_submission_s": medians}
+
+
+def split_overhead(size: int, rounds: int) -> dict:
+    """The judge and the subject apart against, as before the split, the suite in the submission's process (a
+    private switch of the tests)."""
+    in_process = {**OFFLINE, "LORA_GRADER_DISABLE_LAYERS": "split"}
+    found = alternating(size, rounds, {"split": OFFLINE, "in_process": in_process}, "--no-report")
+    medians = found["median_per_submission_s"]
+    return {**found, "split_over_in_process": medians["split"] / medians["in_process"]}
 
 
 def containment_overhead(size: int, rounds: int) -> dict:
-    """The same batch graded with every containment layer and with none, alternating; per submission."""
-    folder = class_folder(size)
-    out = Path(tempfile.mkdtemp(prefix="bench-out-"))
+    """Every containment layer against none."""
     uncontained = {**OFFLINE, "LORA_GRADER_DISABLE_LAYERS": "filesystem,network,signals,privileges,rlimits,cgroup"}
-    times = {"contained": [], "uncontained": []}
-    for _ in range(rounds):
-        for label, env in (("contained", OFFLINE), ("uncontained", uncontained)):
-            times[label].append(wall([sys.executable, "-m", "grader", "grade", str(folder), "--out", str(out),
-                                      "--jobs", "2", "--force", "--quiet"], env=env) / size)
-    shutil.rmtree(folder)
-    shutil.rmtree(out)
-    medians = {label: statistics.median(values) for label, values in times.items()}
-    return {"batch_size": size, "per_submission_s": times, "median_per_submission_s": medians,
-            "contained_over_uncontained": medians["contained"] / medians["uncontained"]}
+    found = alternating(size, rounds, {"contained": OFFLINE, "uncontained": uncontained})
+    medians = found["median_per_submission_s"]
+    return {**found, "contained_over_uncontained": medians["contained"] / medians["uncontained"]}
 
 
 def load_reference():
@@ -300,24 +297,19 @@ def table(results: dict) -> str:
             f"  batch / naive                                       {g['batch_over_naive']:7.3f}",
             f"  peak memory of a grading worker and its test process {g['peak_worker_memory_mb']:6.0f} MB",
         ]
-    split = results.get("split")
-    if split:
-        m = split["median_per_submission_s"]
-        lines += [
-            "", f"judge and subject, batch of {split['batch_size']}, --jobs 2  seconds per submission (median)",
-            f"  judge and subject apart                             {m['split']:7.2f}",
-            f"  suite in the submission's process (before)          {m['in_process']:7.2f}",
-            f"  apart / in process                                  {split['split_over_in_process']:7.3f}",
-        ]
-    c = results.get("containment")
-    if c:
-        m = c["median_per_submission_s"]
-        lines += [
-            "", f"containment, batch of {c['batch_size']}, --jobs 2        seconds per submission (median)",
-            f"  every layer                                         {m['contained']:7.2f}",
-            f"  no layer                                            {m['uncontained']:7.2f}",
-            f"  contained / uncontained                             {c['contained_over_uncontained']:7.3f}",
-        ]
+    comparisons = (  # key, title, (label, row name) for the two variants, the ratio's key and name
+        ("split", "judge and subject", (("split", "judge and subject apart"),
+                                        ("in_process", "suite in the submission's process (before)")),
+         "split_over_in_process", "apart / in process"),
+        ("containment", "containment", (("contained", "every layer"), ("uncontained", "no layer")),
+         "contained_over_uncontained", "contained / uncontained"))
+    for key, title, variants, ratio, ratio_name in comparisons:
+        found = results.get(key)
+        if found:
+            medians = found["median_per_submission_s"]
+            lines += ["", f"{title}, batch of {found['batch_size']}, --jobs 2   seconds per submission (median)"]
+            lines += [f"  {name:<50}{medians[label]:7.2f}" for label, name in variants]
+            lines.append(f"  {ratio_name:<50}{found[ratio]:7.3f}")
     for run in results.get("training", []):
         lines += ["", f"BERT-base step, batch 8 x 128, fp32, on {run['device']}   median s   trainable"]
         for name in ("reference LoRA", "peft LoRA", "full fine-tuning"):

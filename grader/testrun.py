@@ -1,15 +1,16 @@
-"""Run the assignment suite on one submission in a contained process, and watch it until it ends.
+"""Run the assignment suite on one submission, judge and subjects, and watch it until it ends.
 
-The test process is forked by a warm ``grader.worker`` (torch and transformers
-already imported), contains itself (``containment.py``) and runs ``pytest`` in a fresh
-private workspace holding the submission's module and the grader's own copies of the
-tests, the tiny models and the data, with a scrubbed, offline environment. It reports
-each test over a FIFO (``child_plugin.py``); what it never reports counts as not passed.
-Limits:
+The judge is forked by a warm ``grader.worker`` (torch and transformers already
+imported) and runs ``pytest`` in a fresh private workspace holding the grader's own
+copies of the tests, the tiny models and the data, with a scrubbed, offline environment;
+the submission runs only in its subjects (``zygote.py``), which see the workspace's
+``subject`` folder: the module, their own read-only copies of the models and data, a
+home. The judge reports each test over a FIFO (``child_plugin.py``); what it never
+reports counts as not passed. Limits:
 
-- a per-test timeout (pytest-timeout, inside the child);
-- for the whole submission, enforced from here over its whole process tree (a control
-  group where the machine has one, ``cgroups.py``, else the worker's descendants,
+- a per-test timeout (pytest-timeout, in the judge: a subject past it is replaced);
+- for the whole submission, enforced from here over its subjects (a control group where
+  the machine has one, ``cgroups.py``, else the worker's descendants, judge included,
   ``processes.py``): wall-clock time, CPU time and memory, and the number of tasks;
 - per process, by the kernel (rlimits): CPU time, open files, file size, core dumps and,
   on the CPU, the address space; a cap on the output kept.

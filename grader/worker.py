@@ -2,12 +2,13 @@
 
 A fresh interpreter spends several seconds importing before the first test runs,
 more than the tests of one submission take. A worker pays that once: the grader
-starts one per job (``python -m grader.worker``), and for each submission the worker
-forks a child that is already warm. The child starts a session of its own, joins the
-run's control groups, moves into the submission's workspace, takes the run's
-environment, contains itself (``containment.py``: files, network, signals, privileges,
-rlimits), says which layers hold over the report pipe, and runs ``pytest.main``; it
-never returns to the worker's code.
+starts one per job (``workers.py`` runs ``grader.worker.main`` with ``python -c``), and
+for each submission the worker forks a child that is already warm: the run's *judge*.
+The judge starts a session of its own, moves into the run's workspace, takes the run's
+environment, forks the zygote that will start the run's subjects (``zygote.py``: they
+alone run the submission's code, in the run's control groups), contains itself
+(``containment.py``) and runs ``pytest.main`` with the suite; it never returns to the
+worker's code.
 
 The worker is a child subreaper and runs one submission at a time, so every process
 a submission leaves behind, detached daemons included, ends up its child: after each

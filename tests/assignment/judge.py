@@ -5,15 +5,15 @@ asks for data (``ref.get("scaling")``, ``ref(x)``, ``ref.parameters()``), which 
 judges with its own code. A handle is no proxy: comparing, testing or printing it runs
 nothing in the subject.
 
-Two channels carry the same frames (``protocol.py``):
+Two channels carry the same requests and replies (``protocol.py``):
 
 - **remote**, when the grader runs the suite: the subject is another, contained process
   started by the grader's zygote, which this process reaches over a socket it inherited.
   A subject that dies, hangs past the test's timeout or breaks the protocol fails the test
   that asked, and a fresh one is started for the next request;
 - **local**, for a student's ``pytest`` and ``check()``: the subject's server runs in this
-  process, on the module imported here, through the same encoding, so that each test
-  judges alike in both.
+  process, on the module imported here, on the same encoded values (without their bytes),
+  so that each test judges alike in both.
 """
 
 import builtins
@@ -160,9 +160,9 @@ class Judge:
             self._check_imported(fields)
         self._seq += 1
         encoder = Encoder(keep=_handle_of)
-        frame = pack({"seq": self._seq, "op": op.value, "fields": encoder.encode(fields)}, encoder.tensors)
+        request = {"seq": self._seq, "op": op.value, "fields": encoder.encode(fields)}
         try:
-            header, tensors = self._channel.exchange(frame)
+            header, tensors = self._channel.exchange(request, encoder.tensors)
             if header.get("seq") != self._seq or header.get("answer") not in set(Answer):
                 raise ProtocolError(f"an answer to another question (seq {header.get('seq')!r})")
             value, lost = decode(header.get("value"), tensors, self._ref), None
@@ -240,23 +240,13 @@ class LocalChannel:
     def ready(self) -> dict:
         return self.server.ready()
 
-    def exchange(self, frame: bytes):
-        header, tensors = unpack(_Reader(frame).read)
-        reply, out = self.server.handle(header, tensors)
-        return unpack(_Reader(pack(reply, out)).read)
+    def exchange(self, request: dict, tensors: dict):
+        """The server's answer to the request as encoded data: the values the remote channel would carry, without
+        the bytes (the encoders already copy every tensor; nothing of one side is the other's)."""
+        return self.server.handle(request, tensors)
 
     def discard(self) -> None:
         pass
-
-
-class _Reader:
-    def __init__(self, data: bytes):
-        self.data, self.at = data, 0
-
-    def read(self, count: int) -> bytes:
-        chunk = self.data[self.at:self.at + count]
-        self.at += len(chunk)
-        return chunk
 
 
 class RemoteChannel:
@@ -313,13 +303,13 @@ class RemoteChannel:
             return self._failed
         return self._ready
 
-    def exchange(self, frame: bytes):
+    def exchange(self, request: dict, tensors: dict):
         if self.sock is None:
             self.ready()
         if self.sock is None:
             raise SubjectLost("it could not be started")
         try:
-            self.sock.sendall(frame)
+            self.sock.sendall(pack(request, tensors))
             return unpack(self.sock.recv)
         except OSError as error:
             raise SubjectLost(f"the channel broke ({error})") from None

@@ -8,7 +8,7 @@ which recomputes what it can with its own code and its own copies of the models.
 This module is all the subject process has of the suite: it contains no test and no
 expected value. When grading, it runs in a contained process of its own (the grader's
 ``worker.py`` starts it); a student's ``pytest`` runs it in the same process as the tests
-(``judge.py``'s local channel), through the same frames, so that both judge alike.
+(``judge.py``'s local channel), on the same encoded requests, so that both judge alike.
 
 Builtins are what the judge needs built on the subject's side without trusting the
 submission: a fresh tiny model (from the subject's read-only copy), a plain

@@ -122,9 +122,9 @@ def test_the_submissions_exceptions_keep_their_type_and_its_frames():
 class Liar(LocalChannel):
     """A channel whose subject answers another question than the one asked."""
 
-    def exchange(self, frame: bytes):
-        header, tensors = super().exchange(frame)
-        return {**header, "seq": header["seq"] + 1}, tensors
+    def exchange(self, request: dict, tensors: dict):
+        header, out = super().exchange(request, tensors)
+        return {**header, "seq": header["seq"] + 1}, out
 
 
 def test_an_answer_out_of_turn_fails_the_test():
