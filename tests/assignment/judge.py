@@ -23,7 +23,7 @@ import socket
 
 import pytest
 
-from .protocol import Answer, Encoder, Op, Placed, ProtocolError, decode, pack, unpack
+from .protocol import Answer, Encoder, Op, ProtocolError, decode, pack, unpack
 
 ZYGOTE_VARIABLE = "LORA_GRADER_ZYGOTE_FD"  # the grader's: the socket to ask for subjects on
 _ZYGOTE_FD = os.environ.pop(ZYGOTE_VARIABLE, None)  # taken out before any submission could read it
@@ -350,4 +350,4 @@ def remote_channel() -> RemoteChannel | None:
     return RemoteChannel(int(_ZYGOTE_FD)) if _ZYGOTE_FD is not None else None
 
 
-__all__ = ["Judge", "LocalChannel", "Placed", "Ref", "SubjectRaised", "remote_channel"]
+__all__ = ["Judge", "LocalChannel", "Ref", "SubjectRaised", "remote_channel"]

@@ -24,7 +24,7 @@ import torch
 from torch import nn
 
 from . import global_state
-from .protocol import Answer, Encoder, Handle, Op, ParameterInfo, Placed, ProtocolError, decode, pack, unpack
+from .protocol import Answer, Encoder, Handle, Op, ParameterInfo, ProtocolError, decode, pack, unpack
 from .submission import LoadedSubmission
 
 HEAD_MODULES = ("classifier", "pre_classifier")
@@ -312,5 +312,3 @@ def serve(channel, server: Server) -> None:
         reply, out = server.handle(header, tensors)
         channel.sendall(pack(reply, out))
 
-
-__all__ = ["Placed", "Server", "serve"]
