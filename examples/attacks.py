@@ -182,6 +182,29 @@ for _ in range(4):
 # limit however fast the machine runs the suite.
 _time.sleep(3)
 '''),
+    "disk_filler": ("writes 5 MB files in its home until refused, and raises if it wrote 128 MB", '''
+_written = 0
+try:
+    while _written < 128:
+        with open(f"lora-grader-filler-{_written}", "wb") as _file:
+            _file.write(bytes(5 * 2**20))
+        _written += 5
+except OSError:
+    pass
+if _written >= 128:
+    raise RuntimeError(f"escaped: wrote {_written} MB")
+'''),
+    "file_creator": ("creates empty files in its home until refused, and raises if it made 4000", '''
+_made = 0
+try:
+    while _made < 4000:
+        open(f"lora-grader-empty-{_made}", "w").close()
+        _made += 1
+except OSError:
+    pass
+if _made >= 4000:
+    raise RuntimeError(f"escaped: created {_made} files")
+'''),
     "busy_threads": ("ignores SIGXCPU and burns CPU in four threads for ever", '''
 import signal as _signal
 import threading as _threading

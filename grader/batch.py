@@ -130,6 +130,8 @@ def grade_one(submission: Submission, out: Path, settings: Settings, expected: l
         "stopped": run.stopped if run else None,
         "limit": run.limit if run else "",
         "peak_memory_mb": run.peak_memory_mb if run else None,
+        "peak_disk_mb": run.peak_disk_mb if run else 0.0,
+        "peak_disk_files": run.peak_disk_files if run else 0,
         "containment": (run.containment or {}) if run else {},
         "tree_limits": run.tree_limits if run else "",
         "worker_lost": run.worker_lost if run else False,

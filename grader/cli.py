@@ -5,12 +5,14 @@ import csv
 import json
 import os
 import sys
+import tempfile
 from pathlib import Path
 
 from . import (
     batch,
     class_report,
     classroom,
+    disk,
     doctor,
     gpus,
     gradebook,
@@ -32,6 +34,9 @@ from .testrun import Limits
 # both in a control group (it peaks at 67 MB there: what it allocates beyond the worker's shared pages)
 # and polled without one (the resident memory of its processes, shared pages included, stays under it).
 MIN_MEMORY_MB = 512
+# An honest run of the reference writes nothing in its home (peak_disk_mb 0.0, 1 file: the home itself);
+# below these, a submission that saves a small checkpoint would be stopped as disk full.
+MIN_DISK_MB, MIN_DISK_FILES = 16, 100
 
 
 class UsageError(Exception):
@@ -135,9 +140,8 @@ def cmd_doctor(args) -> int:
     return 0
 
 
-def check_isolation(mode: str, device: str) -> str:
+def check_isolation(mode: str, layers: list[doctor.Layer]) -> str:
     """The containment line for the summary; with ``strict``, refuse where files or network are exposed."""
-    layers = doctor.probe(device)
     missing = doctor.missing_for_strict(layers)
     if mode == "strict" and missing:
         raise UsageError(f"--isolation strict: this machine cannot contain {' and '.join(missing)} "
@@ -153,13 +157,18 @@ def cmd_grade(args) -> int:
     except (SubmissionError, RubricError) as error:
         raise UsageError(str(error)) from None
     device = resolve_device(args.device)
-    containment = check_isolation(args.isolation, device)
+    layers = doctor.probe(device)
+    containment = check_isolation(args.isolation, layers)
     given = cuda_gpus() if device == "cuda" else []
     jobs = args.jobs or gpus.default_jobs(device, given)
     settings = batch.Settings(
         device=device, jobs=jobs, gpus=given, rubric=rubric, hidden=args.hidden, force=args.force, seed=args.seed,
         limits=Limits(test_timeout=args.test_timeout, timeout=args.timeout, cpu_seconds=args.cpu_time,
-                      memory_mb=args.memory))
+                      memory_mb=args.memory, disk_mb=args.disk, disk_files=args.disk_files))
+    tmpfs = any(layer.name == "disk" and layer.applied and layer.held for layer in layers)
+    if short := disk.room_problems(args.out, Path(tempfile.gettempdir()), len(submissions), jobs,
+                                   0 if tmpfs else args.disk):
+        raise UsageError(f"not enough room to grade: {'; '.join(short)}")
     if containment.startswith("WARNING"):
         print(containment, file=sys.stderr)
     if given:
@@ -310,6 +319,10 @@ def main(argv=None) -> int:
                        "warn: grade with a warning (default)")
     grade.add_argument("--memory", type=memory_limit, default=Limits.memory_mb, metavar="MB",
                        help=f"per submission, all its processes (default {Limits.memory_mb})")
+    grade.add_argument("--disk", type=at_least(MIN_DISK_MB, "MB"), default=Limits.disk_mb, metavar="MB",
+                       help=f"per submission, all the files its processes write (default {Limits.disk_mb})")
+    grade.add_argument("--disk-files", type=at_least(MIN_DISK_FILES, "files"), default=Limits.disk_files,
+                       metavar="N", help=f"per submission, files and folders it creates (default {Limits.disk_files})")
     grade.add_argument("--rubric", type=Path, default=DEFAULT_RUBRIC,
                        help="points per test file or test (default: grader/rubric.toml)")
     visibility = grade.add_mutually_exclusive_group()
@@ -390,6 +403,22 @@ def positive_seconds(text: str) -> float:
     if not value > 0:
         raise argparse.ArgumentTypeError(f"must be more than 0 seconds, got {text}")
     return value
+
+
+def at_least(minimum: int, unit: str):
+    """A whole number no lower than ``minimum``: below it, a submission that writes a little would be stopped."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a whole number of {unit}: {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"{value} {unit} is below the {minimum} {unit} a submission may need "
+                                             "for a small file of its own")
+        return value
+
+    return parse
 
 
 def memory_limit(text: str) -> int:

@@ -93,9 +93,11 @@ def handled_filesystem(abi: int) -> int:
 READ = EXECUTE | READ_FILE | READ_DIR
 
 
-def system_paths(device: str, hidden: str) -> tuple[list[str], list[str]]:
+def system_paths(device: str, hidden: str, workspace: str) -> tuple[list[str], list[str]]:
     """What a test process reads, and the devices it reads and writes; never a folder that holds ``hidden``
-    (the checkout, with the reference solution), even where ``sys.path`` names one."""
+    (the checkout, with the reference solution) or ``workspace`` (beside it lie the other submissions'
+    workspaces, and often the submissions and results), even where ``sys.path`` names one: a grader started
+    from ``/tmp`` has ``/tmp`` on its path."""
     readable = {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix,
                 os.path.dirname(os.path.realpath(sys.executable)),
                 "/usr", "/lib", "/lib64", "/lib32", "/bin", "/sbin",
@@ -106,8 +108,8 @@ def system_paths(device: str, hidden: str) -> tuple[list[str], list[str]]:
         devices += [str(path) for path in Path("/dev").glob("nvidia*")]
         readable |= {"/proc/driver/nvidia", "/sys/bus/pci", "/sys/devices", "/sys/module/nvidia",
                      "/usr/share/nvidia", "/etc/nvidia"}
-    hidden = os.path.realpath(hidden)
-    readable = {path for path in readable if os.path.commonpath([path, hidden]) != path}
+    kept_out = [os.path.realpath(hidden), os.path.realpath(workspace)]
+    readable = {path for path in readable if all(os.path.commonpath([path, out]) != path for out in kept_out)}
     return sorted(readable), devices
 
 
@@ -230,7 +232,7 @@ def contain(workspace: str, device: str, rlimits: dict[str, tuple[int, int]], hi
     grade is not the student's to lose for the machine's sake, and the report says so.
     """
     state = dict.fromkeys(LAYERS, "")
-    system, devices = system_paths(device, hidden)
+    system, devices = system_paths(device, hidden, workspace)
     network = []
 
     def attempt(apply, *args, **kwargs) -> str:

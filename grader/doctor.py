@@ -3,7 +3,9 @@
 A forked child contains itself exactly as a test process does (``containment.contain``),
 then attempts what each layer should stop: read and write a file outside its workspace,
 connect to a TCP listener and send UDP to the grader on 127.0.0.1, signal its parent, read
-its parent's environment. The table says what was applied and whether the attempt failed.
+its parent's environment, write more bytes and more files than a small disk cap allows
+(``disk.py``, as a zygote caps its subjects' home). The table says what was applied and
+whether the attempt failed.
 ``--isolation strict`` grades only where the file-system and network layers hold.
 """
 
@@ -14,13 +16,14 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import layout
+from . import disk, layout
 from .cgroups import RunGroup
 from .containment import contain, disabled_layers, landlock_abi
 from .report import text_table
 from .testrun import Limits, rlimits
 
 REQUIRED_FOR_STRICT = ("filesystem", "network")
+PROBE_DISK_MB, PROBE_DISK_FILES = 1, 64  # the doctor's own small cap: it writes twice as much of each
 
 
 @dataclass
@@ -57,6 +60,19 @@ def _attempts(outside: Path, tcp_port: int, udp_port: int) -> dict[str, bool]:
     refuses("udp", udp)
     refuses("signal parent", lambda: os.kill(os.getppid(), 0))
     refuses("parent environment", lambda: Path(f"/proc/{os.getppid()}/environ").read_bytes())
+
+    def many_bytes():
+        with open("written", "wb") as f:
+            for _ in range(2 * PROBE_DISK_MB):
+                f.write(bytes(2**20))
+                f.flush()
+
+    def many_files():
+        for number in range(2 * PROBE_DISK_FILES):
+            Path(f"file-{number}").touch()
+
+    refuses("disk bytes", many_bytes)
+    refuses("disk files", many_files)
     return refused
 
 
@@ -77,8 +93,12 @@ def probe(device: str = "cpu") -> list[Layer]:
             if pid == 0:  # the child: contain, attempt, report, and never return
                 try:
                     os.close(read)
+                    os.chdir(workspace)
+                    capped = ("" if "disk" in disabled_layers()
+                              else disk.cap_home(str(workspace), PROBE_DISK_MB, PROBE_DISK_FILES))
                     layers = contain(str(workspace), device, rlimits(limits, device), str(layout.ROOT),
                                      disabled_layers())
+                    layers["disk"] = capped
                     os.write(write, json.dumps({"layers": layers, "refused": _attempts(
                         outside, listener.getsockname()[1], datagrams.getsockname()[1])}).encode())
                 finally:
@@ -106,6 +126,8 @@ def probe(device: str = "cpu") -> list[Layer]:
               held("signal parent", "parent environment")),
         Layer("privileges", layers.get("privileges", ""), "using a root grader's capabilities", True),
         Layer("rlimits", layers.get("rlimits", ""), "one process's CPU time, open files, file size, memory", True),
+        Layer("disk", layers.get("disk", ""), "filling the disk that other submissions and the results share "
+              "(without it, the grader stops a run once it sees it past --disk)", held("disk bytes", "disk files")),
         Layer("process tree", "control group (pids, cpuacct, memory, freezer)" if group else "",
               "fork bombs; CPU time and memory over all of a submission's processes", group is not None),
     ] + ([] if abi else [Layer("landlock", "", "(this kernel has no Landlock: no file-system or signal layer)",

@@ -171,6 +171,7 @@ def part_points(student: Student, parts: dict[str, str]) -> dict[str, float]:
 
 def problems(students: list[Student]) -> list[tuple[Student, str]]:
     """Submissions whose run went wrong as a whole: stopped by a limit, not importable, cells that raised,
-    a lost worker, a process that ended early, no module: what staff should look at by hand."""
-    return [(student, student.note) for student in students
-            if student.note and not student.note.endswith("file(s) left out")]
+    a lost worker, a process that ended early, no module: what staff should look at by hand, with the limit
+    that stopped a run as the option that sets it."""
+    return [(student, student.note + (f" (the limit: {student.extra['limit']})" if student.extra.get("limit") else ""))
+            for student in students if student.note and not student.note.endswith("file(s) left out")]

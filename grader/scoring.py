@@ -48,6 +48,9 @@ def missing_reason(test_id: str, run: Run, limits: Limits) -> str:
     if run.stopped == "out of memory":
         return (f"out of memory: the submission's processes used more than {limits.memory_mb} MB during this test"
                 if running else "not run: the submission was stopped for using too much memory before this test")
+    if run.stopped == "disk full":
+        return (f"disk full: the submission's files reached the cap ({run.limit}) during this test"
+                if running else "not run: the submission's files filled the disk it is given before this test")
     if running:
         return (f"the test process ended during this test (exit status {run.exit_code}): "
                 "the submission called os._exit(), pytest.exit() or crashed")

@@ -12,6 +12,8 @@ reports counts as not passed. Limits:
 - for the whole submission, enforced from here over its subjects (a control group where
   the machine has one, ``cgroups.py``, else the worker's descendants, judge included,
   ``processes.py``): wall-clock time, CPU time and memory, and the number of tasks;
+- on what the subjects write (bytes and files), a tmpfs of the run's own, watched from here
+  (``disk.py``);
 - per process, by the kernel (rlimits): CPU time, open files, file size, core dumps and,
   on the CPU, the address space; a cap on the output kept.
 
@@ -29,7 +31,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import layout, processes
+from . import disk, layout, processes
 from .cgroups import RunGroup
 from .containment import disabled_layers
 from .listener import ReportListener, TestReport
@@ -52,6 +54,8 @@ class Limits:
     open_files: int = 1024  # per process
     output_kb: int = 64  # output of the child that is kept for the instructor
     file_mb: int = 64  # largest file the child may write
+    disk_mb: int = 512  # what the submission's processes may hold on disk, all files together
+    disk_files: int = 10_000  # files and folders they may create
 
 
 @dataclass
@@ -64,9 +68,11 @@ class Run:
     submission: dict = field(default_factory=dict)  # import error, notebook cell errors
     containment: dict[str, str] | None = None  # each layer's state, as the test process applied it
     tree_limits: str = ""  # how the whole tree was limited: "cgroup" or "polled"
-    stopped: str | None = None  # "timed out", "CPU time", "out of memory" when the grader stopped it
+    stopped: str | None = None  # "timed out", "CPU time", "out of memory", "disk full" when the grader stopped it
     limit: str = ""  # the limit that stopped it, as the option that sets it: "--memory 300 MB"
     peak_memory_mb: float | None = None  # the most its control group held
+    peak_disk_mb: float = 0.0  # the most its home held on disk, as the grader saw it
+    peak_disk_files: int = 0  # and the most files (the home folder itself included)
     worker_lost: bool = False  # the worker died or stopped answering during the run
     exit_code: int | None = None
     output: str = ""
@@ -161,23 +167,31 @@ def limit_option(reason: str, limits: Limits) -> str:
 
 class TreeWatch:
     """The run's whole process tree: measured and ended through its control group, else through the
-    worker's descendants (``processes.py``)."""
+    worker's descendants (``processes.py``); and its home's disk use (``disk.py``), kept in ``run``."""
 
-    def __init__(self, worker: Worker, group: RunGroup | None):
-        self.worker, self.group = worker, group
+    def __init__(self, worker: Worker, group: RunGroup | None, run: Run, home: str):
+        self.worker, self.group, self.run, self.home = worker, group, run, home
 
-    def over(self, limits: Limits, started: float) -> str | None:
+    def over(self, limits: Limits, started: float) -> tuple[str, str] | None:
+        """Why and by which option the run must stop now, if it must."""
         if time.monotonic() - started > limits.timeout:
-            return "timed out"
+            return "timed out", limit_option("timed out", limits)
         if self.group is not None:
+            pids = self.group.pids()
             cpu, memory = self.group.cpu_seconds(), self.group.memory_mb()
         else:
             tree = processes.descendants(self.worker.process.pid)
+            pids = [process.pid for process in tree]
             cpu, memory = processes.cpu_seconds(tree), processes.resident_mb(tree)
         if cpu > limits.cpu_seconds:
-            return "CPU time"
+            return "CPU time", limit_option("CPU time", limits)
         if memory > limits.memory_mb:
-            return "out of memory"
+            return "out of memory", limit_option("out of memory", limits)
+        used = disk.Usage.of(self.home, pids)
+        self.run.peak_disk_mb = round(max(self.run.peak_disk_mb, used.megabytes), 1)
+        self.run.peak_disk_files = max(self.run.peak_disk_files, used.files)
+        if full := used.over(limits.disk_mb, limits.disk_files):
+            return "disk full", full
         return None
 
     def kill(self) -> None:
@@ -210,23 +224,25 @@ def run_pytest(workspace: Path, submission: str | None, *, worker: Worker, devic
         f"lora-grader-{run_id}", tasks=limits.tasks, memory_mb=limits.memory_mb + MEMORY_HEADROOM_MB)
     run.tree_limits = "cgroup" if group else "polled"
     listener = ReportListener(run, fifo, token)
+    place = subject_place(workspace, submission)
     started = time.monotonic()
     request = {
         "cwd": str(workspace), "args": pytest_command(submission, device, hidden, limits, collect_only, seed),
         "env": run_environment(workspace, run_id, token), "output": str(output), "report": str(fifo),
         "rlimits": rlimits(limits, device), "device": device, "disabled": sorted(disabled),
-        "cgroups": group.procs_files if group else [], "subject": subject_place(workspace, submission)}
+        "cgroups": group.procs_files if group else [], "subject": place,
+        "disk": {"megabytes": limits.disk_mb, "files": limits.disk_files}}
     try:
         try:
             worker.start_run(request)
         except WorkerError:  # it died between two runs: this submission is not to blame, start afresh
             worker.start_run(request)
-        tree = TreeWatch(worker, group)
+        tree = TreeWatch(worker, group, run, place["home"])
         answer = None
         while answer is None:
             answer = worker.receive(POLL_SECONDS)
             if answer is None and (reason := tree.over(limits, started)):
-                run.stopped, run.limit = reason, limit_option(reason, limits)
+                run.stopped, run.limit = reason
                 answer = stop(worker, tree)
                 break
         if not answer or "exited" not in answer:

@@ -6,7 +6,8 @@ the judge needs a subject (at the first test, and again after one died, hung or 
 the protocol), it asks the zygote over a socket and hands it one end of a fresh socket
 pair. The zygote was forked from the run's process before the judge imported any test,
 so a subject, forked from the zygote, holds no test in its memory either; it joins the
-run's control groups (the submission's limits bound the subjects, not the judge), starts
+run's control groups (the submission's limits bound the subjects, not the judge) and a
+mount namespace whose tmpfs caps their home (``disk.py``), starts
 a session of its own, contains itself (``containment.py``) with the submission's module
 and its own read-only copies of the models and data as all it may read, says which layers
 hold, and only then imports the submission and serves (``tests/assignment/subject.py``).
@@ -26,6 +27,7 @@ import tempfile
 import traceback
 from pathlib import Path
 
+from . import disk
 from .containment import contain
 from .processes import die_with_parent
 
@@ -54,6 +56,8 @@ def _serve(control: socket.socket, request: dict) -> None:
     os.environ.pop("LORA_GRADER_TOKEN", None)  # the judge's report channel's: nothing for a subject to inherit
     for procs in request["cgroups"]:  # the submission's limits: subjects only
         Path(procs).write_text("0")
+    # the subjects' home capped (``disk.py``), once for the run: every subject, and all they start, share it
+    capped = "" if "disk" in request["disabled"] else disk.cap_home(request["subject"]["home"], **request["disk"])
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # subjects are reaped by the kernel
     started: set[int] = set()
     while True:
@@ -69,7 +73,7 @@ def _serve(control: socket.socket, request: dict) -> None:
             if pid == 0:
                 die_with_parent(zygote)
                 control.close()
-                _run_subject(fds[0], request)
+                _run_subject(fds[0], request, capped)
             os.close(fds[0])
             started.add(pid)
             control.send(b"pid %d" % pid)
@@ -85,8 +89,9 @@ def _serve(control: socket.socket, request: dict) -> None:
         control.send(b"done")
 
 
-def _run_subject(fd: int, request: dict) -> None:
-    """In a forked subject: contain itself, say how, import the submission, serve. Never returns."""
+def _run_subject(fd: int, request: dict, capped: str) -> None:
+    """In a forked subject: contain itself, say how (``capped``: the disk cap its zygote mounted), import the
+    submission, serve. Never returns."""
     code = 0
     try:
         os.setsid()
@@ -107,6 +112,7 @@ def _run_subject(fd: int, request: dict) -> None:
         channel = socket.socket(fileno=fd)
         layers = contain(home, request["device"], request["rlimits"], request["hide"],
                          frozenset(request["disabled"]), readable=place["readable"])
+        layers["disk"] = capped
         channel.sendall(pack({"seq": 0, "answer": Answer.CONTAINED.value, "value": layers}, {}))
         loaded = submission.load_submission(Path(place["submission"]))
         subject.serve(channel, subject.Server(loaded, Path(place["models"]), request["device"]))

@@ -12,8 +12,9 @@ from .arena import ADVERSARIAL, CORRECT, SECRET, Arena, Listeners, fingerprint, 
 # The CPU time limit 4 times under the wall clock's: the tests share the machine's cores (pytest-xdist), and a
 # CPU burner stopped for CPU time must not reach the wall clock's limit first on a loaded machine.
 TIMEOUT, CPU_TIME, TEST_TIMEOUT, MEMORY_MB = 60, 15, 5, 1500
+DISK_MB, DISK_FILES = 64, 2000  # the fillers stop at twice these by themselves, saying "escaped"
 LIMITS = ("--timeout", str(TIMEOUT), "--cpu-time", str(CPU_TIME), "--test-timeout", str(TEST_TIMEOUT),
-          "--memory", str(MEMORY_MB))
+          "--memory", str(MEMORY_MB), "--disk", str(DISK_MB), "--disk-files", str(DISK_FILES))
 FORGERIES = ("forge_reports", "forge_report_channel", "skip_test_bodies", "swap_helper_code", "hooks_from_gc")
 CONTAINED_ATTACKS = ("read_tests", "read_outside", "write_outside", "rewrite_results", "tcp_connect", "udp_send",
                      "unix_connect", "kill_parent", "stop_parent", "kill_grader", "parent_environ", "planted_symlinks")
@@ -148,6 +149,21 @@ def test_garbage_nan_and_huge_tensors_fail_the_tests_that_asked(graded):
     assert "over the cap of 16,777,216" in outputs(huge)
     assert "largest difference nan" in outputs(huge)
     assert not huge["extra_data"]["worker_lost"] and not garbage["extra_data"]["worker_lost"]
+
+
+@pytest.mark.parametrize("name, limit, peak", [("disk_filler", f"--disk {DISK_MB} MB", "peak_disk_mb"),
+                                               ("file_creator", f"--disk-files {DISK_FILES}", "peak_disk_files")])
+def test_a_disk_filler_is_stopped_at_its_cap_and_leaves_nothing(graded, name, limit, peak):
+    arena, results, _, _, _ = graded
+    result = results[name]
+    assert result["extra_data"]["stopped"] == "disk full" and result["extra_data"]["limit"] == limit
+    assert f"(the limit: {limit})" in result["output"]
+    assert "escaped" not in outputs(result)
+    # the kernel refused the write past the cap: the grader never saw more
+    assert result["extra_data"][peak] <= (DISK_MB if name == "disk_filler" else DISK_FILES)
+    assert result["score"] == 0  # stopped at import: no test had run
+    assert [path for path in arena.root.rglob("lora-grader-*") if "lora-grader-filler" in path.name
+            or "lora-grader-empty" in path.name] == []
 
 
 def test_an_infinite_loop_times_out_test_by_test(graded):

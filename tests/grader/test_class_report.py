@@ -124,6 +124,15 @@ def test_a_run_gone_wrong_is_listed_to_look_at(tmp_path):
     assert ">ok<" not in listed
 
 
+def test_a_run_stopped_by_a_limit_is_listed_with_the_option_that_set_it(tmp_path):
+    write_results(tmp_path / "filler", 0.0, "disk full", [("test_merge.py::test_a", "failed")],
+                  limit="--disk 64 MB")
+    assert cli.main(["report", str(tmp_path)]) == 0
+    listed = re.search(r'id="problems">.*?</table>', (tmp_path / class_report.HTML).read_text(), re.S).group(0)
+    assert "filler</a></td><td>disk full (the limit: --disk 64 MB)</td>" in listed
+    assert "- filler: disk full (the limit: --disk 64 MB)" in (tmp_path / class_report.MARKDOWN).read_text()
+
+
 def test_one_student_is_enough(tmp_path):
     write_results(tmp_path / "solo", 50.0, "", [("test_merge.py::test_a", "passed"),
                                                  ("test_merge.py::test_b", "failed")])
@@ -169,11 +178,11 @@ def test_different_mistakes_stay_apart():
         item_analysis.reason("expected: ValueError\nfound: no error")
 
 
-def write_results(folder: Path, score: float, note: str, tests: list[tuple[str, str]]) -> None:
+def write_results(folder: Path, score: float, note: str, tests: list[tuple[str, str]], limit: str = "") -> None:
     folder.mkdir(parents=True)
     entries = [{"name": name, "score": 10.0 if status == "passed" else 0.0, "max_score": 10.0, "status": status,
                 "output": "" if status == "passed" else "expected: 1\nfound: 2"} for name, status in tests]
-    results = {"score": score, "tests": entries, "extra_data": {"max_score": 100.0, "note": note}}
+    results = {"score": score, "tests": entries, "extra_data": {"max_score": 100.0, "note": note, "limit": limit}}
     (folder / "results.json").write_text(json.dumps(results))
     (folder / "feedback.md").write_text("# feedback\n")
 

@@ -97,12 +97,26 @@ def test_without_a_control_group_a_fork_bomb_is_not_capped(arena):
     assert arena.survivors() == []
 
 
-def test_doctor_reports_every_layer_in_force_here():
-    run = subprocess.run([sys.executable, "-m", "grader", "doctor"], cwd=ROOT, capture_output=True, text=True,
-                         timeout=60)
+def test_without_the_disk_layer_the_cap_is_passed_before_the_watch_sees_it(arena):
+    run = arena.grade(attacks("disk_filler", "file_creator"), *LIMITS, "--disk", "64", "--disk-files", "2000",
+                      disabled="disk")
+    assert run.returncode == 0, run.stderr
+    filler, creator = arena.results("disk_filler")["extra_data"], arena.results("file_creator")["extra_data"]
+    assert filler["peak_disk_mb"] > 64 and creator["peak_disk_files"] > 2000
+    # the grader's watch still stops them once it sees them past the cap, and their files go with the workspace
+    assert (filler["stopped"], filler["limit"]) == ("disk full", "--disk 64 MB")
+    assert (creator["stopped"], creator["limit"]) == ("disk full", "--disk-files 2000")
+    assert not [path for path in arena.root.rglob("lora-grader-filler-*")]
+
+
+@pytest.mark.parametrize("where", ["checkout", "temporary folder"])
+def test_doctor_reports_every_layer_in_force_here(tmp_path, where):
+    """Also from a folder that holds the workspaces: a grader started there has it on its ``sys.path``."""
+    run = subprocess.run([sys.executable, "-m", "grader", "doctor"], cwd=ROOT if where == "checkout" else tmp_path,
+                         env={**os.environ, "TMPDIR": str(tmp_path)}, capture_output=True, text=True, timeout=60)
     assert run.returncode == 0, run.stderr
     assert "MISSING" not in run.stdout and " NO" not in run.stdout
-    for layer in ("filesystem", "network", "signals", "process tree"):
+    for layer in ("filesystem", "network", "signals", "disk", "process tree"):
         assert layer in run.stdout
     assert "--isolation strict can grade here" in run.stdout
 
