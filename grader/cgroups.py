@@ -113,3 +113,33 @@ class RunGroup:
                     break
                 except OSError:
                     time.sleep(0.02)
+
+
+UNLIMITED = 2**60  # a limit this high (v1 writes 9223372036854771712 for none) limits nothing
+
+
+def container_memory_mb(mounts: Path = MOUNTS, own: Path = Path("/proc/self/cgroup")) -> int | None:
+    """The tightest memory limit on this process: its own control group's or one above it (a container's, a
+    Slurm job's), version 1 or 2, in MB; None where nothing limits it or nothing can be read."""
+    try:
+        lines = own.read_text().splitlines()
+    except OSError:
+        return None
+    limits = []
+    for line in lines:
+        _, names, relative = line.split(":", 2)
+        if "memory" in names.split(","):
+            root, name = mounts / "memory", "memory.limit_in_bytes"
+        elif names == "" and (mounts / "cgroup.controllers").exists():
+            root, name = mounts, "memory.max"
+        else:
+            continue
+        folder = root / relative.lstrip("/")
+        for level in (folder, *folder.parents):  # up to the hierarchy's root: each level limits what is below
+            with contextlib.suppress(OSError, ValueError):
+                text = (level / name).read_text().strip()
+                limits.append(UNLIMITED if text == "max" else int(text))
+            if level == root:
+                break
+    tightest = min(limits, default=UNLIMITED)
+    return None if tightest >= UNLIMITED else tightest // 2**20

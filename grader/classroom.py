@@ -1,19 +1,27 @@
 """GitHub Classroom: the grading step's outputs that Classroom's autograding reporter reads, and its workflow.
 
-What the reporter (education/autograding-grading-reporter, ``src/``) does, and so what
-this module writes:
+What the reporter (classroom-resources/autograding-grading-reporter@v1, ``src/``, built into
+``dist/main.js``) does, and so what this module writes:
 
 - ``main.js``: for each name in its ``runners`` input, it reads the environment variable
   ``<NAME>_RESULTS`` (the name upper-cased), base64-decodes it and parses JSON; any
-  runner whose ``status`` is ``"fail"`` fails the job, else any ``"error"``.
+  runner whose ``status`` is ``"fail"`` fails the job, else any ``"error"``. When that
+  fails (an empty output), it blames the input unless it matches
+  ``/^([a-zA-Z0-9]+,)*[a-zA-Z0-9]+$/``: runner names are letters and digits only, so that
+  the real error shows.
 - ``notify-classroom.js``: Classroom's points are the sum of every test's ``score`` over
-  the runners whose ``max_score`` is not 0, out of the sum of their ``max_score``; it
-  writes ``Points X/Y`` on the check run named ``Autograding Tests`` (the job's name).
-- ``aggregate-results.js`` and ``console-results.js``: the log's table gives each runner
-  ``passed / len(tests) * max_score``, counting tests whose ``status`` is ``"pass"``.
-  That equals the sum of the runner's scores only when its tests weigh the same, so
-  there is one runner per rubric group (a test file, or a test the rubric prices apart),
-  whose tests share its points equally: the log and Classroom then agree.
+  the runners whose ``max_score`` is not 0, out of the sum of their ``max_score``, added
+  in JavaScript floats and posted as the notice ``Points X/Y``. Fractions would show as
+  ``99.99999999999987/100``: every score and maximum is a whole number, apportioned by
+  largest remainders (``apportion``) so that the runners' maxima sum to the rubric's
+  total, a submission's runners to its grade rounded, and a runner's tests to the runner's.
+- ``console-results.js``: the log prints a test's ``message`` only when its status is
+  ``"error"`` (a ``"fail"`` shows a cross and a name), so a failed test is sent as
+  ``"error"``, its message naming it, then the rule it broke; a hidden test's message
+  says only that it is hidden (the job's log is the student's to read). The log's table
+  (``aggregate-results.js``) gives each runner ``passed / len(tests) * max_score``: one
+  runner per rubric group (a test file, or a test the rubric prices apart), whose tests
+  share its points equally, keeps it within a point of the runner's score.
 
 Each runner's JSON is ``{"version": 1, "status", "max_score", "tests": [{"name", "status",
 "score", "message", "test_code", "filename", "line_no", "execution_time"}]}``, the shape
@@ -24,6 +32,7 @@ runner's encoded JSON is kept under ``MAX_ENCODED`` by shortening the longest me
 
 import base64
 import json
+import math
 import re
 
 from .rubric import Rubric
@@ -32,18 +41,37 @@ VERSION = 1
 RESULTS = "classroom.json"  # beside the grader's results.json: each runner's JSON, decoded
 MAX_ENCODED = 100_000  # bytes of base64 per runner: under 128 KiB with its variable's name, with room to spare
 MESSAGE_CHARS = 2_000  # a failure's message, at most, before any further shortening
-STATUS = {"passed": "pass", "failed": "fail"}
+STATUS = {"passed": "pass", "failed": "error"}  # console-results.js prints the message of an "error" only
+HIDDEN_MESSAGE = "A hidden test: its details are not shown."
 
 
 def runner_name(group: str) -> str:
-    """``test_merge.py`` -> ``merge``; ``test_merge.py::test_x`` -> ``merge_test_x``: a step output's name."""
+    """``test_lora_layer.py`` -> ``loralayer``; ``test_merge.py::test_x`` -> ``mergetestx``: a step output's name,
+    letters and digits as the reporter's check of its input wants."""
     name = group.replace(".py", "").removeprefix("test_")
-    return re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
+    return re.sub(r"[^a-z0-9]+", "", name.lower())
 
 
-def runner_points(rubric: Rubric) -> dict[str, float]:
-    """One runner per rubric group that carries points, in the rubric's order: its name -> its max_score."""
-    return {runner_name(group): points for group, points in rubric.points.items() if points > 0}
+def apportion(values: list[float], total: int) -> list[int]:
+    """Whole numbers, each ``floor`` or ``ceil`` of its value, that sum to ``total`` (largest remainders first;
+    ``total`` must lie between the sum of the floors and that of the ceilings, as a rounded sum does)."""
+    whole = [math.floor(value + 1e-9) for value in values]
+    by_remainder = sorted(range(len(values)), key=lambda i: whole[i] - values[i])
+    for i in by_remainder[:max(total - sum(whole), 0)]:
+        whole[i] += 1
+    return whole
+
+
+def rounded(value: float) -> int:
+    """Half up, as a gradebook rounds (Python's ``round`` takes 86.5 to 86)."""
+    return math.floor(value + 0.5 + 1e-9)
+
+
+def runner_points(rubric: Rubric) -> dict[str, int]:
+    """One runner per rubric group that carries points, in the rubric's order: its name -> its max_score, whole
+    numbers that sum to the rubric's total rounded."""
+    groups = {runner_name(group): points for group, points in rubric.points.items() if points > 0}
+    return dict(zip(groups, apportion(list(groups.values()), rounded(sum(groups.values()))), strict=True))
 
 
 def runner_names(rubric: Rubric) -> list[str]:
@@ -65,6 +93,14 @@ def fitted(document: dict) -> dict:
     return document
 
 
+def message(test: dict) -> str:
+    """What the log prints under "Error:" for a failed test: its name, then why, or that it is hidden."""
+    if test["status"] == "passed":
+        return ""
+    why = HIDDEN_MESSAGE if test.get("visibility", "visible") != "visible" else test["output"][:MESSAGE_CHARS]
+    return f"❌ {test['name']}\n{why}"
+
+
 def runners(results: dict, rubric: Rubric) -> dict[str, dict]:
     """One results.json (the grader's) as the reporter's runners: name -> its JSON, in the rubric's order."""
     points = runner_points(rubric)
@@ -74,23 +110,26 @@ def runners(results: dict, rubric: Rubric) -> dict[str, dict]:
         group = rubric.group_of(test["name"])
         if group is None or not rubric.points[group]:
             continue
-        grouped[runner_name(group)].append({
+        grouped[runner_name(group)].append(test)
+    grouped = {name: tests for name, tests in grouped.items() if tests}
+    earned = {name: sum(test["score"] for test in tests) for name, tests in grouped.items()}
+    whole = dict(zip(earned, apportion(list(earned.values()), rounded(sum(earned.values()))), strict=True))
+    graded = not results["extra_data"].get("note", "").startswith("no module")
+    return {name: fitted({
+        "version": VERSION,
+        "status": ("pass" if all(t["status"] == "passed" for t in tests) else "fail") if graded else "error",
+        "max_score": points[name],
+        "tests": [{
             "name": test["name"],
             "status": STATUS[test["status"]],
-            "score": test["score"],
-            "message": test["output"][:MESSAGE_CHARS] if test["status"] != "passed" else "",
+            "score": score,
+            "message": message(test),
             "test_code": f"pytest tests/assignment/{test['name']}",
             "filename": f"tests/assignment/{test['name'].partition('::')[0]}",
             "line_no": 0,
             "execution_time": f"{seconds:.2f}s",  # the grader times a submission, not each test
-        })
-    graded = not results["extra_data"].get("note", "").startswith("no module")
-    return {name: fitted({
-        "version": VERSION,
-        "status": ("pass" if all(t["status"] == "pass" for t in tests) else "fail") if graded else "error",
-        "max_score": points[name],
-        "tests": tests,
-    }) for name, tests in grouped.items() if tests}
+        } for test, score in zip(tests, apportion([t["score"] for t in tests], whole[name]), strict=True)],
+    }) for name, tests in grouped.items()}
 
 
 def step_outputs(documents: dict[str, dict]) -> str:
@@ -100,8 +139,8 @@ def step_outputs(documents: dict[str, dict]) -> str:
 
 WORKFLOW = """\
 # GitHub Classroom autograding for the LoRA/BERT assignment, written by `lora-grader release`.
-# Classroom reads the points from the reporter's check run on this job: keep the workflow's
-# and the job's names. The grader comes from the course's private repository (make it from
+# Classroom reads the points from the reporter's notice on this job ("Points X/Y"): keep the
+# workflow's and the job's names. The grader comes from the course's private repository (make it from
 # `lora-grader gradescope`'s bundle, which holds no reference solution): set the repository
 # variable GRADER_REPOSITORY (owner/name) and the secret GRADER_TOKEN (read access to it).
 # A student can edit this file, so whatever it can read (the hidden tests) is not secret.
@@ -135,12 +174,16 @@ jobs:
       - name: Grade
         id: grade
         working-directory: grader
+        # Neither module handed in: the repository is graded as it is, 0 points and the reason, rather than
+        # a failed step and no points at all.
         run: |
           module=../submission/lora_bert.py
           [ -f "$module" ] || module=../submission/lora_bert.ipynb
+          [ -f "$module" ] || module=../submission
           python -m grader grade "$module" --single --out ../graded --format classroom --no-report --quiet --jobs 1
           cat ../graded/*/feedback.md >> "$GITHUB_STEP_SUMMARY"
       - name: Autograding Reporter
+        if: always()
         uses: classroom-resources/autograding-grading-reporter@v1
         env:
 {env}

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from . import (
     batch,
+    cgroups,
     class_report,
     classroom,
     disk,
@@ -34,6 +35,10 @@ from .testrun import Limits
 # both in a control group (it peaks at 67 MB there: what it allocates beyond the worker's shared pages)
 # and polled without one (the resident memory of its processes, shared pages included, stays under it).
 MIN_MEMORY_MB = 512
+# What the grader itself holds beside a submission, per job: its CLI, the warm worker (torch, transformers) and the
+# judge. Measured as the whole tree's peak PSS while grading the reference with --jobs 1: 560 MB, of which the
+# submission's control group held 62.
+GRADER_OWN_MB = 640
 # An honest run of the reference writes nothing in its home (peak_disk_mb 0.0, 1 file: the home itself);
 # below these, a submission that saves a small checkpoint would be stopped as disk full.
 MIN_DISK_MB, MIN_DISK_FILES = 16, 100
@@ -164,7 +169,9 @@ def cmd_grade(args) -> int:
     settings = batch.Settings(
         device=device, jobs=jobs, gpus=given, rubric=rubric, hidden=args.hidden, force=args.force, seed=args.seed,
         limits=Limits(test_timeout=args.test_timeout, timeout=args.timeout, cpu_seconds=args.cpu_time,
-                      memory_mb=args.memory, disk_mb=args.disk, disk_files=args.disk_files))
+                      memory_mb=memory_per_submission(args.memory, max(min(jobs, len(submissions)), 1)),
+                      disk_mb=args.disk,
+                      disk_files=args.disk_files))
     tmpfs = any(layer.name == "disk" and layer.applied and layer.held for layer in layers)
     if short := disk.room_problems(args.out, Path(tempfile.gettempdir()), len(submissions), jobs,
                                    0 if tmpfs else args.disk):
@@ -227,14 +234,15 @@ def cmd_gradebook(args) -> int:
         raise UsageError(f"{args.out}: no graded submission in it (no NAME/{report.RESULTS})")
     points = max(student.max_score for student in graded)
     try:
-        book = gradebook.build({s.name: s.score for s in graded}, points, args.canvas, args.assignment, args.roster)
+        book = gradebook.build({s.name: s.score for s in graded}, points, args.canvas, args.assignment, args.roster,
+                               args.missing)
     except gradebook.GradebookError as error:
         raise UsageError(str(error)) from None
     report.write_atomic(args.output, book.csv())
     scored = len(book.rows) - 1 - len(book.unsubmitted)
     print(f"wrote {args.output}: {scored} scores in the column {args.assignment!r}, out of {points:g}; "
           "import it in Canvas (Grades, Import)")
-    for title, names in (("students without a submission (left blank)", book.unsubmitted),
+    for title, names in ((f"students without a submission ({gradebook.MISSING[book.missing]})", book.unsubmitted),
                          ("submissions without a student (left out)", book.unmatched + unreadable)):
         if names:
             print(f"{len(names)} {title}: {', '.join(names)}")
@@ -275,7 +283,10 @@ def as_one(path: Path) -> Submission:
 
 
 def cmd_gradescope(args) -> int:
-    gradescope.build(args.out)
+    try:
+        gradescope.build(args.out, args.timeout)
+    except ValueError as error:
+        raise UsageError(str(error)) from None
     print(f"wrote the Gradescope autograder bundle {args.out}: upload it as the assignment's autograder")
     return 0
 
@@ -318,7 +329,8 @@ def main(argv=None) -> int:
                        help="strict: refuse to grade where files or network cannot be contained; "
                        "warn: grade with a warning (default)")
     grade.add_argument("--memory", type=memory_limit, default=Limits.memory_mb, metavar="MB",
-                       help=f"per submission, all its processes (default {Limits.memory_mb})")
+                       help=f"per submission, all its processes (default {Limits.memory_mb}); container: what the "
+                       f"container's memory limit leaves after the grader's own {GRADER_OWN_MB} MB per job")
     grade.add_argument("--disk", type=at_least(MIN_DISK_MB, "MB"), default=Limits.disk_mb, metavar="MB",
                        help=f"per submission, all the files its processes write (default {Limits.disk_mb})")
     grade.add_argument("--disk-files", type=at_least(MIN_DISK_FILES, "files"), default=Limits.disk_files,
@@ -348,6 +360,9 @@ def main(argv=None) -> int:
     autograder = commands.add_parser("gradescope",
                                      help="write a Gradescope autograder bundle (setup.sh, run_autograder)")
     autograder.add_argument("out", type=Path, help="the .zip to write")
+    autograder.add_argument("--timeout", type=positive_seconds, default=gradescope.DEFAULT_TIMEOUT, metavar="SECONDS",
+                            help="the assignment's autograder timeout on Gradescope: the grader stops "
+                            f"{gradescope.HEADROOM_SECONDS} s before it (default {gradescope.DEFAULT_TIMEOUT})")
     autograder.set_defaults(run=cmd_gradescope)
     checkup = commands.add_parser("doctor", help="which containment layers this machine gives a submission")
     checkup.add_argument("--device", choices=("cpu", "cuda", "auto"), default="cpu",
@@ -365,6 +380,9 @@ def main(argv=None) -> int:
     book.add_argument("--assignment", default="LoRA fine-tuning", help="the assignment's column as in the export, "
                       "'Name (id)'; a name without an id creates a new assignment (default: %(default)s)")
     book.add_argument("--output", type=Path, default=Path("canvas_import.csv"), help="default: %(default)s")
+    book.add_argument("--missing", choices=tuple(gradebook.MISSING), default="keep",
+                      help="a student without a submission: keep their cell of the export (Canvas clears a grade "
+                      "a blank is imported over), give 0, or excuse them with EX (default: %(default)s)")
     book.set_defaults(run=cmd_gradebook)
     summary = commands.add_parser("report", help="write the class report of a graded folder (report.html, CSVs)")
     summary.add_argument("out", type=Path, help="the --out folder of a grade run")
@@ -421,8 +439,26 @@ def at_least(minimum: int, unit: str):
     return parse
 
 
-def memory_limit(text: str) -> int:
-    """At least what the suite needs on the reference, with room to spare (``MIN_MEMORY_MB``)."""
+def memory_per_submission(option: int | str, jobs: int) -> int:
+    """``--memory``: megabytes, or ``container``: what the container the grader runs in leaves each job once the
+    grader's own share is taken (a platform kills the whole container past its limit, the student getting nothing)."""
+    if option != "container":
+        return option
+    limit = cgroups.container_memory_mb()
+    if limit is None:
+        return Limits.memory_mb
+    left = limit // jobs - GRADER_OWN_MB
+    if left < MIN_MEMORY_MB:
+        raise UsageError(f"--memory container: this container allows {limit} MB; each of the {jobs} job(s) needs "
+                         f"about {GRADER_OWN_MB} MB for the grader and {MIN_MEMORY_MB} MB for a submission. Give the "
+                         f"container at least {jobs * (GRADER_OWN_MB + MIN_MEMORY_MB)} MB")
+    return left
+
+
+def memory_limit(text: str) -> int | str:
+    """At least what the suite needs on the reference, with room to spare (``MIN_MEMORY_MB``); or ``container``."""
+    if text == "container":
+        return text
     value = positive(text)
     if value < MIN_MEMORY_MB:
         raise argparse.ArgumentTypeError(

@@ -14,8 +14,12 @@ teaching.resources.osu.edu, which restates them):
 - The export's second row holds ``Points Possible``; we keep it, with the rubric's total
   under our column, so a new assignment is created with those points.
 - "If a score already exists for a student in the Gradebook, the uploaded grade in the CSV
-  will overwrite the grade": a student without a submission gets an empty cell, which
-  leaves their grade as it is, rather than a 0 nobody decided on.
+  will overwrite the grade", and a blank cell is no exception: Canvas's importer
+  (``GradebookImporter``) compares each cell with the gradebook and posts a blank over a
+  grade as a change to no grade, so confirming the import would clear it. A student
+  without a submission therefore never gets a blank where the export has a grade:
+  ``MISSING`` decides, by an explicit option, between keeping the export's cell (the
+  default), 0, and ``EX`` (excused).
 
 The students are the export's rows; each graded submission is matched to one of them by
 its name (the results folder's), which is one of the student's ID, SIS User ID or SIS
@@ -33,6 +37,7 @@ from .submissions import safe_name
 IDENTITY = ("Student", "ID", "SIS User ID", "SIS Login ID", "Section")
 KEYS = ("ID", "SIS User ID", "SIS Login ID")  # what a submission or a roster row may name a student by
 POINTS_POSSIBLE = "Points Possible"
+MISSING = {"keep": "their cell in the export kept", "zero": "given 0", "excused": "excused (EX)"}
 
 
 class GradebookError(ValueError):
@@ -44,6 +49,7 @@ class Gradebook:
     header: list[str]  # the identity columns and ours
     rows: list[list[str]]  # the Points Possible row first
     unsubmitted: list[str] = field(default_factory=list)  # students without a submission
+    missing: str = "keep"  # what they got: a key of MISSING
     unmatched: list[str] = field(default_factory=list)  # submissions without a student
 
     def csv(self) -> str:
@@ -88,8 +94,9 @@ def roster_map(roster: list[dict], path: Path) -> dict[str, str]:
 
 
 def build(scores: dict[str, float], points: float, export_path: Path, assignment: str,
-          roster_path: Path | None = None) -> Gradebook:
-    """The import CSV: every student of the export, with the score of the submission matched to them."""
+          roster_path: Path | None = None, missing: str = "keep") -> Gradebook:
+    """The import CSV: every student of the export, with the score of the submission matched to them; those
+    without one get what ``missing`` says (a key of ``MISSING``), never a blank over a grade."""
     export = read_csv(export_path)
     if not export or any(column not in export[0] for column in IDENTITY):
         raise GradebookError(f"{export_path}: not a Canvas gradebook export (needs the columns "
@@ -114,8 +121,11 @@ def build(scores: dict[str, float], points: float, export_path: Path, assignment
         score = matched.get(id(row))
         if score is None:
             unsubmitted.append(row["Student"])
-        rows.append([row[column] for column in IDENTITY] + ["" if score is None else f"{score:g}"])
-    return Gradebook([*IDENTITY, assignment], rows, unsubmitted, unmatched)
+            cell = {"keep": row.get(assignment, ""), "zero": "0", "excused": "EX"}[missing]
+        else:
+            cell = f"{score:g}"
+        rows.append([row[column] for column in IDENTITY] + [cell])
+    return Gradebook([*IDENTITY, assignment], rows, unsubmitted=unsubmitted, missing=missing, unmatched=unmatched)
 
 
 def is_points_row(row: dict) -> bool:

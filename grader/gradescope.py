@@ -5,6 +5,14 @@ its image, then ``run_autograder`` for each submission, whose files it puts in
 ``/autograder/submission``, and uploads ``/autograder/results/results.json``. The
 bundle holds the grader, the suite with its hidden tests, the tiny models and the
 data; not the reference solution.
+
+Gradescope kills the whole container at its autograder timeout (set per assignment; 10
+minutes unless raised) or past its memory, and the student then gets nothing but "The
+autograder failed to execute correctly". So the grader's own limits sit inside the
+container's: the wall clock and CPU time ``HEADROOM_SECONDS`` under the autograder timeout
+given to ``build`` (starting, importing torch and writing results take the rest), the memory
+``--memory container`` (what the container's cgroup allows, less the grader's own share:
+``cli.GRADER_OWN_MB``). A container too small for that is said so in results.json.
 """
 
 import shutil
@@ -32,30 +40,57 @@ fi
 /autograder/venv/bin/pip install -e .
 """
 
+# Whatever fails (the grader cannot start, a broken interpreter: exit 127), a results.json is left: without one
+# Gradescope shows the student only "The autograder failed to execute correctly". That fallback is written by
+# the shell alone, its reason kept to printable ASCII (valid JSON whatever the error printed).
 RUN_AUTOGRADER = """\
 #!/usr/bin/env bash
 # Gradescope runs this for each submission; AUTOGRADER_ROOT and PYTHON exist for testing it elsewhere.
-set -euo pipefail
+set -uo pipefail
 ROOT=${AUTOGRADER_ROOT:-/autograder}
 PYTHON=${PYTHON:-$ROOT/venv/bin/python}
 OUT=$(mktemp -d)
-cd "$ROOT/source"
-"$PYTHON" -m grader grade "$ROOT/submission" --single --out "$OUT" --quiet --jobs 1 --no-report
 mkdir -p "$ROOT/results"
-cp "$OUT/submission/results.json" "$ROOT/results/results.json"
+cd "$ROOT/source" && "$PYTHON" -m grader grade "$ROOT/submission" --single --out "$OUT" --quiet --jobs 1 \\
+    --no-report --timeout @SECONDS@ --cpu-time @SECONDS@ --memory container 2> "$OUT/errors"
+status=$?
+cat "$OUT/errors" >&2
+if [ -f "$OUT/submission/results.json" ]; then
+    cp "$OUT/submission/results.json" "$ROOT/results/results.json"
+    exit 0
+fi
+reason=$(tail -n 20 "$OUT/errors" | tr -cd '\\11\\12\\40-\\176' | tr '\\t' ' ' | tail -c 3000 \\
+    | sed -e 's/\\\\/\\\\\\\\/g' -e 's/"/\\\\"/g' | awk '{printf "%s\\\\n", $0}')
+printf '{"score": 0.0, "visibility": "visible", "tests": [], "output": "%s"}\\n' \\
+    "The grader could not grade this submission (exit status $status): please tell the course staff. \\
+What it said:\\n\\n$reason" > "$ROOT/results/results.json"
 """
 
 INCLUDED = ("grader", *(f"tests/{name}" for name in layout.SUITE_ROOT_FILES), "tests/assignment", "tiny_models",
             "data", "pyproject.toml", "README.md", "ASSIGNMENT.md")
 
 
-def build(out: Path) -> None:
-    """Write the bundle to ``out`` (a .zip), with setup.sh and run_autograder at its root."""
+HEADROOM_SECONDS = 120  # of the autograder timeout: the grader's start (torch, a worker) and its writing
+DEFAULT_TIMEOUT = 600  # Gradescope's autograder timeout unless the assignment raises it
+
+
+def run_autograder(timeout: float) -> str:
+    """The script, its limits inside an autograder timeout of ``timeout`` seconds."""
+    if timeout <= 2 * HEADROOM_SECONDS:
+        raise ValueError(f"an autograder timeout of {timeout:g} s leaves a submission no time: give at least "
+                         f"{2 * HEADROOM_SECONDS + 1} s")
+    return RUN_AUTOGRADER.replace("@SECONDS@", f"{timeout - HEADROOM_SECONDS:g}")
+
+
+def build(out: Path, timeout: float = DEFAULT_TIMEOUT) -> None:
+    """Write the bundle to ``out`` (a .zip), with setup.sh and run_autograder at its root; ``timeout``: the
+    assignment's autograder timeout on Gradescope, in seconds."""
+    script = run_autograder(timeout)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     _handle, temporary = tempfile.mkstemp(dir=out.parent, suffix=".zip")
     with zipfile.ZipFile(temporary, "w", zipfile.ZIP_DEFLATED) as bundle:
-        for name, text in (("setup.sh", SETUP_SH), ("run_autograder", RUN_AUTOGRADER)):
+        for name, text in (("setup.sh", SETUP_SH), ("run_autograder", script)):
             info = zipfile.ZipInfo(name)
             info.external_attr = (stat.S_IFREG | 0o755) << 16
             bundle.writestr(info, text)

@@ -11,7 +11,8 @@ What PrairieLearn's documentation (docs/externalGrading.md) asks, and so what is
   syntax error), and one whose run the grader lost: none of them a test's verdict.
 - ``message``, ``output`` and ``tests: [{name, description, points, max_points, message,
   output}]`` are what ``<pl-external-grader-results>`` shows.
-- The file "should be limited to 1 MB": messages are shortened to fit ``MAX_BYTES``.
+- The file "should be limited to 1 MB": messages are shortened to fit ``MAX_BYTES``, keeping
+  their start and their end (a traceback's last line says what went wrong).
 - ``info.json``'s ``externalGradingOptions``: ``enabled``, ``image`` (required), ``entrypoint``
   (an absolute path; a file under ``/grade`` is made executable first), ``serverFilesCourse``
   (copied to ``/grade/serverFilesCourse``), ``timeout`` (seconds, at most 600),
@@ -26,6 +27,7 @@ from pathlib import Path
 
 from . import gradescope, layout
 from .item_analysis import part_of
+from .report import shortened
 
 RESULTS = "prairielearn.json"  # next to the grader's own results.json; the entrypoint copies it to /grade/results
 MAX_BYTES = 1_000_000
@@ -55,12 +57,12 @@ def results(graded: dict, parts: dict[str, str]) -> dict:
             "max_points": test["max_score"],
             "message": "" if test["status"] == "passed" else
                        "A hidden test: its details are not shown." if test.get("visibility") != "visible" else
-                       test["output"][:MESSAGE_CHARS],
+                       shortened(test["output"], MESSAGE_CHARS),
             "output": "",
         } for test in graded["tests"]],
     }
     if not document["gradable"]:
-        document["format_errors"] = [f"{note}: {graded.get('output', '')}".strip()[:MESSAGE_CHARS]]
+        document["format_errors"] = [shortened(f"{note}: {graded.get('output', '')}".strip(), MESSAGE_CHARS)]
     return fitted(document)
 
 
@@ -68,9 +70,9 @@ def fitted(document: dict) -> dict:
     limit = MESSAGE_CHARS
     while len(json.dumps(document).encode()) > MAX_BYTES and limit > 40:
         limit //= 2
-        document["output"] = document["output"][:limit * 10]
+        document["output"] = shortened(document["output"], limit * 10)
         for test in document["tests"]:
-            test["message"] = test["message"][:limit]
+            test["message"] = shortened(test["message"], limit)
     return document
 
 
@@ -86,7 +88,7 @@ OUT=$(mktemp -d)
 mkdir -p "$GRADE/results"
 cd "$HERE"
 if "$PYTHON" -m grader grade "$GRADE/student" --single --out "$OUT" --format prairielearn --no-report --quiet \\
-        --jobs 1 --timeout {GRADER_TIMEOUT} 2> "$OUT/stderr"; then
+        --jobs 1 --timeout {GRADER_TIMEOUT} --cpu-time {GRADER_TIMEOUT} --memory container 2> "$OUT/stderr"; then
     cp "$OUT/student/{RESULTS}" "$GRADE/results/results.json"
 else
     # the grader itself failed: not the student's doing, so not gradable (no attempt used)

@@ -9,6 +9,10 @@
 - ``grades.csv``: one row per submission, one column per test, for spreadsheets.
 
 Every file is written to a temporary name and renamed, so a crash never leaves half a file.
+What a submission controls (its import error, a notebook cell's) is shortened to ``NOTE_CHARS``
+keeping both ends (``shortened``): the test messages are already capped in the judge, so
+every file per student stays far under what each platform takes (GitHub's step summary: 1
+MiB; PrairieLearn's results: 1 MB).
 """
 
 import csv
@@ -25,6 +29,16 @@ FEEDBACK = "feedback.md"
 GRADES = "grades.csv"
 HIDDEN_VISIBILITY = "after_published"
 GRADES_COLUMNS = ("name", "score", "max_score", "source")
+NOTE_CHARS = 10_000  # of a summary sentence: a traceback's start (where) and end (what) both fit
+CELLS_SHOWN = 20  # notebook cells that raised, each in a sentence of its own
+
+
+def shortened(text: str, limit: int) -> str:
+    """``text`` at most about ``limit`` characters: its start and its end, and how much was left out between."""
+    if len(text) <= limit:
+        return text
+    head, tail = limit * 2 // 5, limit * 3 // 5  # the end holds the exception: keep more of it
+    return f"{text[:head]}\n[... {len(text) - head - tail:,} characters left out ...]\n{text[-tail:]}"
 
 
 def write_atomic(path: Path, text: str) -> None:
@@ -46,10 +60,14 @@ def notes(module_problem, ignored, run) -> list[str]:
     if run is not None:
         error = run.submission.get("import_error")
         if error:
-            found.append(f"Importing the submission failed, so every test failed:\n\n```\n{error}\n```")
-        for cell in run.submission.get("cell_errors", []):
+            found.append("Importing the submission failed, so every test failed:"
+                         f"\n\n```\n{shortened(error, NOTE_CHARS)}\n```")
+        cells = run.submission.get("cell_errors", [])
+        for cell in cells[:CELLS_SHOWN]:
             found.append("A notebook cell raised (what it defines is missing; the other cells still count):"
-                         f"\n\n```\n{cell}\n```")
+                         f"\n\n```\n{shortened(cell, NOTE_CHARS)}\n```")
+        if len(cells) > CELLS_SHOWN:
+            found.append(f"{len(cells) - CELLS_SHOWN} more cells raised; the first {CELLS_SHOWN} are shown.")
         if run.worker_lost:
             found.append("The grading worker running this submission was lost (killed or stopped answering); "
                          "tests not finished by then earn nothing.")

@@ -10,6 +10,9 @@ import zipfile
 from pathlib import Path
 
 import jsonschema
+import pytest
+
+from grader import gradescope
 
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMA = json.loads((Path(__file__).with_name("gradescope_results.schema.json")).read_text())
@@ -41,3 +44,28 @@ def test_bundle_grades_a_submission_in_a_simulated_autograder(tmp_path):
     jsonschema.validate(results, SCHEMA)
     assert results["score"] == 100
     assert any(t["visibility"] == "after_published" for t in results["tests"])  # hidden tests ran
+
+
+@pytest.mark.parametrize("interpreter, status", [
+    ("missing", 127),
+    ("#!/bin/sh\nprintf 'Traceback: \"quoted\" \\\\ back\\ttab caf\\303\\251 \\001\\n' >&2\nexit 3\n", 3),
+])
+def test_run_autograder_always_leaves_results_gradescope_reads(tmp_path, interpreter, status):
+    """A grader that cannot start (no interpreter) or crashes: the student still gets a score and the reason, in a
+    results.json valid against Gradescope's schema, written by the shell alone."""
+    (tmp_path / "source").mkdir()
+    (tmp_path / "submission").mkdir()
+    (tmp_path / "source" / "run_autograder").write_text(gradescope.run_autograder(600))
+    python = tmp_path / "python"
+    if interpreter != "missing":
+        python.write_text(interpreter)
+        python.chmod(0o755)
+    run = subprocess.run(["bash", "run_autograder"], cwd=tmp_path / "source", capture_output=True, text=True,
+                         env={**os.environ, "AUTOGRADER_ROOT": str(tmp_path), "PYTHON": str(python)}, timeout=60)
+    assert run.returncode == 0, run.stderr
+    results = json.loads((tmp_path / "results" / "results.json").read_text())
+    jsonschema.validate(results, SCHEMA)
+    assert results["score"] == 0 and results["tests"] == []
+    assert f"could not grade this submission (exit status {status})" in results["output"]
+    assert ("No such file or directory" if status == 127 else 'Traceback: "quoted" \\ back tab caf') \
+        in results["output"]

@@ -83,9 +83,12 @@ def test_a_grader_that_fails_costs_no_attempt(course, tmp_path):
 
 
 def test_results_are_shortened_to_fit_one_megabyte():
-    graded = {"score": 0.0, "output": "o" * 3_000_000, "extra_data": {"max_score": 100, "note": ""},
-              "tests": [{"name": f"test_merge.py::t{i}", "score": 0, "max_score": 1, "status": "failed",
-                         "visibility": "visible", "output": "x" * 100_000} for i in range(400)]}
+    graded = {"score": 0.0, "output": "o" * 3_000_000 + "ImportError: the end", "extra_data": {"max_score": 100,
+              "note": ""}, "tests": [{"name": f"test_merge.py::t{i}", "score": 0, "max_score": 1, "status": "failed",
+                                      "visibility": "visible", "output": "x" * 100_000 + "the rule"}
+                                     for i in range(400)]}
     document = prairielearn.results(graded, {})
     assert len(json.dumps(document).encode()) < MAX_BYTES
     jsonschema.validate(document, SCHEMA)
+    assert document["output"].endswith("ImportError: the end")  # both ends kept
+    assert all(test["message"].endswith("the rule") for test in document["tests"])
