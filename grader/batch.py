@@ -27,6 +27,7 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from . import fingerprint, gpus, report
+from .outcome import Outcome
 from .processes import become_subreaper, kill_children
 from .rubric import Rubric
 from .scoring import TestScore, score_run
@@ -73,21 +74,34 @@ def expected_tests(settings: Settings, worker: Worker) -> list[dict]:
             if (settings.device == "cuda" or not test["cuda"]) and (has_peft or not test.get("peft"))]
 
 
-def note(module, run: Run | None) -> str:
-    """A few words for the summary table."""
+def outcome_of(module, run: Run | None) -> Outcome:
+    """How the run went as a whole, the first that applies."""
     if module.file is None:
-        return "no module"
+        return Outcome.NO_MODULE
     if run.stopped:
-        return run.stopped
+        return Outcome.STOPPED
     if run.worker_lost:
-        return "worker lost"
+        return Outcome.WORKER_LOST
     if run.submission.get("import_error"):
-        return "import failed"
+        return Outcome.IMPORT_FAILED
     if len(run.reports) < len(run.collected):
-        return "process ended early"
+        return Outcome.ENDED_EARLY
     if run.submission.get("cell_errors"):
+        return Outcome.CELLS_RAISED
+    return Outcome.GRADED
+
+
+def note(outcome: Outcome, module, run: Run | None) -> str:
+    """A few words for the summary table: display only, nothing reads them back."""
+    if outcome is Outcome.STOPPED:
+        return run.stopped
+    if outcome is Outcome.ENDED_EARLY:
+        return "process ended early"
+    if outcome is Outcome.CELLS_RAISED:
         return f"{len(run.submission['cell_errors'])} cell(s) raised"
-    return f"{len(module.ignored)} file(s) left out" if module.ignored else ""
+    if outcome is Outcome.GRADED:
+        return f"{len(module.ignored)} file(s) left out" if module.ignored else ""
+    return outcome.value
 
 
 class Interrupted(Exception):
@@ -115,6 +129,7 @@ def grade_one(submission: Submission, out: Path, settings: Settings, expected: l
     else:
         scores = score_run(expected, run, settings.rubric, settings.limits)
     summary = report.notes(module.problem, module.ignored, run)
+    outcome = outcome_of(module, run)
     extra = {
         "submission": submission.name,
         "source": str(submission.path),
@@ -136,7 +151,8 @@ def grade_one(submission: Submission, out: Path, settings: Settings, expected: l
         "tree_limits": run.tree_limits if run else "",
         "worker_lost": run.worker_lost if run else False,
         "exit_code": run.exit_code if run else None,
-        "note": note(module, run),
+        "outcome": outcome.value,
+        "note": note(outcome, module, run),
         "fingerprint": fingerprint,
     }
     if stopping.is_set():

@@ -13,7 +13,6 @@ Written into a batch's output folder at the end of every ``grade`` run and by
 """
 
 import base64
-import csv
 import io
 import time
 from dataclasses import dataclass
@@ -22,7 +21,7 @@ from pathlib import Path
 
 from . import item_analysis, pages, similarity
 from .item_analysis import Part, Student
-from .report import FEEDBACK, text_table, write_atomic
+from .report import FEEDBACK, csv_text, text_table, write_atomic
 from .rubric import Rubric, part_titles
 
 HTML = "report.html"
@@ -151,14 +150,6 @@ def markdown(report: ClassReport, most_failed: int = 15) -> str:
         lines += ["## Submissions to look at", ""] + [f"- {s.name}: {note}" for s, note in report.problems] + [""]
     lines += [f"- unreadable: {line}" for line in report.unreadable]
     return "\n".join(lines).rstrip() + "\n"
-
-
-def csv_text(header: list[str], rows: list[list]) -> str:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(header)
-    writer.writerows(rows)
-    return buffer.getvalue()
 
 
 def write(out: Path, rubric: Rubric | None = None) -> ClassReport:

@@ -35,6 +35,7 @@ import json
 import math
 import re
 
+from .outcome import Outcome
 from .rubric import Rubric
 
 VERSION = 1
@@ -114,7 +115,7 @@ def runners(results: dict, rubric: Rubric) -> dict[str, dict]:
     grouped = {name: tests for name, tests in grouped.items() if tests}
     earned = {name: sum(test["score"] for test in tests) for name, tests in grouped.items()}
     whole = dict(zip(earned, apportion(list(earned.values()), rounded(sum(earned.values()))), strict=True))
-    graded = not results["extra_data"].get("note", "").startswith("no module")
+    graded = Outcome.of(results["extra_data"]) is not Outcome.NO_MODULE
     return {name: fitted({
         "version": VERSION,
         "status": ("pass" if all(t["status"] == "passed" for t in tests) else "fail") if graded else "error",

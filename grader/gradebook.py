@@ -28,10 +28,10 @@ Login ID, or, through ``--roster``, a roster row that gives the submission's nam
 """
 
 import csv
-import io
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .report import csv_text
 from .submissions import safe_name
 
 IDENTITY = ("Student", "ID", "SIS User ID", "SIS Login ID", "Section")
@@ -53,11 +53,7 @@ class Gradebook:
     unmatched: list[str] = field(default_factory=list)  # submissions without a student
 
     def csv(self) -> str:
-        out = io.StringIO()
-        writer = csv.writer(out, lineterminator="\n")
-        writer.writerow(self.header)
-        writer.writerows(self.rows)
-        return out.getvalue()
+        return csv_text(self.header, self.rows)
 
 
 def read_csv(path: Path) -> list[dict]:

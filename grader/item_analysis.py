@@ -14,6 +14,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .outcome import Outcome
 from .report import RESULTS
 
 REASONS_KEPT = 5  # per test; the CSV keeps them all
@@ -174,4 +175,4 @@ def problems(students: list[Student]) -> list[tuple[Student, str]]:
     a lost worker, a process that ended early, no module: what staff should look at by hand, with the limit
     that stopped a run as the option that sets it."""
     return [(student, student.note + (f" (the limit: {student.extra['limit']})" if student.extra.get("limit") else ""))
-            for student in students if student.note and not student.note.endswith("file(s) left out")]
+            for student in students if Outcome.of(student.extra) is not Outcome.GRADED]

@@ -27,12 +27,12 @@ from pathlib import Path
 
 from . import gradescope, layout
 from .item_analysis import part_of
+from .outcome import Outcome
 from .report import shortened
 
 RESULTS = "prairielearn.json"  # next to the grader's own results.json; the entrypoint copies it to /grade/results
 MAX_BYTES = 1_000_000
 MESSAGE_CHARS = 4_000
-NOT_GRADABLE = ("no module", "import failed", "worker lost")
 JOB_TIMEOUT = 600  # PrairieLearn's most
 GRADER_TIMEOUT = 480  # the grader's own wall-clock limit per submission: room left for starting and writing
 FOLDER = "lora_grader"  # in the course's serverFilesCourse
@@ -46,7 +46,7 @@ def results(graded: dict, parts: dict[str, str]) -> dict:
     maximum = extra["max_score"] or 1.0
     note = extra.get("note", "")
     document = {
-        "gradable": not note.startswith(NOT_GRADABLE),
+        "gradable": Outcome.of(extra).gradable,
         "score": round(min(max(graded["score"] / maximum, 0.0), 1.0), 6),
         "message": f"{graded['score']:g} / {maximum:g} points." + (f" {note}." if note else ""),
         "output": graded.get("output", ""),

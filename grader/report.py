@@ -134,18 +134,25 @@ def feedback_md(name: str, scores: list[TestScore], summary: list[str], extra: d
     return "\n".join(lines)
 
 
+def csv_text(header: list[str], rows) -> str:
+    """A CSV file's text: ``header``, then ``rows``; the one writer of every CSV the grader makes."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows(rows)
+    return out.getvalue()
+
+
 def grades_csv(results: dict[str, dict]) -> str:
     """``name, score, max_score, source`` and one column per test, from each submission's results.json."""
     tests = sorted({t["name"] for r in results.values() for t in r["tests"]})
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow([*GRADES_COLUMNS, *tests])
+    rows = []
     for name in sorted(results):
         per_test = {t["name"]: t["score"] for t in results[name]["tests"]}
         extra = results[name]["extra_data"]
-        writer.writerow([name, results[name]["score"], extra["max_score"], extra.get("source", ""),
-                         *(per_test.get(test, "") for test in tests)])
-    return out.getvalue()
+        rows.append([name, results[name]["score"], extra["max_score"], extra.get("source", ""),
+                     *(per_test.get(test, "") for test in tests)])
+    return csv_text([*GRADES_COLUMNS, *tests], rows)
 
 
 def merge_grades(paths: list[Path]) -> tuple[str, int]:

@@ -7,6 +7,7 @@ stopped, or its process ended).
 
 from dataclasses import dataclass
 
+from .outcome import Stop
 from .rubric import Rubric
 from .testrun import Limits, Run
 
@@ -39,16 +40,16 @@ def explain(message: str, limits: Limits) -> str:
 def missing_reason(test_id: str, run: Run, limits: Limits) -> str:
     """Why a test has no report: it was running when the process ended, or it never started."""
     running = test_id in run.started
-    if run.stopped == "timed out":
+    if run.stopped == Stop.TIMED_OUT:
         return (f"timed out: the submission's time limit ({limits.timeout:g} s) ran out during this test"
                 if running else "not run: the submission's time limit ran out before this test")
-    if run.stopped == "CPU time":
+    if run.stopped == Stop.CPU_TIME:
         return (f"CPU time: the submission's processes used more than {limits.cpu_seconds:g} s of CPU time "
                 "during this test" if running else "not run: the submission's CPU time ran out before this test")
-    if run.stopped == "out of memory":
+    if run.stopped == Stop.OUT_OF_MEMORY:
         return (f"out of memory: the submission's processes used more than {limits.memory_mb} MB during this test"
                 if running else "not run: the submission was stopped for using too much memory before this test")
-    if run.stopped == "disk full":
+    if run.stopped == Stop.DISK_FULL:
         return (f"disk full: the submission's files reached the cap ({run.limit}) during this test"
                 if running else "not run: the submission's files filled the disk it is given before this test")
     if running:
@@ -70,7 +71,7 @@ def score_run(expected: list[dict], run: Run, rubric: Rubric, limits: Limits) ->
             status, output = "failed", f"skipped during grading, which earns nothing:\n\n{report.message}"
         elif report.outcome == "failed":
             status, output = "failed", explain(report.message, limits)
-            if report.subject_lost and run.stopped == "out of memory":  # killed by the control group's cap
+            if report.subject_lost and run.stopped == Stop.OUT_OF_MEMORY:  # killed by the control group's cap
                 output = (f"out of memory: the submission's process was killed for using more than "
                           f"{limits.memory_mb} MB during this test\n\n{output}")
         else:

@@ -17,7 +17,6 @@ intersections: a class of 2,000 is 2 million pairs); copydetect's token-level
 comparison then runs on the pairs that pass, most alike first.
 """
 
-import csv
 import io
 import itertools
 import os
@@ -33,7 +32,7 @@ from copydetect.defaults import GUARANTEE_THRESHOLD, NOISE_THRESHOLD
 from copydetect.utils import highlight_overlap
 
 from . import layout, pages
-from .report import write_atomic
+from .report import csv_text, write_atomic
 from .submissions import Submission, take_module
 
 HTML = "similarity.html"
@@ -156,14 +155,10 @@ def side_by_side(pair: Pair, codes: dict[str, str]) -> tuple[str, str]:
     return shown[0], shown[1]
 
 
-def csv_text(pairs: list[Pair]) -> str:
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["first", "second", "similarity", "share_of_first", "share_of_second", "tokens_in_common"])
-    for pair in pairs:
-        writer.writerow([pair.first, pair.second, round(pair.similarity, 4), round(pair.shares[0], 4),
-                         round(pair.shares[1], 4), pair.tokens])
-    return out.getvalue()
+def pairs_csv(pairs: list[Pair]) -> str:
+    return csv_text(["first", "second", "similarity", "share_of_first", "share_of_second", "tokens_in_common"],
+                    ([pair.first, pair.second, round(pair.similarity, 4), round(pair.shares[0], 4),
+                      round(pair.shares[1], 4), pair.tokens] for pair in pairs))
 
 
 def html(pairs: list[Pair], codes: dict[str, str], empty: list[str], missing: list[str], compared: int) -> str:
@@ -181,5 +176,5 @@ def run(submissions: list[Submission], out: Path) -> list[Pair]:
     pairs = compare(prints)
     compared = len(codes) * (len(codes) - 1) // 2
     write_atomic(out / HTML, html(pairs, codes, empty, missing, compared))
-    write_atomic(out / CSV, csv_text(pairs))
+    write_atomic(out / CSV, pairs_csv(pairs))
     return pairs

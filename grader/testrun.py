@@ -35,6 +35,8 @@ from . import disk, layout, processes
 from .cgroups import RunGroup
 from .containment import disabled_layers
 from .listener import ReportListener, TestReport
+from .outcome import Stop
+from .run_request import Answer, DiskCap, RunRequest, SubjectPlace
 from .workers import Worker, WorkerError
 
 MARKER = "LORA_GRADER_RUN"
@@ -68,7 +70,7 @@ class Run:
     submission: dict = field(default_factory=dict)  # import error, notebook cell errors
     containment: dict[str, str] | None = None  # each layer's state, as the test process applied it
     tree_limits: str = ""  # how the whole tree was limited: "cgroup" or "polled"
-    stopped: str | None = None  # "timed out", "CPU time", "out of memory", "disk full" when the grader stopped it
+    stopped: Stop | None = None  # the limit the grader stopped it for
     limit: str = ""  # the limit that stopped it, as the option that sets it: "--memory 300 MB"
     peak_memory_mb: float | None = None  # the most its control group held
     peak_disk_mb: float = 0.0  # the most its home held on disk, as the grader saw it
@@ -97,14 +99,14 @@ def prepare_workspace(workspace: Path) -> None:
     (workspace / "tmp").mkdir()
 
 
-def subject_place(workspace: Path, submission: str | None) -> dict:
+def subject_place(workspace: Path, submission: str | None) -> SubjectPlace:
     """Where a subject lives (its home, read and written) and what else it may read: the module, its models and
     data; nothing of the judge's."""
     folder = workspace / SUBJECT
     module = str(workspace / submission) if submission else str(folder / "no submission")
     readable = [module, str(folder / "tiny_models"), str(folder / "data")]
-    return {"home": str(folder / "home"), "models": str(folder / "tiny_models"), "submission": module,
-            "readable": readable}
+    return SubjectPlace(home=str(folder / "home"), models=str(folder / "tiny_models"), submission=module,
+                        readable=readable)
 
 
 def run_environment(workspace: Path, run_id: str, token: str) -> dict[str, str]:
@@ -159,10 +161,10 @@ def kept_output(path: Path, cap: int) -> tuple[str, int]:
     return kept.decode("utf-8", errors="replace"), max(info.st_size - cap, 0)
 
 
-def limit_option(reason: str, limits: Limits) -> str:
+def limit_option(reason: Stop, limits: Limits) -> str:
     """The option and value of the limit behind ``reason``, for staff to tell a hog from a tight setting."""
-    return {"timed out": f"--timeout {limits.timeout:g} s", "CPU time": f"--cpu-time {limits.cpu_seconds:g} s",
-            "out of memory": f"--memory {limits.memory_mb} MB"}[reason]
+    return {Stop.TIMED_OUT: f"--timeout {limits.timeout:g} s", Stop.CPU_TIME: f"--cpu-time {limits.cpu_seconds:g} s",
+            Stop.OUT_OF_MEMORY: f"--memory {limits.memory_mb} MB"}[reason]
 
 
 class TreeWatch:
@@ -172,10 +174,10 @@ class TreeWatch:
     def __init__(self, worker: Worker, group: RunGroup | None, run: Run, home: str):
         self.worker, self.group, self.run, self.home = worker, group, run, home
 
-    def over(self, limits: Limits, started: float) -> tuple[str, str] | None:
+    def over(self, limits: Limits, started: float) -> tuple[Stop, str] | None:
         """Why and by which option the run must stop now, if it must."""
         if time.monotonic() - started > limits.timeout:
-            return "timed out", limit_option("timed out", limits)
+            return Stop.TIMED_OUT, limit_option(Stop.TIMED_OUT, limits)
         if self.group is not None:
             pids = self.group.pids()
             cpu, memory = self.group.cpu_seconds(), self.group.memory_mb()
@@ -184,14 +186,14 @@ class TreeWatch:
             pids = [process.pid for process in tree]
             cpu, memory = processes.cpu_seconds(tree), processes.resident_mb(tree)
         if cpu > limits.cpu_seconds:
-            return "CPU time", limit_option("CPU time", limits)
+            return Stop.CPU_TIME, limit_option(Stop.CPU_TIME, limits)
         if memory > limits.memory_mb:
-            return "out of memory", limit_option("out of memory", limits)
+            return Stop.OUT_OF_MEMORY, limit_option(Stop.OUT_OF_MEMORY, limits)
         used = disk.Usage.of(self.home, pids)
         self.run.peak_disk_mb = round(max(self.run.peak_disk_mb, used.megabytes), 1)
         self.run.peak_disk_files = max(self.run.peak_disk_files, used.files)
         if full := used.over(limits.disk_mb, limits.disk_files):
-            return "disk full", full
+            return Stop.DISK_FULL, full
         return None
 
     def kill(self) -> None:
@@ -201,7 +203,7 @@ class TreeWatch:
             processes.kill([p.pid for p in processes.descendants(self.worker.process.pid)])
 
 
-def stop(worker: Worker, tree: TreeWatch) -> dict | None:
+def stop(worker: Worker, tree: TreeWatch) -> Answer | None:
     """End the run's whole tree; the worker then reaps it and says the run is over."""
     tree.kill()
     answer = worker.receive(GRACE_SECONDS)
@@ -226,12 +228,12 @@ def run_pytest(workspace: Path, submission: str | None, *, worker: Worker, devic
     listener = ReportListener(run, fifo, token)
     place = subject_place(workspace, submission)
     started = time.monotonic()
-    request = {
-        "cwd": str(workspace), "args": pytest_command(submission, device, hidden, limits, collect_only, seed),
-        "env": run_environment(workspace, run_id, token), "output": str(output), "report": str(fifo),
-        "rlimits": rlimits(limits, device), "device": device, "disabled": sorted(disabled),
-        "cgroups": group.procs_files if group else [], "subject": place,
-        "disk": {"megabytes": limits.disk_mb, "files": limits.disk_files}}
+    request = RunRequest(
+        cwd=str(workspace), args=pytest_command(submission, device, hidden, limits, collect_only, seed),
+        env=run_environment(workspace, run_id, token), output=str(output), report=str(fifo),
+        rlimits=rlimits(limits, device), device=device, disabled=sorted(disabled),
+        cgroups=group.procs_files if group else [], subject=place,
+        disk=DiskCap(megabytes=limits.disk_mb, files=limits.disk_files), hide=str(layout.ROOT))
     try:
         try:
             worker.start_run(request)
@@ -253,7 +255,7 @@ def run_pytest(workspace: Path, submission: str | None, *, worker: Worker, devic
         if group is not None:
             run.peak_memory_mb = round(group.peak_memory_mb(), 1)
             if not run.stopped and run.peak_memory_mb >= limits.memory_mb:  # the kernel's cap, between two polls
-                run.stopped, run.limit = "out of memory", limit_option("out of memory", limits)
+                run.stopped, run.limit = Stop.OUT_OF_MEMORY, limit_option(Stop.OUT_OF_MEMORY, limits)
     except WorkerError:
         run.worker_lost = True
     finally:

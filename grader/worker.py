@@ -14,9 +14,9 @@ The worker is a child subreaper and runs one submission at a time, so every proc
 a submission leaves behind, detached daemons included, ends up its child: after each
 run it kills them all before it says the run is over.
 
-Protocol, one JSON object per line: the worker says ``{"ready": true}``; the grader
-sends a run; the worker answers ``{"started": pid}`` and later ``{"exited": status,
-"leftovers": n}``.
+Protocol, one JSON object per line, each a type of ``run_request.py``: the worker says
+``Ready``; the grader sends a ``RunRequest``; the worker answers ``Started`` and later
+``Exited``.
 """
 
 import contextlib
@@ -31,6 +31,7 @@ import traceback
 from . import zygote
 from .containment import contain
 from .processes import become_subreaper, die_with_parent, kill_children
+from .run_request import RunRequest
 
 ZYGOTE_VARIABLE = "LORA_GRADER_ZYGOTE_FD"  # tests/assignment/judge.py takes it out of the environment
 
@@ -72,7 +73,7 @@ def close_inherited_descriptors() -> None:
                 os.close(int(name))
 
 
-def run_child(request: dict) -> None:
+def run_child(request: RunRequest) -> None:
     """In the forked child: contain itself, then become the submission's test process. Never returns."""
     try:
         os.setsid()
@@ -113,7 +114,7 @@ def run_child(request: dict) -> None:
 
 def serve(commands, answers) -> None:
     for line in commands:
-        request = json.loads(line)
+        request: RunRequest = json.loads(line)
         worker = os.getpid()
         pid = os.fork()
         if pid == 0:

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import ClassVar
 
 from . import layout
+from .run_request import Answer, RunRequest
 
 START_SECONDS = 180
 
@@ -102,7 +103,7 @@ class Worker:
                 self.close()
                 raise WorkerError("the batch is stopping: no worker starts")
 
-    def receive(self, timeout: float) -> dict | None:
+    def receive(self, timeout: float) -> Answer | None:
         """The worker's next message; None if none came within ``timeout``; ``{"gone": True}`` if it died.
 
         Lines are split here, on the raw descriptor: a buffered reader could hold a second
@@ -123,10 +124,10 @@ class Worker:
         except json.JSONDecodeError:
             return {"gone": True}  # not the worker's protocol: treat it as lost
 
-    def start_run(self, request: dict) -> int:
+    def start_run(self, request: RunRequest) -> int:
         self.ensure_started()
         try:
-            self.process.stdin.write((json.dumps({**request, "hide": str(layout.ROOT)}) + "\n").encode())
+            self.process.stdin.write((json.dumps(request) + "\n").encode())
         except OSError:
             self.close()
             raise WorkerError("a grading worker died before the run started") from None

@@ -30,9 +30,10 @@ from pathlib import Path
 from . import disk
 from .containment import contain
 from .processes import die_with_parent
+from .run_request import RunRequest
 
 
-def fork(request: dict) -> socket.socket:
+def fork(request: RunRequest) -> socket.socket:
     """Fork the zygote; the judge's end of its control socket."""
     judge_end, zygote_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     judge = os.getpid()
@@ -52,7 +53,7 @@ def fork(request: dict) -> socket.socket:
     return judge_end
 
 
-def _serve(control: socket.socket, request: dict) -> None:
+def _serve(control: socket.socket, request: RunRequest) -> None:
     os.environ.pop("LORA_GRADER_TOKEN", None)  # the judge's report channel's: nothing for a subject to inherit
     for procs in request["cgroups"]:  # the submission's limits: subjects only
         Path(procs).write_text("0")
@@ -89,7 +90,7 @@ def _serve(control: socket.socket, request: dict) -> None:
         control.send(b"done")
 
 
-def _run_subject(fd: int, request: dict, capped: str) -> None:
+def _run_subject(fd: int, request: RunRequest, capped: str) -> None:
     """In a forked subject: contain itself, say how (``capped``: the disk cap its zygote mounted), import the
     submission, serve. Never returns."""
     code = 0

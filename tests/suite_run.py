@@ -8,7 +8,7 @@ import xml.etree.ElementTree as ElementTree
 from dataclasses import dataclass, field
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from grader.layout import ROOT
 
 
 @dataclass

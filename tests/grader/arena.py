@@ -16,8 +16,8 @@ from pathlib import Path
 import psutil
 
 from grader import layout
+from grader.layout import ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
 ADVERSARIAL = ROOT / "examples" / "adversarial"
 CORRECT = ROOT / "examples" / "submissions" / "correct.py"
 _spec = importlib.util.spec_from_file_location("attacks", ROOT / "examples" / "attacks.py")

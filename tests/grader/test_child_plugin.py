@@ -3,9 +3,8 @@
 import os
 import subprocess
 import sys
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+from grader.layout import ROOT
 
 # A report that takes 1.5 s to write, as pytest's can on a machine a submission's threads slow down.
 SLOW_REPORTS = '''

@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 
 from grader import class_report, cli, item_analysis
+from grader.layout import ROOT
 from grader.rubric import Rubric, part_titles
 
-ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples" / "submissions"
 
 

@@ -24,9 +24,9 @@ import pytest
 import yaml
 
 from grader import classroom
+from grader.layout import ROOT
 from grader.rubric import Rubric
 
-ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples" / "submissions"
 MAX_ARG_STRLEN = 131072  # Linux: the longest one environment string may be
 RUNNERS_PATTERN = re.compile(r"^([a-zA-Z0-9]+,)*[a-zA-Z0-9]+$")  # main.js, in its catch

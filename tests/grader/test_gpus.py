@@ -7,10 +7,9 @@ from pathlib import Path
 import pytest
 
 from grader import batch, gpus
+from grader.layout import ROOT
 from grader.submissions import discover
 from grader.workers import Worker, worker_environment
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.parametrize("listed, count, expected", [

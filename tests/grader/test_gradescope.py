@@ -13,8 +13,8 @@ import jsonschema
 import pytest
 
 from grader import gradescope
+from grader.layout import ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
 SCHEMA = json.loads((Path(__file__).with_name("gradescope_results.schema.json")).read_text())
 
 

@@ -12,7 +12,8 @@ from pathlib import Path
 import psutil
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from grader.layout import ROOT
+
 CORRECT = ROOT / "examples" / "submissions" / "correct.py"
 
 

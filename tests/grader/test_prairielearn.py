@@ -10,8 +10,8 @@ import jsonschema
 import pytest
 
 from grader import cli, prairielearn
+from grader.layout import ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples" / "submissions"
 SCHEMA = json.loads(Path(__file__).with_name("prairielearn_results.schema.json").read_text())
 MAX_BYTES = 1_000_000  # "this file should be limited to 1 MB"

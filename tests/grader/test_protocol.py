@@ -9,13 +9,14 @@ from pathlib import Path
 import pytest
 import torch
 
+from grader import layout
 from tests.assignment import protocol
 from tests.assignment.judge import Judge, LocalChannel, Ref, SubjectRaised
 from tests.assignment.protocol import Encoder, ProtocolError, decode, pack, unpack
 from tests.assignment.subject import Server
 from tests.assignment.submission import LoadedSubmission
 
-MODELS = Path(__file__).resolve().parents[2] / "tiny_models"
+MODELS = layout.TINY_MODELS
 
 
 def reader(data: bytes):

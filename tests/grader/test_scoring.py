@@ -1,15 +1,14 @@
 """Points from outcomes, in the grader's own process: shares, missing tests, skips, the examples' freshness."""
 
 import importlib.util
-from pathlib import Path
 
 import pytest
 
+from grader.layout import ROOT
 from grader.rubric import Rubric, RubricError
 from grader.scoring import score_run
 from grader.testrun import Limits, Run, TestReport
 
-ROOT = Path(__file__).resolve().parents[2]
 EXPECTED = [{"id": f"tests/assignment/test_a.py::test_{i}", "hidden": False} for i in range(4)]
 RUBRIC = Rubric({"test_a.py": 8})
 

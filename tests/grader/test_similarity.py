@@ -9,9 +9,9 @@ import nbformat
 import pytest
 
 from grader import cli, similarity
+from grader.layout import ROOT
 from grader.submissions import discover
 
-ROOT = Path(__file__).resolve().parents[2]
 REFERENCE = (ROOT / "reference" / "lora_bert.py").read_text()
 TEMPLATE = (ROOT / "student_template" / "lora_bert.py").read_text()
 

@@ -9,7 +9,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+from grader.layout import ROOT
+
 CONTRACT = ROOT / "ASSIGNMENT.md"
 TABLE = Path(__file__).with_name("CLAUSES.md")
 SECTION = "## Graded names"

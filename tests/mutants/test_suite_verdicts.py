@@ -12,15 +12,15 @@ import os
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import pytest
+
+from grader.layout import ROOT
 
 from ..suite_run import run_suite
 from . import clauses
 from .mutants import BROKEN, CORRECT, Mutant
 
-ROOT = Path(__file__).resolve().parents[2]
 REFERENCE = ROOT / "reference" / "lora_bert.py"
 # One broken implementation per part, the in-process tamperer, and correct ones. Not scaling_alpha: with a
 # scaling 8 times too large its training tests are numerically chaotic, and two processes that lay their

@@ -9,7 +9,8 @@ import pytest
 import torch
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-ROOT = Path(__file__).resolve().parents[2]
+from grader.layout import ROOT
+
 MODELS = ("bert-tiny", "distilbert-tiny")
 
 

@@ -4,9 +4,9 @@ import csv
 import sys
 from pathlib import Path
 
+from grader.layout import ROOT
 from tests.assignment.submission import load_submission
 
-ROOT = Path(__file__).resolve().parents[2]
 SETUPS = ["head only", "top 1 layer", "LoRA r=8, default targets"]
 
 

@@ -1,17 +1,15 @@
 """The reference's LoRA agrees with peft's: an exported adapter, loaded by peft, gives the same logits."""
 
 import copy
-from pathlib import Path
 
 import pytest
 import torch
 from transformers import AutoModelForSequenceClassification
 
+from grader.layout import ROOT
 from tests.assignment.submission import load_submission
 
 peft = pytest.importorskip("peft", reason="peft is in the dev extra")
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def reference():

@@ -3,11 +3,10 @@
 import re
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from grader.layout import ROOT
 
 
 @pytest.mark.parametrize("model", ["tiny_models/bert-tiny", "tiny_models/distilbert-tiny"])

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import nbformat
 
+from grader.layout import ROOT
 from tests.assignment.submission import load_submission
 
-ROOT = Path(__file__).resolve().parents[2]
 REFERENCE = ROOT / "reference" / "lora_bert.py"
 
 

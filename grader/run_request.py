@@ -1,0 +1,58 @@
+"""What crosses the pipe between the grader and a warm worker (``workers.py`` and ``worker.py``): one JSON object
+per line, each message one of these types. The worker hands the request on to the judge and the zygote it forks.
+"""
+
+from typing import TypedDict
+
+
+class SubjectPlace(TypedDict):
+    """Where a subject lives: its home (read and written) and what else it may read; nothing of the judge's."""
+
+    home: str
+    models: str  # the subjects' own copy of the tiny models
+    submission: str  # the module, or a path that does not exist when there is none
+    readable: list[str]
+
+
+class DiskCap(TypedDict):
+    megabytes: int
+    files: int
+
+
+class RunRequest(TypedDict):
+    """One submission's run, from the grader to the worker."""
+
+    cwd: str  # the workspace: the judge's copies of the tests, models and data
+    args: list[str]  # of pytest.main, in the judge
+    env: dict[str, str]  # on top of the worker's
+    output: str  # the file the judge's and subjects' output goes to
+    report: str  # the FIFO the judge reports each test on
+    rlimits: dict[str, tuple[int, int]]
+    device: str
+    disabled: list[str]  # containment layers switched off (tests only)
+    cgroups: list[str]  # cgroup.procs files the subjects join
+    subject: SubjectPlace
+    disk: DiskCap
+    hide: str  # the checkout (with the reference): never on a contained process's path nor readable
+
+
+class Ready(TypedDict):
+    ready: bool
+
+
+class Started(TypedDict):
+    started: int  # the judge's pid
+
+
+class Exited(TypedDict):
+    exited: int  # the judge's exit status
+    leftovers: int  # processes the worker killed after it
+
+
+class Gone(TypedDict):
+    """Not from the worker: what ``Worker.receive`` says when the worker died or broke the protocol."""
+
+    gone: bool
+
+
+Answer = Ready | Started | Exited | Gone
