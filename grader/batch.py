@@ -10,7 +10,6 @@ what is already graded (unless ``force``) and ends with the same grades.csv.
 import contextlib
 import functools
 import importlib.util
-import json
 import os
 import platform
 import queue
@@ -29,6 +28,7 @@ from tqdm.auto import tqdm
 from . import fingerprint, gpus, report
 from .outcome import Outcome
 from .processes import become_subreaper, kill_children
+from .result import RESULTS, GradeResult, ResultError
 from .rubric import Rubric
 from .scoring import TestScore, score_run
 from .submissions import Submission, take_module
@@ -109,8 +109,8 @@ class Interrupted(Exception):
 
 
 def grade_one(submission: Submission, out: Path, settings: Settings, expected: list[dict], worker: Worker,
-              fingerprint: dict, stopping: threading.Event) -> dict:
-    """Grade one submission and write its results.json and feedback.md; returns the results.
+              fingerprint: dict, stopping: threading.Event) -> GradeResult:
+    """Grade one submission and write its results.json and feedback.md; returns its result.
     Nothing is written when ``stopping`` is set by then: an interrupted run is not the student's doing."""
     started = time.monotonic()
     run = None
@@ -130,10 +130,9 @@ def grade_one(submission: Submission, out: Path, settings: Settings, expected: l
         scores = score_run(expected, run, settings.rubric, settings.limits)
     summary = report.notes(module.problem, module.ignored, run)
     outcome = outcome_of(module, run)
-    extra = {
+    context = {
         "submission": submission.name,
         "source": str(submission.path),
-        "max_score": round(sum(s.max_score for s in scores), 2),
         "device": settings.device,
         "torch": package_version("torch"),
         "transformers": package_version("transformers"),
@@ -151,17 +150,18 @@ def grade_one(submission: Submission, out: Path, settings: Settings, expected: l
         "tree_limits": run.tree_limits if run else "",
         "worker_lost": run.worker_lost if run else False,
         "exit_code": run.exit_code if run else None,
-        "outcome": outcome.value,
         "note": note(outcome, module, run),
         "fingerprint": fingerprint,
     }
+    result = GradeResult(submission.name, round(sum(s.score for s in scores), 2),
+                         round(sum(s.max_score for s in scores), 2), scores, time.monotonic() - started, summary,
+                         outcome, context)
     if stopping.is_set():
         raise Interrupted(submission.name)
     folder = out / submission.name
-    report.write_atomic(folder / report.FEEDBACK, report.feedback_md(submission.name, scores, summary, extra))
-    text = report.results_json(scores, time.monotonic() - started, summary, extra)
-    report.write_atomic(folder / report.RESULTS, text)  # last: its presence means "graded"
-    return json.loads(text)
+    report.write_atomic(folder / report.FEEDBACK, report.feedback_md(result))
+    report.write_atomic(folder / RESULTS, result.to_json())  # last: its presence means "graded"
+    return result
 
 
 @contextlib.contextmanager
@@ -192,10 +192,10 @@ def interrupts_stop(stopping: threading.Event, workers: list[Worker]):
                 signal.signal(sig, handler)
 
 
-def previous_results(submission: Submission, out: Path) -> dict | None:
+def previous_result(submission: Submission, out: Path) -> GradeResult | None:
     try:
-        return json.loads((out / submission.name / report.RESULTS).read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError):
+        return GradeResult.load(out / submission.name)
+    except ResultError:
         return None
 
 
@@ -213,17 +213,18 @@ class Plan:
         return "\n".join([line, *(f"  regraded {name}: {why}" for name, why in self.regraded.items())])
 
 
-def plan(submissions: list[Submission], out: Path, settings: Settings) -> tuple[Plan, dict, dict]:
+def plan(submissions: list[Submission], out: Path,
+         settings: Settings) -> tuple[Plan, dict[str, GradeResult], dict[str, dict]]:
     """The plan, the results that stand, and every submission's fingerprint, by name."""
     decided, results, fingerprints = Plan(), {}, {}
     for submission in submissions:
         fingerprints[submission.name] = current = fingerprint.of(submission.path, settings)
-        previous = previous_results(submission, out)
+        previous = previous_result(submission, out)
         if previous is None:
             decided.new.append(submission.name)
         elif settings.force:
             decided.regraded[submission.name] = "--force"
-        elif why := fingerprint.stale_because(previous.get("extra_data", {}).get("fingerprint"), current):
+        elif why := fingerprint.stale_because(previous.context.get("fingerprint"), current):
             decided.regraded[submission.name] = why
         else:
             decided.reused.append(submission.name)
@@ -232,7 +233,7 @@ def plan(submissions: list[Submission], out: Path, settings: Settings) -> tuple[
 
 
 def grade(submissions: list[Submission], out: Path, settings: Settings,
-          progress: bool = True) -> tuple[dict[str, dict], Plan]:
+          progress: bool = True) -> tuple[dict[str, GradeResult], Plan]:
     """Grade what has no result that stands, write grades.csv; every submission's results by name, and the plan."""
     out.mkdir(parents=True, exist_ok=True)
     decided, results, fingerprints = plan(submissions, out, settings)
@@ -254,7 +255,7 @@ def grade(submissions: list[Submission], out: Path, settings: Settings,
                 for worker in workers:
                     idle.put(worker)
 
-                def grade_with_a_worker(submission: Submission) -> dict:
+                def grade_with_a_worker(submission: Submission) -> GradeResult:
                     if stopping.is_set():
                         raise Interrupted(submission.name)
                     worker = idle.get()

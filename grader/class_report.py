@@ -20,8 +20,9 @@ from functools import cached_property
 from pathlib import Path
 
 from . import item_analysis, pages, similarity
-from .item_analysis import Part, Student
+from .item_analysis import Part
 from .report import FEEDBACK, csv_text, text_table, write_atomic
+from .result import GradeResult
 from .rubric import Rubric, part_titles
 
 HTML = "report.html"
@@ -34,7 +35,7 @@ STUDENTS_CSV = "report-students.csv"
 @dataclass
 class ClassReport:
     out: Path
-    students: list[Student]
+    students: list[GradeResult]
     unreadable: list[str]
     parts: list[Part]
     part_names: list[str]  # in the rubric's order, for the students' columns
@@ -55,7 +56,7 @@ class ClassReport:
         return item_analysis.distribution([student.score for student in self.students])
 
     @cached_property
-    def problems(self) -> list[tuple[Student, str]]:
+    def problems(self) -> list[tuple[GradeResult, str]]:
         return item_analysis.problems(self.students)
 
     @property

@@ -36,7 +36,9 @@ import math
 import re
 
 from .outcome import Outcome
+from .result import GradeResult
 from .rubric import Rubric
+from .scoring import TestScore
 
 VERSION = 1
 RESULTS = "classroom.json"  # beside the grader's results.json: each runner's JSON, decoded
@@ -94,42 +96,41 @@ def fitted(document: dict) -> dict:
     return document
 
 
-def message(test: dict) -> str:
+def message(test: TestScore) -> str:
     """What the log prints under "Error:" for a failed test: its name, then why, or that it is hidden."""
-    if test["status"] == "passed":
+    if test.status == "passed":
         return ""
-    why = HIDDEN_MESSAGE if test.get("visibility", "visible") != "visible" else test["output"][:MESSAGE_CHARS]
-    return f"❌ {test['name']}\n{why}"
+    return f"❌ {test.name}\n{HIDDEN_MESSAGE if test.hidden else test.output[:MESSAGE_CHARS]}"
 
 
-def runners(results: dict, rubric: Rubric) -> dict[str, dict]:
-    """One results.json (the grader's) as the reporter's runners: name -> its JSON, in the rubric's order."""
+def runners(result: GradeResult, rubric: Rubric) -> dict[str, dict]:
+    """One submission's result as the reporter's runners: name -> its JSON, in the rubric's order."""
     points = runner_points(rubric)
-    grouped: dict[str, list[dict]] = {name: [] for name in points}
-    seconds = results.get("execution_time", 0) / max(len(results["tests"]), 1)
-    for test in results["tests"]:
-        group = rubric.group_of(test["name"])
+    grouped: dict[str, list[TestScore]] = {name: [] for name in points}
+    seconds = result.seconds / max(len(result.tests), 1)
+    for test in result.tests:
+        group = rubric.group_of(test.name)
         if group is None or not rubric.points[group]:
             continue
         grouped[runner_name(group)].append(test)
     grouped = {name: tests for name, tests in grouped.items() if tests}
-    earned = {name: sum(test["score"] for test in tests) for name, tests in grouped.items()}
+    earned = {name: sum(test.score for test in tests) for name, tests in grouped.items()}
     whole = dict(zip(earned, apportion(list(earned.values()), rounded(sum(earned.values()))), strict=True))
-    graded = Outcome.of(results["extra_data"]) is not Outcome.NO_MODULE
+    graded = result.outcome is not Outcome.NO_MODULE
     return {name: fitted({
         "version": VERSION,
-        "status": ("pass" if all(t["status"] == "passed" for t in tests) else "fail") if graded else "error",
+        "status": ("pass" if all(t.status == "passed" for t in tests) else "fail") if graded else "error",
         "max_score": points[name],
         "tests": [{
-            "name": test["name"],
-            "status": STATUS[test["status"]],
+            "name": test.name,
+            "status": STATUS[test.status],
             "score": score,
             "message": message(test),
-            "test_code": f"pytest tests/assignment/{test['name']}",
-            "filename": f"tests/assignment/{test['name'].partition('::')[0]}",
+            "test_code": f"pytest tests/assignment/{test.name}",
+            "filename": f"tests/assignment/{test.name.partition('::')[0]}",
             "line_no": 0,
             "execution_time": f"{seconds:.2f}s",  # the grader times a submission, not each test
-        } for test, score in zip(tests, apportion([t["score"] for t in tests], whole[name]), strict=True)],
+        } for test, score in zip(tests, apportion([t.score for t in tests], whole[name]), strict=True)],
     }) for name, tests in grouped.items()}
 
 

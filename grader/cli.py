@@ -26,6 +26,7 @@ from . import (
     similarity,
     template,
 )
+from .result import RESULTS, GradeResult
 from .rubric import DEFAULT as DEFAULT_RUBRIC
 from .rubric import Rubric, RubricError, part_titles
 from .submissions import Submission, SubmissionError, discover, safe_name
@@ -203,7 +204,7 @@ def cmd_grade(args) -> int:
     return 0
 
 
-def write_platform_files(platform: str, results: dict[str, dict], out: Path, rubric: Rubric) -> None:
+def write_platform_files(platform: str, results: dict[str, GradeResult], out: Path, rubric: Rubric) -> None:
     """Beside each results.json (Gradescope's format, always written): the file the platform reads. For GitHub
     Classroom grading one submission in a workflow step, its outputs too (``$GITHUB_OUTPUT``)."""
     parts = part_titles(rubric) if platform == "prairielearn" else {}
@@ -231,7 +232,7 @@ def cmd_prairielearn(args) -> int:
 def cmd_gradebook(args) -> int:
     graded, unreadable = item_analysis.load(args.out)
     if not graded:
-        raise UsageError(f"{args.out}: no graded submission in it (no NAME/{report.RESULTS})")
+        raise UsageError(f"{args.out}: no graded submission in it (no NAME/{RESULTS})")
     points = max(student.max_score for student in graded)
     try:
         book = gradebook.build({s.name: s.score for s in graded}, points, args.canvas, args.assignment, args.roster,

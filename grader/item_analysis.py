@@ -7,7 +7,6 @@ correlation between passing it and the rest of the score (the total without the 
 own points, so a heavy test does not correlate with itself).
 """
 
-import json
 import re
 import statistics
 from collections import Counter
@@ -15,23 +14,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .outcome import Outcome
-from .report import RESULTS
+from .result import RESULTS, GradeResult, ResultError
 
 REASONS_KEPT = 5  # per test; the CSV keeps them all
 REASON_CHARS = 160
-
-
-@dataclass
-class Student:
-    name: str
-    score: float
-    max_score: float
-    tests: dict[str, dict]  # test name -> its entry of results.json
-    extra: dict
-
-    @property
-    def note(self) -> str:
-        return self.extra.get("note", "")
 
 
 @dataclass
@@ -69,17 +55,14 @@ class Part:
         return max(self.points - self.points_lost / taken, 0.0) if taken else 0.0
 
 
-def load(out: Path) -> tuple[list[Student], list[str]]:
+def load(out: Path) -> tuple[list[GradeResult], list[str]]:
     """Every graded submission under ``out`` (``out/NAME/results.json``), by name; and the unreadable ones."""
     students, unreadable = [], []
     for path in sorted(out.glob(f"*/{RESULTS}")):
         try:
-            results = json.loads(path.read_text(encoding="utf-8"))
-            extra = results["extra_data"]
-            students.append(Student(path.parent.name, float(results["score"]), float(extra["max_score"]),
-                                    {test["name"]: test for test in results["tests"]}, extra))
-        except (OSError, ValueError, KeyError, TypeError) as error:
-            unreadable.append(f"{path}: {error}")
+            students.append(GradeResult.load(path.parent))
+        except ResultError as error:
+            unreadable.append(str(error))
     return students, unreadable
 
 
@@ -138,17 +121,18 @@ def part_of(test_name: str, parts: dict[str, str]) -> str:
     return parts.get(file, file.removeprefix("test_").removesuffix(".py"))
 
 
-def analyse(students: list[Student], parts: dict[str, str]) -> list[Part]:
+def analyse(students: list[GradeResult], parts: dict[str, str]) -> list[Part]:
     """Parts with the most points lost class-wide first; in each, the tests passed least first."""
-    names = sorted({name for student in students for name in student.tests})
+    tests = [student.by_name for student in students]
+    names = sorted({name for by_name in tests for name in by_name})
     grouped: dict[str, Part] = {}
     for name in names:
-        entries = [(student, student.tests.get(name)) for student in students]
-        taken = [(student, entry) for student, entry in entries if entry is not None]
-        passed = [entry["status"] == "passed" for _, entry in taken]
-        rest = [student.score - entry["score"] for student, entry in taken]
-        points = max(float(entry["max_score"]) for _, entry in taken)
-        reasons = Counter(reason(entry.get("output", "")) for _, entry in taken if entry["status"] != "passed")
+        taken = [(student, by_name[name]) for student, by_name in zip(students, tests, strict=True)
+                 if name in by_name]
+        passed = [entry.status == "passed" for _, entry in taken]
+        rest = [student.score - entry.score for student, entry in taken]
+        points = max(entry.max_score for _, entry in taken)
+        reasons = Counter(reason(entry.output) for _, entry in taken if entry.status != "passed")
         test = Test(name, part_of(name, parts), points, sum(passed), len(taken), point_biserial(passed, rest),
                     reasons.most_common())
         part = grouped.setdefault(test.part, Part(test.part, 0.0))
@@ -161,18 +145,18 @@ def analyse(students: list[Student], parts: dict[str, str]) -> list[Part]:
                                                       order.index(part.name) if part.name in order else len(order)))
 
 
-def part_points(student: Student, parts: dict[str, str]) -> dict[str, float]:
+def part_points(student: GradeResult, parts: dict[str, str]) -> dict[str, float]:
     """What a student earned in each part."""
     earned: dict[str, float] = {}
-    for name, entry in student.tests.items():
-        part = part_of(name, parts)
-        earned[part] = earned.get(part, 0.0) + float(entry["score"])
+    for test in student.tests:
+        part = part_of(test.name, parts)
+        earned[part] = earned.get(part, 0.0) + test.score
     return earned
 
 
-def problems(students: list[Student]) -> list[tuple[Student, str]]:
+def problems(students: list[GradeResult]) -> list[tuple[GradeResult, str]]:
     """Submissions whose run went wrong as a whole: stopped by a limit, not importable, cells that raised,
     a lost worker, a process that ended early, no module: what staff should look at by hand, with the limit
     that stopped a run as the option that sets it."""
-    return [(student, student.note + (f" (the limit: {student.extra['limit']})" if student.extra.get("limit") else ""))
-            for student in students if Outcome.of(student.extra) is not Outcome.GRADED]
+    return [(student, student.note + (f" (the limit: {student.limit})" if student.limit else ""))
+            for student in students if student.outcome is not Outcome.GRADED]

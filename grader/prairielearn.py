@@ -27,8 +27,8 @@ from pathlib import Path
 
 from . import gradescope, layout
 from .item_analysis import part_of
-from .outcome import Outcome
 from .report import shortened
+from .result import GradeResult
 
 RESULTS = "prairielearn.json"  # next to the grader's own results.json; the entrypoint copies it to /grade/results
 MAX_BYTES = 1_000_000
@@ -40,29 +40,29 @@ QUESTION = "loraBert"
 IMAGE = "COURSE/lora-grader:latest"  # built from the bundle's Dockerfile and pushed by the course
 
 
-def results(graded: dict, parts: dict[str, str]) -> dict:
-    """The grader's results.json as PrairieLearn's results.json; each test described by its part."""
-    extra = graded["extra_data"]
-    maximum = extra["max_score"] or 1.0
-    note = extra.get("note", "")
+def results(graded: GradeResult, parts: dict[str, str]) -> dict:
+    """One submission's result as PrairieLearn's results.json; each test described by its part."""
+    maximum = graded.max_score or 1.0
+    note = graded.note
+    output = "\n\n".join(graded.summary)
     document = {
-        "gradable": Outcome.of(extra).gradable,
-        "score": round(min(max(graded["score"] / maximum, 0.0), 1.0), 6),
-        "message": f"{graded['score']:g} / {maximum:g} points." + (f" {note}." if note else ""),
-        "output": graded.get("output", ""),
+        "gradable": graded.outcome.gradable,
+        "score": round(min(max(graded.score / maximum, 0.0), 1.0), 6),
+        "message": f"{graded.score:g} / {maximum:g} points." + (f" {note}." if note else ""),
+        "output": output,
         "tests": [{
-            "name": test["name"],
-            "description": part_of(test["name"], parts),
-            "points": test["score"],
-            "max_points": test["max_score"],
-            "message": "" if test["status"] == "passed" else
-                       "A hidden test: its details are not shown." if test.get("visibility") != "visible" else
-                       shortened(test["output"], MESSAGE_CHARS),
+            "name": test.name,
+            "description": part_of(test.name, parts),
+            "points": test.score,
+            "max_points": test.max_score,
+            "message": "" if test.status == "passed" else
+                       "A hidden test: its details are not shown." if test.hidden else
+                       shortened(test.output, MESSAGE_CHARS),
             "output": "",
-        } for test in graded["tests"]],
+        } for test in graded.tests],
     }
     if not document["gradable"]:
-        document["format_errors"] = [shortened(f"{note}: {graded.get('output', '')}".strip(), MESSAGE_CHARS)]
+        document["format_errors"] = [shortened(f"{note}: {output}".strip(), MESSAGE_CHARS)]
     return fitted(document)
 
 

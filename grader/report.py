@@ -1,8 +1,8 @@
-"""Write what grading found, for platforms and for people.
+"""Write what grading found, for people: the summary sentences, feedback.md, grades.csv, the summary table.
 
-- ``results.json``: Gradescope's results format (``tests[]`` with name, score,
-  max_score, status, output, visibility; top-level score and execution_time), with the
-  grading environment in ``extra_data``.
+(``results.json``, the grader's own file, is written and read by ``result.py``.)
+
+- ``notes``: the sentences about a submission as a whole.
 - ``feedback.md``: what a student reads: the score, each failed test's rule and what
   was found, and anything about the submission itself (files left out, notebook
   cells that raised, a run the grader had to stop).
@@ -17,17 +17,14 @@ MiB; PrairieLearn's results: 1 MB).
 
 import csv
 import io
-import json
 import os
 import tempfile
 from pathlib import Path
 
-from .scoring import TestScore
+from .result import GradeResult
 
-RESULTS = "results.json"
 FEEDBACK = "feedback.md"
 GRADES = "grades.csv"
-HIDDEN_VISIBILITY = "after_published"
 GRADES_COLUMNS = ("name", "score", "max_score", "source")
 NOTE_CHARS = 10_000  # of a summary sentence: a traceback's start (where) and end (what) both fit
 CELLS_SHOWN = 20  # notebook cells that raised, each in a sentence of its own
@@ -80,29 +77,6 @@ def notes(module_problem, ignored, run) -> list[str]:
     return found
 
 
-def results_json(scores: list[TestScore], seconds: float, summary: list[str], extra: dict) -> str:
-    tests = [{
-        "name": s.name,
-        "score": s.score,
-        "max_score": s.max_score,
-        "status": s.status,
-        "output": s.output if s.status != "passed" else "",
-        "visibility": HIDDEN_VISIBILITY if s.hidden else "visible",
-    } for s in scores]
-    results = {
-        "score": round(sum(s.score for s in scores), 2),
-        "execution_time": round(seconds, 1),
-        "output": "\n\n".join(summary),
-        "output_format": "md",
-        "test_output_format": "text",
-        "visibility": "visible",
-        "stdout_visibility": "hidden",
-        "tests": tests,
-        "extra_data": extra,
-    }
-    return json.dumps(results, indent=2) + "\n"
-
-
 def containment_line(extra: dict) -> str:
     """Which layers contained the run, as the test process reported applying them."""
     layers = extra.get("containment") or {}
@@ -115,14 +89,15 @@ def containment_line(extra: dict) -> str:
     return line + (f" Not contained: {', '.join(missing)}." if missing else "")
 
 
-def feedback_md(name: str, scores: list[TestScore], summary: list[str], extra: dict) -> str:
+def feedback_md(result: GradeResult) -> str:
+    scores, extra = result.tests, result.context
     total, maximum = sum(s.score for s in scores), sum(s.max_score for s in scores)
     failed = [s for s in scores if s.status == "failed"]
     passed = [s for s in scores if s.status == "passed"]
-    lines = [f"# {name}: {total:.1f} / {maximum:.0f}", "",
+    lines = [f"# {result.name}: {total:.1f} / {maximum:.0f}", "",
              f"Graded on {extra['device']} with torch {extra['torch']} and transformers {extra['transformers']}; "
              f"{len(passed)} of {len(scores)} tests passed.", "", containment_line(extra), ""]
-    lines += [f"{sentence}\n" for sentence in summary]
+    lines += [f"{sentence}\n" for sentence in result.summary]
     if failed:
         lines += [f"## Failed ({len(failed)})", ""]
         for s in failed:
@@ -143,14 +118,14 @@ def csv_text(header: list[str], rows) -> str:
     return out.getvalue()
 
 
-def grades_csv(results: dict[str, dict]) -> str:
-    """``name, score, max_score, source`` and one column per test, from each submission's results.json."""
-    tests = sorted({t["name"] for r in results.values() for t in r["tests"]})
+def grades_csv(results: dict[str, GradeResult]) -> str:
+    """``name, score, max_score, source`` and one column per test."""
+    tests = sorted({t.name for r in results.values() for t in r.tests})
     rows = []
     for name in sorted(results):
-        per_test = {t["name"]: t["score"] for t in results[name]["tests"]}
-        extra = results[name]["extra_data"]
-        rows.append([name, results[name]["score"], extra["max_score"], extra.get("source", ""),
+        result = results[name]
+        per_test = {t.name: t.score for t in result.tests}
+        rows.append([name, result.score, result.max_score, result.context.get("source", ""),
                      *(per_test.get(test, "") for test in tests)])
     return csv_text([*GRADES_COLUMNS, *tests], rows)
 
@@ -174,15 +149,13 @@ def merge_grades(paths: list[Path]) -> tuple[str, int]:
     return out.getvalue(), len(rows)
 
 
-def summary_table(results: dict[str, dict]) -> str:
+def summary_table(results: dict[str, GradeResult]) -> str:
     """The table printed after a batch: one line per submission."""
     rows = [("submission", "score", "passed", "time", "note")]
     for name in sorted(results):
         r = results[name]
-        tests = r["tests"]
-        passed = sum(t["status"] == "passed" for t in tests)
-        rows.append((name, f"{r['score']:.1f}/{r['extra_data']['max_score']:g}", f"{passed}/{len(tests)}",
-                     f"{r['execution_time']:.1f}s", r["extra_data"].get("note", "")))
+        passed = sum(t.status == "passed" for t in r.tests)
+        rows.append((name, f"{r.score:.1f}/{r.max_score:g}", f"{passed}/{len(r.tests)}", f"{r.seconds:.1f}s", r.note))
     return text_table(rows)
 
 

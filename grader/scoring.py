@@ -25,8 +25,9 @@ class TestScore:
 
     @property
     def name(self) -> str:
-        """``test_merge.py::test_x[bert-tiny]``: the id without the suite's folder."""
-        return self.test_id.rpartition("/")[2]
+        """``test_merge.py::test_x[bert-tiny]``: the id without the suite's folder (a parameter may hold a ``/``)."""
+        path, colons, rest = self.test_id.partition("::")
+        return path.rpartition("/")[2] + colons + rest
 
 
 def explain(message: str, limits: Limits) -> str:

@@ -76,4 +76,4 @@ def test_a_batch_hands_its_gpus_to_its_workers_in_turn(monkeypatch, tmp_path):
     results, _ = batch.grade(submissions, tmp_path / "out", batch.Settings(jobs=3, gpus=["5", "6"], hidden=False),
                              progress=False)
     assert made == ["5", "6", "5"]
-    assert all(result["score"] > 0 for result in results.values())
+    assert all(result.score > 0 for result in results.values())

@@ -1,18 +1,23 @@
 """How a run went is decided once, recorded as ``extra_data.outcome``, and every writer decides on it, never on the
 summary's display words; results written before outcomes were recorded are read by their note in one place."""
 
+import json
+
 import pytest
 
 from grader import classroom, item_analysis, prairielearn
 from grader.outcome import Outcome, Stop
+from grader.result import GradeResult
 from grader.rubric import Rubric
 
 
-def graded(outcome: str | None, note: str) -> dict:
-    extra = {"max_score": 100.0, "note": note, **({"outcome": outcome} if outcome else {})}
-    return {"score": 0.0, "output": "", "execution_time": 1.0, "extra_data": extra,
-            "tests": [{"name": "test_merge.py::test_a", "score": 0.0, "max_score": 10.0, "status": "failed",
-                       "output": "expected 1", "visibility": "visible"}]}
+def graded(outcome: str | None, note: str, limit: str = "") -> GradeResult:
+    """A results.json as an older or a current grader wrote it, read back."""
+    extra = {"max_score": 100.0, "note": note, "limit": limit, **({"outcome": outcome} if outcome else {})}
+    return GradeResult.from_json("a", json.dumps({
+        "score": 0.0, "output": "", "execution_time": 1.0, "extra_data": extra,
+        "tests": [{"name": "test_merge.py::test_a", "score": 0.0, "max_score": 10.0, "status": "failed",
+                   "output": "expected 1", "visibility": "visible"}]}))
 
 
 @pytest.mark.parametrize("note, outcome", [("no module", Outcome.NO_MODULE), ("import failed", Outcome.IMPORT_FAILED),
@@ -33,9 +38,9 @@ def test_the_writers_decide_on_the_outcome_not_on_the_words():
     missing = graded(Outcome.NO_MODULE.value, "")
     assert {document["status"] for document in classroom.runners(missing, Rubric.load()).values()} == {"error"}
     assert prairielearn.results(missing, {})["gradable"] is False
-    student = item_analysis.Student("a", 0.0, 100.0, {}, {"outcome": Outcome.STOPPED.value, "note": "",
-                                                         "limit": "--disk 64 MB"})
+    student = graded(Outcome.STOPPED.value, "", "--disk 64 MB")
     assert item_analysis.problems([student]) == [(student, " (the limit: --disk 64 MB)")]
+    assert graded(None, "no module").outcome is Outcome.NO_MODULE  # read back by its note
 
 
 def test_stops_are_stored_as_the_words_results_json_always_had():

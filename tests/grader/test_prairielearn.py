@@ -11,6 +11,7 @@ import pytest
 
 from grader import cli, prairielearn
 from grader.layout import ROOT
+from grader.result import GradeResult
 
 EXAMPLES = ROOT / "examples" / "submissions"
 SCHEMA = json.loads(Path(__file__).with_name("prairielearn_results.schema.json").read_text())
@@ -87,7 +88,7 @@ def test_results_are_shortened_to_fit_one_megabyte():
               "note": ""}, "tests": [{"name": f"test_merge.py::t{i}", "score": 0, "max_score": 1, "status": "failed",
                                       "visibility": "visible", "output": "x" * 100_000 + "the rule"}
                                      for i in range(400)]}
-    document = prairielearn.results(graded, {})
+    document = prairielearn.results(GradeResult.from_json("big", json.dumps(graded)), {})
     assert len(json.dumps(document).encode()) < MAX_BYTES
     jsonschema.validate(document, SCHEMA)
     assert document["output"].endswith("ImportError: the end")  # both ends kept
