@@ -25,8 +25,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from grader import class_report, similarity  # noqa: E402
-from grader.submissions import discover  # noqa: E402
+from grader.analysis import class_report, similarity  # noqa: E402
+from grader.grading.submissions import discover  # noqa: E402
 
 
 def graded_examples(folder: Path) -> list[dict]:

@@ -78,11 +78,11 @@ class PeakWorkerMemory:
         sys.path.insert(0, str(ROOT))
         import psutil
 
-        from grader.processes import descendants, resident_mb
+        from grader.sandbox.processes import descendants, resident_mb
 
         while self.running:
             for process in psutil.process_iter(["cmdline"]):
-                if "grader.worker import main" in " ".join(process.info["cmdline"] or ()):
+                if "grader.run.warm_worker import main" in " ".join(process.info["cmdline"] or ()):
                     self.peak_mb = max(self.peak_mb, resident_mb([process, *descendants(process.pid)]))
             time.sleep(0.05)
 

@@ -26,7 +26,7 @@ sys.path[:0] = [str(ROOT), str(HERE)]
 
 from attacks import ATTACKS, CHANNEL_CLOSER, FORGERIES, HIDDEN_TEST_READER, PRELUDE  # noqa: E402
 
-from grader.template import to_notebook  # noqa: E402
+from grader.authoring.template import to_notebook  # noqa: E402
 
 MISTAKES = ("b_random", "scaling_alpha", "nothing_frozen", "freeze_minus_zero", "merge_without_scaling",
             "substring_match")

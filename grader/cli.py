@@ -8,29 +8,17 @@ import sys
 import tempfile
 from pathlib import Path
 
-from . import (
-    batch,
-    cgroups,
-    class_report,
-    classroom,
-    disk,
-    doctor,
-    gpus,
-    gradebook,
-    gradescope,
-    item_analysis,
-    layout,
-    prairielearn,
-    release,
-    report,
-    similarity,
-    template,
-)
-from .result import RESULTS, GradeResult
-from .rubric import DEFAULT as DEFAULT_RUBRIC
-from .rubric import Rubric, RubricError, part_titles
-from .submissions import Submission, SubmissionError, discover, safe_name
-from .testrun import Limits
+from grader import layout
+from grader.analysis import class_report, item_analysis, similarity
+from grader.authoring import release, template
+from grader.grading import batch, gpus, outputs
+from grader.grading.result import RESULTS, GradeResult
+from grader.grading.rubric import DEFAULT as DEFAULT_RUBRIC
+from grader.grading.rubric import Rubric, RubricError, part_titles
+from grader.grading.submissions import Submission, SubmissionError, discover, safe_name
+from grader.platforms import classroom, gradebook, gradescope, prairielearn
+from grader.run.testrun import Limits
+from grader.sandbox import cgroups, disk, doctor
 
 # Measured on the CPU with `lora-grader grade reference/lora_bert.py --memory 512`: the reference passes
 # both in a control group (it peaks at 67 MB there: what it allocates beyond the worker's shared pages)
@@ -187,7 +175,7 @@ def cmd_grade(args) -> int:
     print(plan.summary())
     for path, reason in skipped:
         print(f"  left out {path}: {reason}")
-    print(report.summary_table({s.name: results[s.name] for s in submissions if s.name in results}))
+    print(outputs.summary_table({s.name: results[s.name] for s in submissions if s.name in results}))
     if plan.interrupted:
         print(f"\ninterrupted: {len(plan.interrupted)} submission(s) left without a result; run the same command "
               f"again to grade them (what is graded is kept). grades.csv holds the {len(results)} graded.",
@@ -199,7 +187,7 @@ def cmd_grade(args) -> int:
     if args.report:
         class_report.write(args.out, rubric)
         written = f", the class report in {args.out / class_report.HTML}"
-    print(f"\nresults.json and feedback.md per submission in {args.out}/, all scores in {args.out / report.GRADES}"
+    print(f"\nresults.json and feedback.md per submission in {args.out}/, all scores in {args.out / outputs.GRADES}"
           f"{written}")
     return 0
 
@@ -211,13 +199,13 @@ def write_platform_files(platform: str, results: dict[str, GradeResult], out: Pa
     for name, graded in results.items():
         if platform == "classroom":
             runners = classroom.runners(graded, rubric)
-            report.write_atomic(out / name / classroom.RESULTS, json.dumps(runners, indent=1) + "\n")
+            outputs.write_atomic(out / name / classroom.RESULTS, json.dumps(runners, indent=1) + "\n")
             if os.environ.get("GITHUB_OUTPUT") and len(results) == 1:
-                with open(os.environ["GITHUB_OUTPUT"], "a", encoding="utf-8") as outputs:
-                    outputs.write(classroom.step_outputs(runners))
+                with open(os.environ["GITHUB_OUTPUT"], "a", encoding="utf-8") as github_output:
+                    github_output.write(classroom.step_outputs(runners))
         elif platform == "prairielearn":
             document = prairielearn.results(graded, parts)
-            report.write_atomic(out / name / prairielearn.RESULTS, json.dumps(document, indent=1) + "\n")
+            outputs.write_atomic(out / name / prairielearn.RESULTS, json.dumps(document, indent=1) + "\n")
 
 
 def cmd_prairielearn(args) -> int:
@@ -239,7 +227,7 @@ def cmd_gradebook(args) -> int:
                                args.missing)
     except gradebook.GradebookError as error:
         raise UsageError(str(error)) from None
-    report.write_atomic(args.output, book.csv())
+    outputs.write_atomic(args.output, book.csv())
     scored = len(book.rows) - 1 - len(book.unsubmitted)
     print(f"wrote {args.output}: {scored} scores in the column {args.assignment!r}, out of {points:g}; "
           "import it in Canvas (Grades, Import)")
@@ -269,7 +257,7 @@ def cmd_similarity(args) -> int:
     pairs = similarity.run(found, args.out)
     if (args.out / class_report.HTML).is_file():  # a graded folder: its report now links the ranking
         class_report.write(args.out)
-    print(report.text_table([("first", "second", "similarity", "tokens in common")] + [
+    print(outputs.text_table([("first", "second", "similarity", "tokens in common")] + [
         (pair.first, pair.second, f"{100 * pair.similarity:.0f}%", str(pair.tokens)) for pair in pairs[:10]]))
     print(f"\n{len(pairs)} pair(s) share code beyond the template, of {len(found) * (len(found) - 1) // 2}; "
           f"side by side in {args.out / similarity.HTML}, all in {args.out / similarity.CSV}")
@@ -294,10 +282,10 @@ def cmd_gradescope(args) -> int:
 
 def cmd_merge(args) -> int:
     try:
-        text, count = report.merge_grades(args.inputs)
+        text, count = outputs.merge_grades(args.inputs)
     except (OSError, KeyError, csv.Error) as error:
         raise UsageError(f"not a grades.csv: {error}") from None
-    report.write_atomic(args.output, text)
+    outputs.write_atomic(args.output, text)
     print(f"merged {count} submissions from {len(args.inputs)} files into {args.output}")
     return 0
 
@@ -337,7 +325,7 @@ def main(argv=None) -> int:
     grade.add_argument("--disk-files", type=at_least(MIN_DISK_FILES, "files"), default=Limits.disk_files,
                        metavar="N", help=f"per submission, files and folders it creates (default {Limits.disk_files})")
     grade.add_argument("--rubric", type=Path, default=DEFAULT_RUBRIC,
-                       help="points per test file or test (default: grader/rubric.toml)")
+                       help="points per test file or test (default: grader/grading/rubric.toml)")
     visibility = grade.add_mutually_exclusive_group()
     visibility.add_argument("--hidden", dest="hidden", action="store_true", default=True,
                             help="run the hidden tests too (default)")
@@ -356,7 +344,7 @@ def main(argv=None) -> int:
                        "GitHub Classroom reporter's runners (and $GITHUB_OUTPUT's lines, grading one), or "
                        "prairielearn.json, PrairieLearn's results.json (default: gradescope, nothing more)")
     grade.add_argument("--no-report", dest="report", action="store_false",
-                       help="no class report (report.html and its CSVs): one submission graded on a platform")
+                       help="no class report (outputs.html and its CSVs): one submission graded on a platform")
     grade.set_defaults(run=cmd_grade)
     autograder = commands.add_parser("gradescope",
                                      help="write a Gradescope autograder bundle (setup.sh, run_autograder)")
@@ -385,7 +373,7 @@ def main(argv=None) -> int:
                       help="a student without a submission: keep their cell of the export (Canvas clears a grade "
                       "a blank is imported over), give 0, or excuse them with EX (default: %(default)s)")
     book.set_defaults(run=cmd_gradebook)
-    summary = commands.add_parser("report", help="write the class report of a graded folder (report.html, CSVs)")
+    summary = commands.add_parser("report", help="write the class report of a graded folder (outputs.html, CSVs)")
     summary.add_argument("out", type=Path, help="the --out folder of a grade run")
     summary.set_defaults(run=cmd_report)
     alike = commands.add_parser("similarity", help="rank pairs of submissions by code in common beyond the template")

@@ -41,9 +41,9 @@ def test_an_alarm_between_two_phases_fails_that_test_not_the_run(tmp_path):
     env = {**os.environ, "LORA_GRADER_REPORT_FD": str(write), "LORA_GRADER_TOKEN": "t",
            "PYTHONPATH": str(ROOT), "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
     run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "pytest_timeout",
-                          "-p", "grader.child_plugin", "--timeout", "1", "-o", "addopts=", "--rootdir", str(tmp_path),
-                          "test_phases.py"], cwd=tmp_path, env=env, pass_fds=(write,), capture_output=True,
-                         text=True, timeout=120)
+                          "-p", "grader.run.child_plugin", "--timeout", "1", "-o", "addopts=", "--rootdir",
+                          str(tmp_path), "test_phases.py"], cwd=tmp_path, env=env, pass_fds=(write,),
+                         capture_output=True, text=True, timeout=120)
     os.close(write)
     os.close(read)
     assert "INTERNALERROR" not in run.stdout + run.stderr, run.stdout[-3000:]

@@ -11,9 +11,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from grader import class_report, cli, item_analysis
+from grader import cli
+from grader.analysis import class_report, item_analysis
+from grader.grading.rubric import Rubric, part_titles
 from grader.layout import ROOT
-from grader.rubric import Rubric, part_titles
 
 EXAMPLES = ROOT / "examples" / "submissions"
 

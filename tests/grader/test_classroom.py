@@ -23,9 +23,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from grader import classroom
+from grader.grading.rubric import Rubric
 from grader.layout import ROOT
-from grader.rubric import Rubric
+from grader.platforms import classroom
 
 EXAMPLES = ROOT / "examples" / "submissions"
 MAX_ARG_STRLEN = 131072  # Linux: the longest one environment string may be

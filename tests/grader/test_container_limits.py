@@ -4,7 +4,9 @@ inside them."""
 
 import pytest
 
-from grader import cgroups, cli, gradescope
+from grader import cli
+from grader.platforms import gradescope
+from grader.sandbox import cgroups
 
 
 def tree(root, relative: str, files: dict[str, str]) -> None:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from grader.testrun import kept_output
+from grader.run.testrun import kept_output
 
 from .arena import ADVERSARIAL, CORRECT, ROOT, SECRET, Arena, Listeners, fingerprint, outputs
 

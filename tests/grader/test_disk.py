@@ -1,4 +1,4 @@
-"""The disk cap's parts (``grader/disk.py``): the tmpfs a run gets, what the grader reads of it, the walk that
+"""The disk cap's parts (``grader/sandbox/disk.py``): the tmpfs a run gets, what the grader reads of it, the walk that
 stands in where no tmpfs can be mounted, and the room a batch needs before it starts. The cap on real
 submissions, on and off, is in test_adversarial.py and test_containment.py."""
 
@@ -8,7 +8,7 @@ from collections import namedtuple
 
 import pytest
 
-from grader import disk
+from grader.sandbox import disk
 
 
 def in_child(work) -> int:

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from grader import batch, gpus
+from grader.grading import batch, gpus
+from grader.grading.submissions import discover
 from grader.layout import ROOT
-from grader.submissions import discover
-from grader.workers import Worker, worker_environment
+from grader.run.worker_client import Worker, worker_environment
 
 
 @pytest.mark.parametrize("listed, count, expected", [

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from grader import cli, gradebook
+from grader import cli
+from grader.platforms import gradebook
 
 EXPORT = (
     "\ufeffStudent,ID,SIS User ID,SIS Login ID,Section,Homework 1 (101),LoRA (202),Current Score,Final Score\n"

@@ -12,8 +12,8 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from grader import gradescope
 from grader.layout import ROOT
+from grader.platforms import gradescope
 
 SCHEMA = json.loads((Path(__file__).with_name("gradescope_results.schema.json")).read_text())
 

@@ -40,7 +40,7 @@ def workers_started_after(moment: float, scratch: Path) -> list[int]:
     found = []
     for process in psutil.process_iter(["cmdline", "create_time", "status", "cwd"]):
         command = " ".join(process.info["cmdline"] or ())
-        if ("grader.worker import main" in command and repr(str(ROOT)) in command
+        if ("grader.run.warm_worker import main" in command and repr(str(ROOT)) in command
                 and str(process.info["cwd"] or "").startswith(str(scratch))
                 and process.info["create_time"] >= moment and process.info["status"] != psutil.STATUS_ZOMBIE):
             found.append(process.pid)

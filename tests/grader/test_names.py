@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from grader.submissions import discover, safe_name
+from grader.grading.submissions import discover, safe_name
 
 
 def touch(folder: Path, *names: str) -> None:

@@ -5,10 +5,11 @@ import json
 
 import pytest
 
-from grader import classroom, item_analysis, prairielearn
-from grader.outcome import Outcome, Stop
-from grader.result import GradeResult
-from grader.rubric import Rubric
+from grader.analysis import item_analysis
+from grader.grading.outcome import Outcome, Stop
+from grader.grading.result import GradeResult
+from grader.grading.rubric import Rubric
+from grader.platforms import classroom, prairielearn
 
 
 def graded(outcome: str | None, note: str, limit: str = "") -> GradeResult:

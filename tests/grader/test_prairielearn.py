@@ -9,9 +9,10 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from grader import cli, prairielearn
+from grader import cli
+from grader.grading.result import GradeResult
 from grader.layout import ROOT
-from grader.result import GradeResult
+from grader.platforms import prairielearn
 
 EXAMPLES = ROOT / "examples" / "submissions"
 SCHEMA = json.loads(Path(__file__).with_name("prairielearn_results.schema.json").read_text())

@@ -4,10 +4,10 @@ import importlib.util
 
 import pytest
 
+from grader.grading.rubric import Rubric, RubricError
+from grader.grading.scoring import score_run
 from grader.layout import ROOT
-from grader.rubric import Rubric, RubricError
-from grader.scoring import score_run
-from grader.testrun import Limits, Run, TestReport
+from grader.run.testrun import Limits, Run, TestReport
 
 EXPECTED = [{"id": f"tests/assignment/test_a.py::test_{i}", "hidden": False} for i in range(4)]
 RUBRIC = Rubric({"test_a.py": 8})

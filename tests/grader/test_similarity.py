@@ -8,9 +8,10 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from grader import cli, similarity
+from grader import cli
+from grader.analysis import similarity
+from grader.grading.submissions import discover
 from grader.layout import ROOT
-from grader.submissions import discover
 
 REFERENCE = (ROOT / "reference" / "lora_bert.py").read_text()
 TEMPLATE = (ROOT / "student_template" / "lora_bert.py").read_text()

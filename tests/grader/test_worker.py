@@ -2,7 +2,7 @@
 
 import sys
 
-from grader.workers import Worker
+from grader.run.worker_client import Worker
 
 
 def fake_worker(script: str) -> Worker:

@@ -15,8 +15,10 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from grader import classroom, layout, release, template
-from grader.rubric import Rubric
+from grader import layout
+from grader.authoring import release, template
+from grader.grading.rubric import Rubric
+from grader.platforms import classroom
 
 from ..mutants.mutants import BROKEN
 from ..suite_run import run_suite

@@ -4,8 +4,9 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from grader import cli, layout, template
-from grader.rubric import Rubric
+from grader import cli, layout
+from grader.authoring import template
+from grader.grading.rubric import Rubric
 
 from ..suite_run import run_suite
 

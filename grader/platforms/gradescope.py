@@ -21,7 +21,7 @@ import tempfile
 import zipfile
 from pathlib import Path
 
-from . import layout
+from grader import layout
 
 SETUP_SH = """\
 #!/usr/bin/env bash

@@ -16,11 +16,12 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import disk, layout
-from .cgroups import RunGroup
-from .containment import contain, disabled_layers, landlock_abi
-from .report import text_table
-from .testrun import Limits, rlimits
+from grader import layout
+from grader.grading.outputs import text_table
+from grader.run.testrun import Limits, rlimits
+from grader.sandbox import disk
+from grader.sandbox.cgroups import RunGroup
+from grader.sandbox.containment import contain, disabled_layers, landlock_abi
 
 REQUIRED_FOR_STRICT = ("filesystem", "network")
 PROBE_DISK_MB, PROBE_DISK_FILES = 1, 64  # the doctor's own small cap: it writes twice as much of each

@@ -12,9 +12,12 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from . import batch, classroom, layout, template
-from .rubric import Rubric, part_titles
-from .workers import Worker
+from grader import layout
+from grader.authoring import template
+from grader.grading import batch
+from grader.grading.rubric import Rubric, part_titles
+from grader.platforms import classroom
+from grader.run.worker_client import Worker
 
 HIDDEN_MARKS = ("pytest.mark.hidden", "mark.hidden")
 

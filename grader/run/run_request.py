@@ -1,5 +1,6 @@
-"""What crosses the pipe between the grader and a warm worker (``workers.py`` and ``worker.py``): one JSON object
-per line, each message one of these types. The worker hands the request on to the judge and the zygote it forks.
+"""What crosses the pipe between the grader and a warm worker (``worker_client.py`` and ``warm_worker.py``): one
+JSON object per line, each message one of these types. The worker hands the request on to the judge and the zygote
+it forks.
 """
 
 from typing import TypedDict

@@ -27,10 +27,10 @@ import tempfile
 import traceback
 from pathlib import Path
 
-from . import disk
-from .containment import contain
-from .processes import die_with_parent
-from .run_request import RunRequest
+from grader.run.run_request import RunRequest
+from grader.sandbox import disk
+from grader.sandbox.containment import contain
+from grader.sandbox.processes import die_with_parent
 
 
 def fork(request: RunRequest) -> socket.socket:

@@ -12,8 +12,8 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .outcome import Outcome
-from .scoring import TestScore
+from grader.grading.outcome import Outcome
+from grader.grading.scoring import TestScore
 
 RESULTS = "results.json"
 HIDDEN_VISIBILITY = "after_published"

@@ -13,7 +13,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import layout
+from grader import layout
 
 DEFAULT = Path(__file__).with_name("rubric.toml")
 SECTIONS = ("points",)

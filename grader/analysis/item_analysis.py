@@ -13,8 +13,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .outcome import Outcome
-from .result import RESULTS, GradeResult, ResultError
+from grader.grading.outcome import Outcome
+from grader.grading.result import RESULTS, GradeResult, ResultError
 
 REASONS_KEPT = 5  # per test; the CSV keeps them all
 REASON_CHARS = 160

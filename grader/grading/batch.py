@@ -1,6 +1,6 @@
 """Grade many submissions: in parallel, resumably, one submission's trouble never stopping the others.
 
-Each job has a warm worker (``grader.worker``) that forks a test process per
+Each job has a warm worker (``grader.run.warm_worker``) that forks a test process per
 submission, so torch and transformers are imported once per job, not once per
 submission. Each submission is graded in a fresh temporary workspace; its
 ``results.json`` is written last, so a batch killed half-way and started again skips
@@ -25,15 +25,15 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from . import fingerprint, gpus, report
-from .outcome import Outcome
-from .processes import become_subreaper, kill_children
-from .result import RESULTS, GradeResult, ResultError
-from .rubric import Rubric
-from .scoring import TestScore, score_run
-from .submissions import Submission, take_module
-from .testrun import Limits, Run, prepare_workspace, run_pytest
-from .workers import Worker, WorkerError
+from grader.grading import fingerprint, gpus, outputs
+from grader.grading.outcome import Outcome
+from grader.grading.result import RESULTS, GradeResult, ResultError
+from grader.grading.rubric import Rubric
+from grader.grading.scoring import TestScore, score_run
+from grader.grading.submissions import Submission, take_module
+from grader.run.testrun import Limits, Run, prepare_workspace, run_pytest
+from grader.run.worker_client import Worker, WorkerError
+from grader.sandbox.processes import become_subreaper, kill_children
 
 
 class GradingError(RuntimeError):
@@ -128,7 +128,7 @@ def grade_one(submission: Submission, out: Path, settings: Settings, expected: l
                   for t in expected]
     else:
         scores = score_run(expected, run, settings.rubric, settings.limits)
-    summary = report.notes(module.problem, module.ignored, run)
+    summary = outputs.notes(module.problem, module.ignored, run)
     outcome = outcome_of(module, run)
     context = {
         "submission": submission.name,
@@ -159,8 +159,8 @@ def grade_one(submission: Submission, out: Path, settings: Settings, expected: l
     if stopping.is_set():
         raise Interrupted(submission.name)
     folder = out / submission.name
-    report.write_atomic(folder / report.FEEDBACK, report.feedback_md(result))
-    report.write_atomic(folder / RESULTS, result.to_json())  # last: its presence means "graded"
+    outputs.write_atomic(folder / outputs.FEEDBACK, outputs.feedback_md(result))
+    outputs.write_atomic(folder / RESULTS, result.to_json())  # last: its presence means "graded"
     return result
 
 
@@ -280,6 +280,6 @@ def grade(submissions: list[Submission], out: Path, settings: Settings,
             for worker in workers:
                 worker.close()
             kill_children(os.getpid(), spare=Worker.pids)  # orphans: a second line behind the workers
-    report.write_atomic(out / report.GRADES, report.grades_csv(results))
+    outputs.write_atomic(out / outputs.GRADES, outputs.grades_csv(results))
     decided.interrupted = [s.name for s in submissions if s.name not in results] if stopping.is_set() else []
     return results, decided

@@ -7,9 +7,9 @@ stopped, or its process ended).
 
 from dataclasses import dataclass
 
-from .outcome import Stop
-from .rubric import Rubric
-from .testrun import Limits, Run
+from grader.grading.outcome import Stop
+from grader.grading.rubric import Rubric
+from grader.run.testrun import Limits, Run
 
 
 @dataclass

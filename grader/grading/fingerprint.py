@@ -12,7 +12,7 @@ import hashlib
 import json
 from pathlib import Path
 
-from . import layout
+from grader import layout
 
 
 def digest_files(paths: list[Path]) -> str:

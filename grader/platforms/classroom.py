@@ -35,10 +35,10 @@ import json
 import math
 import re
 
-from .outcome import Outcome
-from .result import GradeResult
-from .rubric import Rubric
-from .scoring import TestScore
+from grader.grading.outcome import Outcome
+from grader.grading.result import GradeResult
+from grader.grading.rubric import Rubric
+from grader.grading.scoring import TestScore
 
 VERSION = 1
 RESULTS = "classroom.json"  # beside the grader's results.json: each runner's JSON, decoded

@@ -1,6 +1,6 @@
 """Run the assignment suite on one submission, judge and subjects, and watch it until it ends.
 
-The judge is forked by a warm ``grader.worker`` (torch and transformers already
+The judge is forked by a warm ``grader.run.warm_worker`` (torch and transformers already
 imported) and runs ``pytest`` in a fresh private workspace holding the grader's own
 copies of the tests, the tiny models and the data, with a scrubbed, offline environment;
 the submission runs only in its subjects (``zygote.py``), which see the workspace's
@@ -31,13 +31,14 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import disk, layout, processes
-from .cgroups import RunGroup
-from .containment import disabled_layers
-from .listener import ReportListener, TestReport
-from .outcome import Stop
-from .run_request import Answer, DiskCap, RunRequest, SubjectPlace
-from .workers import Worker, WorkerError
+from grader import layout
+from grader.grading.outcome import Stop
+from grader.run.listener import ReportListener, TestReport
+from grader.run.run_request import Answer, DiskCap, RunRequest, SubjectPlace
+from grader.run.worker_client import Worker, WorkerError
+from grader.sandbox import disk, processes
+from grader.sandbox.cgroups import RunGroup
+from grader.sandbox.containment import disabled_layers
 
 MARKER = "LORA_GRADER_RUN"
 PLUGIN_MODULE = "_lora_grader_report"

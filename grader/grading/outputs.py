@@ -21,7 +21,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from .result import GradeResult
+from grader.grading.result import GradeResult
 
 FEEDBACK = "feedback.md"
 GRADES = "grades.csv"

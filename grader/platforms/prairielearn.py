@@ -25,10 +25,11 @@ import stat
 import uuid
 from pathlib import Path
 
-from . import gradescope, layout
-from .item_analysis import part_of
-from .report import shortened
-from .result import GradeResult
+from grader import layout
+from grader.analysis.item_analysis import part_of
+from grader.grading.outputs import shortened
+from grader.grading.result import GradeResult
+from grader.platforms import gradescope
 
 RESULTS = "prairielearn.json"  # next to the grader's own results.json; the entrypoint copies it to /grade/results
 MAX_BYTES = 1_000_000

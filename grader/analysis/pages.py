@@ -1,4 +1,4 @@
-"""The grader's HTML pages are Jinja templates (grader/templates/), escaped by default."""
+"""The grader's HTML pages are Jinja templates (grader/analysis/templates/), escaped by default."""
 
 import jinja2
 
@@ -8,7 +8,7 @@ def signed(value: float | None) -> str:
     return "-" if value is None else f"{value:+.2f}"
 
 
-PAGES = jinja2.Environment(loader=jinja2.PackageLoader("grader"), autoescape=True, trim_blocks=True,
+PAGES = jinja2.Environment(loader=jinja2.PackageLoader("grader.analysis"), autoescape=True, trim_blocks=True,
                            lstrip_blocks=True, undefined=jinja2.StrictUndefined)
 PAGES.filters["signed"] = signed
 

@@ -19,11 +19,11 @@ from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
-from . import item_analysis, pages, similarity
-from .item_analysis import Part
-from .report import FEEDBACK, csv_text, text_table, write_atomic
-from .result import GradeResult
-from .rubric import Rubric, part_titles
+from grader.analysis import item_analysis, pages, similarity
+from grader.analysis.item_analysis import Part
+from grader.grading.outputs import FEEDBACK, csv_text, text_table, write_atomic
+from grader.grading.result import GradeResult
+from grader.grading.rubric import Rubric, part_titles
 
 HTML = "report.html"
 MARKDOWN = "report.md"

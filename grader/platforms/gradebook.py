@@ -31,8 +31,8 @@ import csv
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .report import csv_text
-from .submissions import safe_name
+from grader.grading.outputs import csv_text
+from grader.grading.submissions import safe_name
 
 IDENTITY = ("Student", "ID", "SIS User ID", "SIS Login ID", "Section")
 KEYS = ("ID", "SIS User ID", "SIS Login ID")  # what a submission or a roster row may name a student by

@@ -1,4 +1,4 @@
-"""The grader's side of its warm workers (``grader.worker``): start one, talk to it, replace it when it dies.
+"""The grader's side of its warm workers (``grader.run.warm_worker``): start one, talk to it, replace it when it dies.
 
 A worker that a submission managed to kill or wedge is closed and a fresh one is started
 for the next submission, in a fresh home folder: nothing of the dead one is reused.
@@ -18,8 +18,8 @@ import time
 from pathlib import Path
 from typing import ClassVar
 
-from . import layout
-from .run_request import Answer, RunRequest
+from grader import layout
+from grader.run.run_request import Answer, RunRequest
 
 START_SECONDS = 180
 
@@ -55,7 +55,7 @@ def worker_environment(home: Path, gpu: str | None = None) -> dict[str, str]:
 
 
 class Worker:
-    """One ``grader.worker`` process; started on first use, started afresh after it died."""
+    """One ``grader.run.warm_worker`` process; started on first use, started afresh after it died."""
 
     pids: ClassVar[set[int]] = set()  # every live worker, so that reaping orphans spares them
     # Held while a worker starts and while a stop kills workers, so that a worker is either
@@ -78,7 +78,7 @@ class Worker:
             return
         self.close()
         launch = (f"import sys; sys.path.insert(0, {str(layout.ROOT)!r}); "
-                  "from grader.worker import main; main()")
+                  "from grader.run.warm_worker import main; main()")
         self.spawn([sys.executable, "-c", launch])
         if self.receive(START_SECONDS) != {"ready": True}:
             self.close()

@@ -31,9 +31,10 @@ from copydetect import CodeFingerprint, compare_files
 from copydetect.defaults import GUARANTEE_THRESHOLD, NOISE_THRESHOLD
 from copydetect.utils import highlight_overlap
 
-from . import layout, pages
-from .report import csv_text, write_atomic
-from .submissions import Submission, take_module
+from grader import layout
+from grader.analysis import pages
+from grader.grading.outputs import csv_text, write_atomic
+from grader.grading.submissions import Submission, take_module
 
 HTML = "similarity.html"
 CSV = "similarity.csv"

@@ -2,7 +2,7 @@
 
 A fresh interpreter spends several seconds importing before the first test runs,
 more than the tests of one submission take. A worker pays that once: the grader
-starts one per job (``workers.py`` runs ``grader.worker.main`` with ``python -c``), and
+starts one per job (``worker_client.py`` runs ``grader.run.warm_worker.main`` with ``python -c``), and
 for each submission the worker forks a child that is already warm: the run's *judge*.
 The judge starts a session of its own, moves into the run's workspace, takes the run's
 environment, forks the zygote that will start the run's subjects (``zygote.py``: they
@@ -28,10 +28,10 @@ import sys
 import tempfile
 import traceback
 
-from . import zygote
-from .containment import contain
-from .processes import become_subreaper, die_with_parent, kill_children
-from .run_request import RunRequest
+from grader.run import zygote
+from grader.run.run_request import RunRequest
+from grader.sandbox.containment import contain
+from grader.sandbox.processes import become_subreaper, die_with_parent, kill_children
 
 ZYGOTE_VARIABLE = "LORA_GRADER_ZYGOTE_FD"  # tests/assignment/judge.py takes it out of the environment
 

@@ -1,0 +1,1 @@
+"""After grading: the class report, its figures and pages, similarity between submissions."""

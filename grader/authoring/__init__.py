@@ -1,0 +1,1 @@
+"""For instructors: the student template and notebook from the reference, the student bundle."""

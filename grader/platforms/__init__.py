@@ -1,0 +1,1 @@
+"""Where a platform's file is written: Gradescope, GitHub Classroom, PrairieLearn, Canvas."""

@@ -1,0 +1,3 @@
+"""What contains a submission: Landlock, namespaces, seccomp, rlimits, the disk cap, control groups, the process tree,
+and the doctor that proves them.
+"""
