@@ -2,7 +2,6 @@
 
 import argparse
 import csv
-import json
 import os
 import sys
 import tempfile
@@ -11,12 +10,13 @@ from pathlib import Path
 from grader import layout
 from grader.analysis import class_report, item_analysis, similarity
 from grader.authoring import release, template
-from grader.grading import batch, gpus, outputs
-from grader.grading.result import RESULTS, GradeResult
+from grader.grading import batch, gpus, outputs, sharding
+from grader.grading.result import RESULTS
 from grader.grading.rubric import DEFAULT as DEFAULT_RUBRIC
-from grader.grading.rubric import Rubric, RubricError, part_titles
+from grader.grading.rubric import Rubric, RubricError
 from grader.grading.submissions import Submission, SubmissionError, discover, safe_name
-from grader.platforms import classroom, gradebook, gradescope, prairielearn
+from grader.platforms import files as platform_files
+from grader.platforms import gradebook, gradescope, prairielearn
 from grader.run.testrun import Limits
 from grader.sandbox import cgroups, disk, doctor
 
@@ -86,43 +86,11 @@ def cuda_gpus() -> list[str]:
     return gpus.visible(os.environ.get("CUDA_VISIBLE_DEVICES"), torch.cuda.device_count())
 
 
-def scheduler_shard(spec: str, env) -> tuple[str, str]:
-    """``auto``: K/N from a Slurm job array; ``auto/N``: K from a Kubernetes indexed Job. Also says which."""
-    if spec == "auto":
-        try:
-            task, count = int(env["SLURM_ARRAY_TASK_ID"]), int(env["SLURM_ARRAY_TASK_COUNT"])
-            first = int(env.get("SLURM_ARRAY_TASK_MIN", 0))
-        except (KeyError, ValueError):
-            raise UsageError("--shard auto: not in a Slurm job array (SLURM_ARRAY_TASK_ID and "
-                             "SLURM_ARRAY_TASK_COUNT unset); in a Kubernetes indexed Job use --shard auto/N") from None
-        return f"{task - first + 1}/{count}", f"Slurm array task {task} of {count} (first {first})"
-    try:
-        count = int(spec.removeprefix("auto/"))
-    except ValueError:
-        raise UsageError(f"--shard {spec}: expected auto/N, N the Job's completions, for example auto/4") from None
-    try:
-        index = int(env["JOB_COMPLETION_INDEX"])
-    except (KeyError, ValueError):
-        raise UsageError(f"--shard {spec}: not in a Kubernetes indexed Job (JOB_COMPLETION_INDEX unset)") from None
-    return f"{index + 1}/{count}", f"Kubernetes completion index {index} of {count}"
-
-
 def shard(items: list, spec: str | None, env=os.environ) -> list:
-    """``K/N``: every N-th item starting at the K-th (1-based), so N jobs split a batch; ``auto`` or
-    ``auto/N``: K and N from the job scheduler (``scheduler_shard``)."""
-    if spec is None:
-        return items
-    if spec == "auto" or spec.startswith("auto/"):
-        spec, source = scheduler_shard(spec, env)
-        print(f"shard {spec}, from the {source}", file=sys.stderr)
     try:
-        k, n = (int(part) for part in spec.split("/"))
-    except ValueError:
-        raise UsageError(f"--shard {spec}: expected K/N, for example 2/4, or auto (Slurm), auto/N (Kubernetes)") \
-            from None
-    if not 1 <= k <= n:
-        raise UsageError(f"--shard {spec}: K must be between 1 and N")
-    return items[k - 1::n]
+        return sharding.shard(items, spec, env)
+    except sharding.ShardError as error:
+        raise UsageError(str(error)) from None
 
 
 def cmd_doctor(args) -> int:
@@ -181,7 +149,7 @@ def cmd_grade(args) -> int:
               f"again to grade them (what is graded is kept). grades.csv holds the {len(results)} graded.",
               file=sys.stderr)
         return 130
-    write_platform_files(args.format, {s.name: results[s.name] for s in submissions if s.name in results}, args.out,
+    platform_files.write(args.format, {s.name: results[s.name] for s in submissions if s.name in results}, args.out,
                          rubric)
     written = ""
     if args.report:
@@ -190,22 +158,6 @@ def cmd_grade(args) -> int:
     print(f"\nresults.json and feedback.md per submission in {args.out}/, all scores in {args.out / outputs.GRADES}"
           f"{written}")
     return 0
-
-
-def write_platform_files(platform: str, results: dict[str, GradeResult], out: Path, rubric: Rubric) -> None:
-    """Beside each results.json (Gradescope's format, always written): the file the platform reads. For GitHub
-    Classroom grading one submission in a workflow step, its outputs too (``$GITHUB_OUTPUT``)."""
-    parts = part_titles(rubric) if platform == "prairielearn" else {}
-    for name, graded in results.items():
-        if platform == "classroom":
-            runners = classroom.runners(graded, rubric)
-            outputs.write_atomic(out / name / classroom.RESULTS, json.dumps(runners, indent=1) + "\n")
-            if os.environ.get("GITHUB_OUTPUT") and len(results) == 1:
-                with open(os.environ["GITHUB_OUTPUT"], "a", encoding="utf-8") as github_output:
-                    github_output.write(classroom.step_outputs(runners))
-        elif platform == "prairielearn":
-            document = prairielearn.results(graded, parts)
-            outputs.write_atomic(out / name / prairielearn.RESULTS, json.dumps(document, indent=1) + "\n")
 
 
 def cmd_prairielearn(args) -> int:
@@ -290,15 +242,19 @@ def cmd_merge(args) -> int:
     return 0
 
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="lora-grader", description="Tools for the LoRA/BERT assignment.")
-    commands = parser.add_subparsers(dest="command", required=True)
+def add_template(commands) -> None:
     generate = commands.add_parser("template", help="regenerate student_template/ from reference/lora_bert.py")
     generate.add_argument("--check", action="store_true", help="write nothing; exit 1 if student_template/ is stale")
     generate.set_defaults(run=cmd_template)
+
+
+def add_release(commands) -> None:
     bundle = commands.add_parser("release", help="write the student bundle (template, public tests, models, data)")
     bundle.add_argument("out", type=Path, help="a folder that does not exist yet")
     bundle.set_defaults(run=cmd_release)
+
+
+def add_grade(commands) -> None:
     grade = commands.add_parser("grade", help="grade submissions: results.json and feedback.md each, grades.csv")
     grade.add_argument("paths", nargs="+", type=Path, metavar="PATH",
                        help="a submission (.py, .ipynb, .zip, or a folder with lora_bert.py) or a folder of them")
@@ -339,13 +295,16 @@ def main(argv=None) -> int:
     grade.add_argument("--single", action="store_true",
                        help="each PATH is one submission, even a folder without lora_bert.py (as on Gradescope)")
     grade.add_argument("--quiet", action="store_true", help="no progress bar")
-    grade.add_argument("--format", choices=("gradescope", "classroom", "prairielearn"), default="gradescope",
+    grade.add_argument("--format", choices=platform_files.FORMATS, default="gradescope",
                        help="beside each results.json (Gradescope's format, always written): classroom.json, the "
                        "GitHub Classroom reporter's runners (and $GITHUB_OUTPUT's lines, grading one), or "
                        "prairielearn.json, PrairieLearn's results.json (default: gradescope, nothing more)")
     grade.add_argument("--no-report", dest="report", action="store_false",
-                       help="no class report (outputs.html and its CSVs): one submission graded on a platform")
+                       help="no class report (report.html and its CSVs): one submission graded on a platform")
     grade.set_defaults(run=cmd_grade)
+
+
+def add_gradescope(commands) -> None:
     autograder = commands.add_parser("gradescope",
                                      help="write a Gradescope autograder bundle (setup.sh, run_autograder)")
     autograder.add_argument("out", type=Path, help="the .zip to write")
@@ -353,14 +312,23 @@ def main(argv=None) -> int:
                             help="the assignment's autograder timeout on Gradescope: the grader stops "
                             f"{gradescope.HEADROOM_SECONDS} s before it (default {gradescope.DEFAULT_TIMEOUT})")
     autograder.set_defaults(run=cmd_gradescope)
+
+
+def add_doctor(commands) -> None:
     checkup = commands.add_parser("doctor", help="which containment layers this machine gives a submission")
     checkup.add_argument("--device", choices=("cpu", "cuda", "auto"), default="cpu",
                          help="probe as for grading on this device (default: cpu)")
     checkup.set_defaults(run=cmd_doctor)
+
+
+def add_prairielearn(commands) -> None:
     course = commands.add_parser("prairielearn", help="write PrairieLearn course files: the grader in "
                                  "serverFilesCourse, a question with externalGradingOptions, the image's Dockerfile")
     course.add_argument("out", type=Path, help="a folder that does not exist yet")
     course.set_defaults(run=cmd_prairielearn)
+
+
+def add_gradebook(commands) -> None:
     book = commands.add_parser("gradebook", help="write the CSV that Canvas's gradebook import takes")
     book.add_argument("out", type=Path, help="the --out folder of a grade run")
     book.add_argument("--canvas", type=Path, required=True, help="the course's gradebook, exported from Canvas")
@@ -373,17 +341,38 @@ def main(argv=None) -> int:
                       help="a student without a submission: keep their cell of the export (Canvas clears a grade "
                       "a blank is imported over), give 0, or excuse them with EX (default: %(default)s)")
     book.set_defaults(run=cmd_gradebook)
-    summary = commands.add_parser("report", help="write the class report of a graded folder (outputs.html, CSVs)")
+
+
+def add_report(commands) -> None:
+    summary = commands.add_parser("report", help="write the class report of a graded folder (report.html, CSVs)")
     summary.add_argument("out", type=Path, help="the --out folder of a grade run")
     summary.set_defaults(run=cmd_report)
+
+
+def add_similarity(commands) -> None:
     alike = commands.add_parser("similarity", help="rank pairs of submissions by code in common beyond the template")
     alike.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="submissions, or a folder of them")
     alike.add_argument("--out", type=Path, required=True, help="where similarity.html and similarity.csv go")
     alike.set_defaults(run=cmd_similarity)
+
+
+def add_merge(commands) -> None:
     merge = commands.add_parser("merge", help="join the grades.csv files of several shards")
     merge.add_argument("output", type=Path, help="the joined grades.csv to write")
     merge.add_argument("inputs", nargs="+", type=Path, metavar="INPUT", help="grades.csv of each shard")
     merge.set_defaults(run=cmd_merge)
+
+
+# One builder per command: its arguments, and the cmd_ function it calls.
+COMMANDS = (add_template, add_release, add_grade, add_gradescope, add_doctor, add_prairielearn, add_gradebook,
+            add_report, add_similarity, add_merge)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="lora-grader", description="Tools for the LoRA/BERT assignment.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    for add in COMMANDS:
+        add(commands)
     args = parser.parse_args(argv)
     try:
         return args.run(args)

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from grader.grading.outcome import Outcome
 from grader.grading.result import RESULTS, GradeResult, ResultError
+from grader.grading.rubric import part_of
 
 REASONS_KEPT = 5  # per test; the CSV keeps them all
 REASON_CHARS = 160
@@ -114,11 +115,6 @@ def reason(output: str) -> str:
     for pattern, replacement in NORMALIZE:
         text = pattern.sub(replacement, text)
     return text if len(text) <= REASON_CHARS else text[:REASON_CHARS - 1] + "…"
-
-
-def part_of(test_name: str, parts: dict[str, str]) -> str:
-    file = test_name.partition("::")[0]
-    return parts.get(file, file.removeprefix("test_").removesuffix(".py"))
 
 
 def analyse(students: list[GradeResult], parts: dict[str, str]) -> list[Part]:

@@ -82,11 +82,11 @@ def outcome_of(module, run: Run | None) -> Outcome:
         return Outcome.STOPPED
     if run.worker_lost:
         return Outcome.WORKER_LOST
-    if run.submission.get("import_error"):
+    if run.loaded.import_error:
         return Outcome.IMPORT_FAILED
     if len(run.reports) < len(run.collected):
         return Outcome.ENDED_EARLY
-    if run.submission.get("cell_errors"):
+    if run.loaded.cell_errors:
         return Outcome.CELLS_RAISED
     return Outcome.GRADED
 
@@ -98,7 +98,7 @@ def note(outcome: Outcome, module, run: Run | None) -> str:
     if outcome is Outcome.ENDED_EARLY:
         return "process ended early"
     if outcome is Outcome.CELLS_RAISED:
-        return f"{len(run.submission['cell_errors'])} cell(s) raised"
+        return f"{len(run.loaded.cell_errors)} cell(s) raised"
     if outcome is Outcome.GRADED:
         return f"{len(module.ignored)} file(s) left out" if module.ignored else ""
     return outcome.value
@@ -128,7 +128,7 @@ def grade_one(submission: Submission, out: Path, settings: Settings, expected: l
                   for t in expected]
     else:
         scores = score_run(expected, run, settings.rubric, settings.limits)
-    summary = outputs.notes(module.problem, module.ignored, run)
+    summary = outputs.summary_sentences(module.problem, module.ignored, run)
     outcome = outcome_of(module, run)
     context = {
         "submission": submission.name,

@@ -46,7 +46,7 @@ def write_atomic(path: Path, text: str) -> None:
     os.replace(temporary, path)
 
 
-def notes(module_problem, ignored, run) -> list[str]:
+def summary_sentences(module_problem, ignored, run) -> list[str]:
     """Sentences about the submission as a whole, for the student."""
     found = []
     if module_problem:
@@ -55,11 +55,11 @@ def notes(module_problem, ignored, run) -> list[str]:
         named = ", ".join(f"`{f}`" for f in ignored)
         found.append(f"Only the module was graded; these files were left out: {named}.")
     if run is not None:
-        error = run.submission.get("import_error")
+        error = run.loaded.import_error
         if error:
             found.append("Importing the submission failed, so every test failed:"
                          f"\n\n```\n{shortened(error, NOTE_CHARS)}\n```")
-        cells = run.submission.get("cell_errors", [])
+        cells = run.loaded.cell_errors
         for cell in cells[:CELLS_SHOWN]:
             found.append("A notebook cell raised (what it defines is missing; the other cells still count):"
                          f"\n\n```\n{shortened(cell, NOTE_CHARS)}\n```")

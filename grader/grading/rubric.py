@@ -93,6 +93,13 @@ def unknown_names(kind: str, names: list[str], known) -> str:
     return "; ".join(parts)
 
 
+def part_of(test_name: str, parts: dict[str, str]) -> str:
+    """The part a test checks (``parts``: ``part_titles``); a file missing from them falls back as the suite's own
+    ``points.part_title`` does (the suite ships to students without the grader, so it keeps its own copy)."""
+    file = test_name.partition("::")[0].rpartition("/")[2]
+    return parts.get(file, file.removeprefix("test_").removesuffix(".py"))
+
+
 def part_titles(rubric: Rubric, suite: Path = layout.SUITE) -> dict[str, str]:
     """Each test file's part of the assignment (``test_merge.py`` -> ``merge_lora``) in the rubric's order,
     named as the suite's own tests/assignment/points.py names them for students."""

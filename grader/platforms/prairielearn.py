@@ -26,9 +26,9 @@ import uuid
 from pathlib import Path
 
 from grader import layout
-from grader.analysis.item_analysis import part_of
 from grader.grading.outputs import shortened
 from grader.grading.result import GradeResult
+from grader.grading.rubric import part_of
 from grader.platforms import gradescope
 
 RESULTS = "prairielearn.json"  # next to the grader's own results.json; the entrypoint copies it to /grade/results

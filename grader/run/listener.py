@@ -9,7 +9,7 @@ import contextlib
 import json
 import os
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 
@@ -23,6 +23,16 @@ class TestReport:
     message: str = ""
     duration: float = 0.0
     subject_lost: bool = False  # the submission's process died, hung or broke the protocol during the test
+
+
+@dataclass
+class Loaded:
+    """What importing the submission gave, as the judge heard it from its first subject."""
+
+    import_error: str = ""
+    cell_errors: list[str] = field(default_factory=list)  # a notebook's cells that raised
+    printed_on_import: int = 0  # characters
+    subjects: int = 0  # started during the run
 
 
 class ReportListener:
@@ -60,7 +70,8 @@ class ReportListener:
                                                         float(event.get("duration", 0.0)),
                                                         bool(event.get("subject_lost", False)))
         elif kind == "submission":
-            run.submission = event
+            run.loaded = Loaded(str(event.get("import_error") or ""), [str(c) for c in event.get("cell_errors") or []],
+                                int(event.get("printed_on_import") or 0), int(event.get("subjects") or 0))
 
     def finish(self) -> None:
         """Once the child is gone: unblock a reader still waiting for a writer, then wait briefly."""
