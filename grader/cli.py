@@ -119,16 +119,15 @@ def cmd_grade(args) -> int:
     except (SubmissionError, RubricError) as error:
         raise UsageError(str(error)) from None
     device = resolve_device(args.device)
-    layers = doctor.probe(device)
-    containment = check_isolation(args.isolation, layers)
     given = cuda_gpus() if device == "cuda" else []
     jobs = args.jobs or gpus.default_jobs(device, given)
+    memory = memory_per_submission(args.memory, max(min(jobs, len(submissions)), 1))
+    layers = doctor.probe(device)
+    containment = check_isolation(args.isolation, layers)
     settings = batch.Settings(
         device=device, jobs=jobs, gpus=given, rubric=rubric, hidden=args.hidden, force=args.force, seed=args.seed,
         limits=Limits(test_timeout=args.test_timeout, timeout=args.timeout, cpu_seconds=args.cpu_time,
-                      memory_mb=memory_per_submission(args.memory, max(min(jobs, len(submissions)), 1)),
-                      disk_mb=args.disk,
-                      disk_files=args.disk_files))
+                      memory_mb=memory, disk_mb=args.disk, disk_files=args.disk_files))
     tmpfs = any(layer.name == "disk" and layer.applied and layer.held for layer in layers)
     if short := disk.room_problems(args.out, Path(tempfile.gettempdir()), len(submissions), jobs,
                                    0 if tmpfs else args.disk):

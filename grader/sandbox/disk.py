@@ -70,10 +70,12 @@ def cap_home(home: str, megabytes: int, files: int) -> str:
 
 @dataclass
 class Usage:
-    """What a run's home holds: megabytes allocated and files (inodes, the home's own included)."""
+    """What a run's home holds: megabytes allocated and files (inodes, the home's own included), and whether a
+    tmpfs of the run's own holds it (the kernel refuses what is past its cap) or a walk measured it."""
 
     megabytes: float = 0.0
     files: int = 0
+    kernel: bool = False
 
     @classmethod
     def of(cls, home: str, pids: list[int]) -> "Usage":
@@ -89,7 +91,7 @@ class Usage:
                 if os.stat(seen).st_dev != own:
                     counts = os.statvfs(seen)
                     return cls((counts.f_blocks - counts.f_bfree) * counts.f_frsize / 2**20,
-                               counts.f_files - counts.f_ffree)
+                               counts.f_files - counts.f_ffree, kernel=True)
         return cls.walked(home)
 
     @classmethod
@@ -109,11 +111,11 @@ class Usage:
         return cls(blocks * 512 / 2**20, len(seen) + 1)
 
     def over(self, megabytes: int, files: int) -> str:
-        """The option whose cap this usage has reached ('' if none): a full tmpfs refuses the next write, so
-        reaching the cap already stops the run, whichever mechanism holds it."""
-        if self.megabytes >= megabytes - 0.5:
+        """The option whose cap stops the run now ('' if none): a full tmpfs (the kernel refuses the next write),
+        or, measured by a walk, a home past the cap."""
+        if self.megabytes > megabytes or (self.kernel and self.megabytes >= megabytes - 0.5):
             return f"--disk {megabytes} MB"
-        if self.files >= files:
+        if self.files > files or (self.kernel and self.files >= files):
             return f"--disk-files {files}"
         return ""
 

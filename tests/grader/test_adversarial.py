@@ -161,7 +161,7 @@ def test_a_disk_filler_is_stopped_at_its_cap_and_leaves_nothing(graded, name, li
     assert "escaped" not in outputs(result)
     # the kernel refused the write past the cap: the grader never saw more
     assert result["extra_data"][peak] <= (DISK_MB if name == "disk_filler" else DISK_FILES)
-    assert result["score"] == 0  # stopped at import: no test had run
+    assert result["score"] < 100  # stopped just after its import: what it earned by then at most
     assert [path for path in arena.root.rglob("lora-grader-*") if "lora-grader-filler" in path.name
             or "lora-grader-empty" in path.name] == []
 

@@ -66,8 +66,8 @@ def test_the_grader_reads_a_runs_tmpfs_through_its_processes(tmp_path):
     try:
         os.read(ready[0], 1)
         seen = disk.Usage.of(str(home), [os.getpid(), pid])  # the first has no tmpfs there: it is skipped
-        assert (seen.megabytes, seen.files) == (3.0, 2)
-        assert seen.over(3, 100) == "--disk 3 MB" and seen.over(16, 2) == "--disk-files 2"
+        assert (seen.megabytes, seen.files, seen.kernel) == (3.0, 2, True)
+        assert seen.over(3, 100) == "--disk 3 MB" and seen.over(16, 2) == "--disk-files 2"  # full: refusing
         assert seen.over(16, 100) == ""
         assert disk.Usage.of(str(home), [os.getpid()]) == disk.Usage(0.0, 1)  # the walk of the empty folder
     finally:
@@ -88,6 +88,8 @@ def test_the_walk_counts_blocks_each_inode_once_and_follows_no_link(tmp_path):
     seen = disk.Usage.walked(str(home))
     assert 2.0 <= seen.megabytes < 2.2
     assert seen.files == 5  # home, sub, two (once), link, sparse
+    # a walk stops a run past the cap, not at it: nothing refused the writes up to it
+    assert seen.over(3, 5) == "" and seen.over(2, 5) == "--disk 2 MB" and seen.over(16, 4) == "--disk-files 4"
 
 
 Free = namedtuple("Free", "total used free")
