@@ -31,6 +31,7 @@ from grader.grading.result import RESULTS, GradeResult, ResultError
 from grader.grading.rubric import Rubric
 from grader.grading.scoring import TestScore, score_run
 from grader.grading.submissions import Submission, take_module
+from grader.run.listener import CollectedTest
 from grader.run.testrun import Limits, Run, prepare_workspace, run_pytest
 from grader.run.worker_client import Worker, WorkerError
 from grader.sandbox.processes import become_subreaper, kill_children
@@ -60,7 +61,7 @@ def package_version(name: str) -> str:
         return "unknown"
 
 
-def expected_tests(settings: Settings, worker: Worker) -> list[dict]:
+def expected_tests(settings: Settings, worker: Worker) -> list[CollectedTest]:
     """The tests every submission is graded on, collected once from the grader's own copy of the suite
     (without the CUDA tests on the CPU, nor the peft tests where peft is missing: nobody could pass them)."""
     with tempfile.TemporaryDirectory(prefix="lora-grader-collect-") as folder:
@@ -108,7 +109,7 @@ class Interrupted(Exception):
     """The batch was interrupted while this submission was being graded: it gets no result."""
 
 
-def grade_one(submission: Submission, out: Path, settings: Settings, expected: list[dict], worker: Worker,
+def grade_one(submission: Submission, out: Path, settings: Settings, expected: list[CollectedTest], worker: Worker,
               fingerprint: dict, stopping: threading.Event) -> GradeResult:
     """Grade one submission and write its results.json and feedback.md; returns its result.
     Nothing is written when ``stopping`` is set by then: an interrupted run is not the student's doing."""

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from grader.grading.outcome import Stop
 from grader.grading.rubric import Rubric
+from grader.run.listener import CollectedTest
 from grader.run.testrun import Limits, Run
 
 
@@ -59,7 +60,7 @@ def missing_reason(test_id: str, run: Run, limits: Limits) -> str:
     return "not run: the test process had ended before this test (os._exit(), pytest.exit() or a crash)"
 
 
-def score_run(expected: list[dict], run: Run, rubric: Rubric, limits: Limits) -> list[TestScore]:
+def score_run(expected: list[CollectedTest], run: Run, rubric: Rubric, limits: Limits) -> list[TestScore]:
     """One score per expected test. A test skipped at run time earns nothing: only the submission's
     code could have skipped it (the CUDA tests are not expected on the CPU)."""
     shares = rubric.max_scores([test["id"] for test in expected])

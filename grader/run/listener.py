@@ -11,6 +11,7 @@ import os
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypedDict
 
 
 @dataclass
@@ -23,6 +24,15 @@ class TestReport:
     message: str = ""
     duration: float = 0.0
     subject_lost: bool = False  # the submission's process died, hung or broke the protocol during the test
+
+
+class CollectedTest(TypedDict):
+    """A test the judge collected (``child_plugin.py``'s ``collected`` event), as the grader keeps it."""
+
+    id: str  # pytest's node id: tests/assignment/test_merge.py::test_x[bert-tiny]
+    hidden: bool
+    cuda: bool  # graded only on a GPU
+    peft: bool  # needs peft installed
 
 
 @dataclass
@@ -60,7 +70,9 @@ class ReportListener:
         if kind == "contained" and run.containment is None:
             run.containment = {str(k): str(v) for k, v in dict(event.get("layers", {})).items()}
         elif kind == "collected" and not run.collected:
-            run.collected = event.get("tests", [])
+            run.collected = [CollectedTest(id=str(test["id"]), hidden=bool(test.get("hidden")),
+                                           cuda=bool(test.get("cuda")), peft=bool(test.get("peft")))
+                             for test in event.get("tests") or [] if isinstance(test, dict) and "id" in test]
         elif kind == "start":
             run.started.append(event["test"])
         elif kind == "result":

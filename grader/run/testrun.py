@@ -33,7 +33,7 @@ from pathlib import Path
 
 from grader import layout
 from grader.grading.outcome import Stop
-from grader.run.listener import Loaded, ReportListener, TestReport
+from grader.run.listener import CollectedTest, Loaded, ReportListener, TestReport
 from grader.run.run_request import Answer, DiskCap, RunRequest, SubjectPlace
 from grader.run.worker_client import Worker, WorkerError
 from grader.sandbox import disk, processes
@@ -67,7 +67,7 @@ class Run:
 
     reports: dict[str, TestReport] = field(default_factory=dict)
     started: list[str] = field(default_factory=list)  # test ids, in the order they started
-    collected: list[dict] = field(default_factory=list)
+    collected: list[CollectedTest] = field(default_factory=list)
     loaded: Loaded = field(default_factory=Loaded)  # what importing the submission gave
     containment: dict[str, str] | None = None  # each layer's state, as the test process applied it
     tree_limits: str = ""  # how the whole tree was limited: "cgroup" or "polled"
