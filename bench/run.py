@@ -152,6 +152,14 @@ def containment_overhead(size: int, rounds: int) -> dict:
     return {**found, "contained_over_uncontained": medians["contained"] / medians["uncontained"]}
 
 
+def disk_overhead(size: int, rounds: int) -> dict:
+    """The tmpfs disk cap against none (the grader's watch still walks the home then)."""
+    uncapped = {**OFFLINE, "LORA_GRADER_DISABLE_LAYERS": "disk"}
+    found = alternating(size, rounds, {"capped": OFFLINE, "uncapped": uncapped}, "--no-report")
+    medians = found["median_per_submission_s"]
+    return {**found, "capped_over_uncapped": medians["capped"] / medians["uncapped"]}
+
+
 def load_reference():
     spec = importlib.util.spec_from_file_location("lora_bert_reference", ROOT / "reference" / "lora_bert.py")
     module = importlib.util.module_from_spec(spec)
@@ -302,7 +310,9 @@ def table(results: dict) -> str:
                                         ("in_process", "suite in the submission's process (before)")),
          "split_over_in_process", "apart / in process"),
         ("containment", "containment", (("contained", "every layer"), ("uncontained", "no layer")),
-         "contained_over_uncontained", "contained / uncontained"))
+         "contained_over_uncontained", "contained / uncontained"),
+        ("disk", "disk cap", (("capped", "a tmpfs of --disk MB per run"), ("uncapped", "no tmpfs (the watch alone)")),
+         "capped_over_uncapped", "capped / uncapped"))
     for key, title, variants, ratio, ratio_name in comparisons:
         found = results.get(key)
         if found:
@@ -341,6 +351,7 @@ def main() -> None:
         results["grading"] = grading(size, runs)
         results["split"] = split_overhead(size // 2, 3)
         results["containment"] = containment_overhead(size // 2, 3)
+        results["disk"] = disk_overhead(size // 2, 3)
     if not args.skip_training:
         torch.set_num_threads(os.cpu_count() or 1)
         results["training"] = [training_steps("cpu", rounds)]
