@@ -19,7 +19,8 @@ CPU_INDEX := https://download.pytorch.org/whl/cpu
 # Fast: no grading batch, no fresh interpreter per submission.
 CHECK_TESTS := tests/assignment tests/mutants/test_clauses.py tests/project/test_template.py \
 	tests/project/test_assets.py tests/grader/test_scoring.py tests/grader/test_names.py tests/grader/test_gpus.py \
-	tests/grader/test_gradebook.py tests/grader/test_protocol.py
+	tests/grader/test_gradebook.py tests/grader/test_protocol.py tests/grader/test_disk.py tests/grader/test_outcome.py \
+	tests/grader/test_container_limits.py
 
 .PHONY: grade test check clean
 
