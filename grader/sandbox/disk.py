@@ -19,7 +19,8 @@ the run's processes the grader reads the tmpfs's own counts (``statvfs``); where
 mounted (no namespace allowed, or the layer switched off in a test), it walks the home
 folder (allocated blocks, each inode once, links not followed) and the run is stopped once
 past the cap. What that weaker mechanism lets through: whatever is written between two
-polls (0.1 s), and files deleted while still open, which no walk sees.
+polls (0.1 s), files deleted while still open, which no walk sees, and, for a grader that
+is not root, what lies in a folder the submission made unreadable.
 """
 
 import contextlib
