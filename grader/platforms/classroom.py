@@ -36,6 +36,7 @@ import math
 import re
 
 from grader.grading.outcome import Outcome
+from grader.grading.outputs import shortened
 from grader.grading.result import GradeResult
 from grader.grading.rubric import Rubric
 from grader.grading.scoring import TestScore
@@ -91,7 +92,7 @@ def fitted(document: dict) -> dict:
     while len(encode(document)) > MAX_ENCODED and limit > 40:
         for test in document["tests"]:
             if len(test["message"]) > limit:
-                test["message"] = test["message"][:limit] + "\n[... shortened to fit GitHub's limits]"
+                test["message"] = shortened(test["message"], limit)
         limit //= 2
     return document
 
@@ -100,7 +101,7 @@ def message(test: TestScore) -> str:
     """What the log prints under "Error:" for a failed test: its name, then why, or that it is hidden."""
     if test.status == "passed":
         return ""
-    return f"❌ {test.name}\n{HIDDEN_MESSAGE if test.hidden else test.output[:MESSAGE_CHARS]}"
+    return f"❌ {test.name}\n{HIDDEN_MESSAGE if test.hidden else shortened(test.output, MESSAGE_CHARS)}"
 
 
 def runners(result: GradeResult, rubric: Rubric) -> dict[str, dict]:

@@ -220,3 +220,10 @@ def test_long_messages_are_shortened_to_fit():
     assert len(f"LORA_LAYER_RESULTS={classroom.encode(fitted)}".encode()) < MAX_ARG_STRLEN
     assert all(test["message"].startswith("xxxx") for test in fitted["tests"])
 
+
+def test_shortened_messages_keep_the_name_and_the_error_at_the_end():
+    document = {"version": 1, "status": "fail", "max_score": 10, "tests": [
+        {"name": f"t{i}", "status": "error", "score": 0, "message": f"❌ t{i}\n" + "x" * 100_000 + "ValueError: why"}
+        for i in range(20)]}
+    for test in classroom.fitted(document)["tests"]:
+        assert test["message"].startswith(f"❌ {test['name']}\n") and test["message"].endswith("ValueError: why")
