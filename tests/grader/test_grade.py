@@ -58,6 +58,26 @@ def resumed(submissions, tmp_path_factory):
     return out, first, table
 
 
+@pytest.fixture(scope="module")
+def sharded(submissions, tmp_path_factory) -> tuple[Path, Path, str]:
+    """The class graded afresh in two shards, the first as task 3 of a Slurm array ``--array=3-4`` (the README's
+    script, with Slurm's variables set by hand), the second given as ``--shard 2/2``: their grades.csv files and the
+    first's stderr. One fresh grading of the class, for the tests of sharding and of determinism alike."""
+    root = tmp_path_factory.mktemp("sharded")
+    env = {**os.environ, "SLURM_ARRAY_TASK_ID": "3", "SLURM_ARRAY_TASK_COUNT": "2", "SLURM_ARRAY_TASK_MIN": "3"}
+    task = subprocess.run([sys.executable, "-m", "grader", "grade", str(submissions), "--out", str(root / "task3"),
+                           "--shard", "auto", "--quiet"], cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=600)
+    assert task.returncode == 0, task.stderr
+    grade(submissions, "--out", root / "shard2", "--shard", "2/2")
+    return root / "task3" / "grades.csv", root / "shard2" / "grades.csv", task.stderr
+
+
+def merged(tmp_path: Path, *shards: Path) -> str:
+    assert cli.main(["merge", str(tmp_path / "merged.csv"), *map(str, shards)]) == 0
+    return (tmp_path / "merged.csv").read_text()
+
+
 def test_scores(resumed):
     out, _, table = resumed
     assert {name: results(out, name)["score"] for name in ("alice", "bob", "carol", "dave")} == {
@@ -89,12 +109,10 @@ def test_feedback_explains_failures_and_files_left_out(resumed):
     assert "`carol/notes.txt`" in (out / "carol" / "feedback.md").read_text()
 
 
-def test_a_resumed_batch_skips_what_is_graded_and_matches_a_fresh_one(resumed, submissions, tmp_path):
+def test_a_resumed_batch_skips_what_is_graded_and_matches_a_fresh_one(resumed, sharded, tmp_path):
     out, first, _ = resumed
     assert {name: (out / name / "results.json").stat().st_mtime_ns for name in first} == first
-    fresh = tmp_path / "fresh"
-    grade(submissions, "--out", fresh, "--force")
-    assert (fresh / "grades.csv").read_text() == (out / "grades.csv").read_text()  # and so deterministic
+    assert merged(tmp_path, *sharded[:2]) == (out / "grades.csv").read_text()  # and so deterministic
 
 
 def test_grades_csv_has_a_row_per_submission_and_a_column_per_test(resumed):
@@ -113,31 +131,21 @@ def test_public_only_leaves_the_hidden_tests_out(submissions, tmp_path):
     assert not [t for t in document["tests"] if t["visibility"] != "visible"]
 
 
-def test_shards_merge_into_the_whole(resumed, submissions, tmp_path):
-    for k in (1, 2):
-        grade(submissions, "--out", tmp_path / f"shard{k}", "--shard", f"{k}/2")
-    merged = tmp_path / "merged.csv"
-    run = subprocess.run([sys.executable, "-m", "grader", "merge", str(merged),
-                          str(tmp_path / "shard1" / "grades.csv"), str(tmp_path / "shard2" / "grades.csv")],
-                         cwd=ROOT, capture_output=True, text=True)
+def test_shards_merge_into_the_whole(resumed, sharded, tmp_path):
+    first, second, _ = sharded
+    assert len(read_csv(first)) == 2 and len(read_csv(second)) == 2
+    run = subprocess.run([sys.executable, "-m", "grader", "merge", str(tmp_path / "merged.csv"), str(first),
+                          str(second)], cwd=ROOT, capture_output=True, text=True)
     assert run.returncode == 0, run.stderr
-    assert merged.read_text() == (resumed[0] / "grades.csv").read_text()
+    assert (tmp_path / "merged.csv").read_text() == (resumed[0] / "grades.csv").read_text()
 
 
-def test_slurm_array_shards_merge_into_the_whole(resumed, submissions, tmp_path):
-    """Two tasks of `sbatch --array=3-4` (the README's script), run here with Slurm's variables set by hand."""
-    for task in (3, 4):
-        env = {**os.environ, "SLURM_ARRAY_TASK_ID": str(task), "SLURM_ARRAY_TASK_COUNT": "2",
-               "SLURM_ARRAY_TASK_MIN": "3"}
-        run = subprocess.run([sys.executable, "-m", "grader", "grade", str(submissions), "--out",
-                              str(tmp_path / f"task{task}"), "--shard", "auto", "--quiet"],
-                             cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
-        assert run.returncode == 0, run.stderr
-        assert f"shard {task - 2}/2, from the Slurm array task {task} of 2" in run.stderr
-    merged = tmp_path / "merged.csv"
-    assert cli.main(["merge", str(merged), str(tmp_path / "task3" / "grades.csv"),
-                     str(tmp_path / "task4" / "grades.csv")]) == 0
-    assert merged.read_text() == (resumed[0] / "grades.csv").read_text()
+def test_a_slurm_array_task_grades_its_own_shard(sharded):
+    """Task 3 of ``--array=3-4`` is shard 1 of 2: the other half of the class from ``--shard 2/2``."""
+    first, second, stderr = sharded
+    assert "shard 1/2, from the Slurm array task 3 of 2" in stderr
+    assert {row["name"] for row in read_csv(first)} == {"alice", "carol"}
+    assert {row["name"] for row in read_csv(second)} == {"bob", "dave"}
 
 
 @pytest.mark.parametrize("spec, env, message", [
