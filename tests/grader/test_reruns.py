@@ -19,12 +19,26 @@ def grade(folder: Path, out: Path, *options: str) -> str:
     return run.stdout
 
 
-@pytest.fixture
-def graded(tmp_path):
-    folder, out = tmp_path / "class", tmp_path / "out"
+@pytest.fixture(scope="module")
+def pristine(tmp_path_factory) -> tuple[Path, Path, Path]:
+    """lee graded once for the module; a copy of the class and its --out kept aside."""
+    root = tmp_path_factory.mktemp("reruns")
+    folder, out = root / "class", root / "out"
     folder.mkdir()
     shutil.copy(EXAMPLES / "scaling_alpha.py", folder / "lee.py")
     assert "1 graded, 0 regraded, 0 reused unchanged" in grade(folder, out)
+    shutil.copytree(root, root.with_name(root.name + "-kept"), copy_function=shutil.copy2)
+    return folder, out, root.with_name(root.name + "-kept")
+
+
+@pytest.fixture
+def graded(pristine) -> tuple[Path, Path]:
+    """The class and its --out as the first grading left them, at the paths it graded (a result records where its
+    submission came from, so a copy elsewhere would be graded from another file)."""
+    folder, out, kept = pristine
+    for path in (folder, out):
+        shutil.rmtree(path)
+        shutil.copytree(kept / path.name, path, copy_function=shutil.copy2)
     return folder, out
 
 
