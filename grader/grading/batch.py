@@ -33,7 +33,7 @@ from grader.grading.scoring import TestScore, score_run
 from grader.grading.submissions import Submission, take_module
 from grader.run.listener import CollectedTest
 from grader.run.testrun import Limits, Run, prepare_workspace, run_pytest
-from grader.run.worker_client import Worker, WorkerError
+from grader.run.worker_client import Worker, WorkerError, start_together
 from grader.sandbox.processes import become_subreaper, kill_children
 
 
@@ -247,7 +247,7 @@ def grade(submissions: list[Submission], out: Path, settings: Settings,
         try:
             with interrupts_stop(stopping, workers), ThreadPoolExecutor(max_workers=len(workers)) as pool:
                 try:
-                    list(pool.map(Worker.ensure_started, workers))  # all import torch at once
+                    start_together(workers)  # one import of torch for them all
                     expected = expected_tests(settings, workers[0])
                 except (WorkerError, GradingError):
                     if not stopping.is_set():

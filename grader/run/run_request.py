@@ -1,6 +1,6 @@
 """What crosses the pipe between the grader and a warm worker (``worker_client.py`` and ``warm_worker.py``): one
 JSON object per line, each message one of these types. The worker hands the request on to the judge and the zygote
-it forks.
+it forks. A brood of workers is told what to fork in a list of ``Hatchling``.
 """
 
 from typing import TypedDict
@@ -35,6 +35,15 @@ class RunRequest(TypedDict):
     subject: SubjectPlace
     disk: DiskCap
     hide: str  # the checkout (with the reference): never on a contained process's path nor readable
+
+
+class Hatchling(TypedDict):
+    """One worker a brood forks (``warm_worker.brood``): given in the brood's environment, as a JSON list."""
+
+    commands: int  # the descriptor of the pipe the grader writes RunRequests to: the worker's standard input
+    answers: int  # the descriptor of the pipe the worker answers on: its standard output
+    home: str
+    env: dict[str, str]  # the worker's whole environment (``worker_client.worker_environment``)
 
 
 class Ready(TypedDict):

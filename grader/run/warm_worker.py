@@ -29,11 +29,12 @@ import tempfile
 import traceback
 
 from grader.run import zygote
-from grader.run.run_request import RunRequest
+from grader.run.run_request import Hatchling, RunRequest
 from grader.sandbox.containment import contain
 from grader.sandbox.processes import become_subreaper, die_with_parent, kill_children
 
 ZYGOTE_VARIABLE = "LORA_GRADER_ZYGOTE_FD"  # tests/assignment/judge.py takes it out of the environment
+BROOD_VARIABLE = "LORA_GRADER_BROOD"  # the workers a brood forks (``brood``), set by worker_client.start_together
 
 # What every test process imports: notebooks, pytest and its timeout plugin, the BERT and
 # DistilBERT models and tokenizers the suite loads.
@@ -129,13 +130,56 @@ def serve(commands, answers) -> None:
 
 
 def main() -> None:
-    become_subreaper()
+    """A worker of its own: import, say ready, serve. With ``BROOD_VARIABLE`` set, a brood instead (``brood``)."""
+    if BROOD_VARIABLE in os.environ:
+        brood(json.loads(os.environ.pop(BROOD_VARIABLE)))
     answers = os.fdopen(os.dup(1), "w")  # the protocol keeps the real stdout; prints go to stderr
     os.dup2(2, 1)
     warm_up()
+    become_worker(answers, sys.stdin)
+
+
+def become_worker(answers, commands) -> None:
+    become_subreaper()
     answers.write(json.dumps({"ready": True}) + "\n")
     answers.flush()
-    serve(sys.stdin, answers)
+    serve(commands, answers)
+
+
+def brood(workers: list[Hatchling]) -> None:
+    """Import once, fork one worker per entry of ``workers``, print their pids and exit. Never returns.
+
+    A batch of several jobs starts its workers this way (``worker_client.start_together``):
+    one import of torch and transformers instead of one per job, and the workers share its
+    pages until they write them. Each child takes its own session, the protocol pipes the
+    grader passed for it as its standard input and output, its own home and environment,
+    and closes every other descriptor; the brood's exit leaves the workers orphans, adopted
+    by the grader, which is a subreaper. What libraries read of the environment at import
+    time (``HF_HOME``) they read here, as the first worker's.
+    """
+    warm_up()
+    pids = []
+    for hatchling in workers:
+        pid = os.fork()
+        if pid == 0:
+            try:
+                os.setsid()
+                os.dup2(hatchling["commands"], 0)
+                os.dup2(hatchling["answers"], 1)
+                close_inherited_descriptors()
+                os.chdir(hatchling["home"])
+                os.environ.clear()
+                os.environ.update(hatchling["env"])
+                tempfile.tempdir = None
+                answers = os.fdopen(os.dup(1), "w")
+                os.dup2(2, 1)
+                become_worker(answers, os.fdopen(0, "r", closefd=False))
+            finally:
+                os._exit(0)
+        pids.append(pid)
+    sys.stdout.write(json.dumps(pids) + "\n")
+    sys.stdout.flush()
+    os._exit(0)
 
 
 if __name__ == "__main__":

@@ -19,9 +19,11 @@ from pathlib import Path
 from typing import ClassVar
 
 from grader import layout
-from grader.run.run_request import Answer, RunRequest
+from grader.run.run_request import Answer, Hatchling, RunRequest
+from grader.run.warm_worker import BROOD_VARIABLE
 
 START_SECONDS = 180
+LAUNCH = f"import sys; sys.path.insert(0, {str(layout.ROOT)!r}); from grader.run.warm_worker import main; main()"
 
 
 class WorkerError(RuntimeError):
@@ -54,6 +56,38 @@ def worker_environment(home: Path, gpu: str | None = None) -> dict[str, str]:
     return env
 
 
+class Adopted:
+    """A worker forked by a brood (``warm_worker.brood``): the grader's child once the brood has exited, the grader
+    being a subreaper, so it is polled, killed and reaped as a ``subprocess.Popen`` is."""
+
+    def __init__(self, pid: int, stdin, stdout):
+        self.pid, self.stdin, self.stdout = pid, stdin, stdout
+        self.returncode: int | None = None
+
+    def _reap(self, options: int) -> int | None:
+        if self.returncode is None:
+            try:
+                pid, status = os.waitpid(self.pid, options)
+            except ChildProcessError:  # not ours to reap: gone, as far as the grader can tell
+                pid, status = self.pid, 9
+            if pid:
+                self.returncode = os.waitstatus_to_exitcode(status)
+                self.stdin.close()
+                self.stdout.close()
+        return self.returncode
+
+    def poll(self) -> int | None:
+        return self._reap(os.WNOHANG)
+
+    def wait(self) -> int:
+        return self._reap(0)
+
+    def kill(self) -> None:
+        if self.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.pid, signal.SIGKILL)
+
+
 class Worker:
     """One ``grader.run.warm_worker`` process; started on first use, started afresh after it died."""
 
@@ -77,12 +111,8 @@ class Worker:
         if self.alive:
             return
         self.close()
-        launch = (f"import sys; sys.path.insert(0, {str(layout.ROOT)!r}); "
-                  "from grader.run.warm_worker import main; main()")
-        self.spawn([sys.executable, "-c", launch])
-        if self.receive(START_SECONDS) != {"ready": True}:
-            self.close()
-            raise WorkerError("a grading worker did not start: can it import torch, transformers and pytest?")
+        self.spawn([sys.executable, "-c", LAUNCH])
+        self.ready_or_close()
 
     @property
     def refused(self) -> bool:
@@ -102,6 +132,11 @@ class Worker:
             if self.refused:  # stopped from this thread while it started
                 self.close()
                 raise WorkerError("the batch is stopping: no worker starts")
+
+    def ready_or_close(self) -> None:
+        if self.receive(START_SECONDS) != {"ready": True}:
+            self.close()
+            raise WorkerError("a grading worker did not start: can it import torch, transformers and pytest?")
 
     def receive(self, timeout: float) -> Answer | None:
         """The worker's next message; None if none came within ``timeout``; ``{"gone": True}`` if it died.
@@ -149,3 +184,71 @@ class Worker:
         if self.home is not None:
             shutil.rmtree(self.home, ignore_errors=True)
             self.home = None
+
+
+def start_together(workers: list[Worker]) -> None:
+    """Start these workers with one import: a brood (``warm_worker.brood``) imports torch and transformers, forks
+    one worker per ``Worker`` on the pipes made here, and exits. One worker is started as it always is; a worker
+    that dies later is replaced by a fresh interpreter (``ensure_started``)."""
+    if len(workers) < 2:
+        for worker in workers:
+            worker.ensure_started()
+        return
+    hatchlings: list[Hatchling] = []
+    ours: list[tuple[int, int]] = []  # per worker: the ends the grader keeps (write requests, read answers)
+    theirs: list[int] = []
+    for worker in workers:
+        worker.close()
+        worker.pending, worker.home = b"", Path(tempfile.mkdtemp(prefix="lora-grader-worker-"))
+        commands, answers = os.pipe(), os.pipe()
+        ours.append((commands[1], answers[0]))
+        theirs += [commands[0], answers[1]]
+        hatchlings.append({"commands": commands[0], "answers": answers[1], "home": str(worker.home),
+                           "env": worker_environment(worker.home, worker.gpu)})
+    first = workers[0]
+    try:
+        with Worker.spawning:
+            if first.refused:
+                for fd in (fd for pair in ours for fd in pair):
+                    os.close(fd)
+                raise WorkerError("the batch is stopping: no worker starts")
+            brood = subprocess.Popen([sys.executable, "-c", LAUNCH], cwd=first.home, pass_fds=theirs,
+                                     env={**hatchlings[0]["env"], BROOD_VARIABLE: json.dumps(hatchlings)},
+                                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, start_new_session=True)
+            for worker in workers:  # until they are forked, a stop kills the brood (``batch.interrupts_stop``)
+                worker.process = brood
+            Worker.pids.add(brood.pid)
+    finally:
+        for fd in theirs:
+            os.close(fd)
+    try:
+        line, _ = brood.communicate(timeout=START_SECONDS)
+        pids = json.loads(line) if brood.returncode == 0 else None
+    except (subprocess.TimeoutExpired, json.JSONDecodeError):
+        pids = None
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(brood.pid, signal.SIGKILL)
+        brood.wait()
+        Worker.pids.discard(brood.pid)
+    with Worker.spawning:
+        for worker, (commands, answers), pid in zip(workers, ours, pids or [None] * len(workers), strict=True):
+            worker.process = None
+            if pid is None or worker.refused:
+                os.close(commands)
+                os.close(answers)
+                if pid is not None:  # reaped with the batch's other orphans
+                    with contextlib.suppress(ProcessLookupError):
+                        os.kill(pid, signal.SIGKILL)
+                continue
+            # the worker's pipes, for its whole life: Adopted closes them once it is reaped
+            worker.process = Adopted(pid, os.fdopen(commands, "wb", buffering=0),
+                                     os.fdopen(answers, "rb", buffering=0))
+            Worker.pids.add(pid)
+    if any(worker.process is None for worker in workers):
+        for worker in workers:
+            worker.close()
+        raise WorkerError("the batch is stopping: no worker starts" if first.refused
+                          else "grading workers did not start: can they import torch, transformers and pytest?")
+    for worker in workers:
+        worker.ready_or_close()

@@ -2,6 +2,7 @@
 all in a temporary folder whose path holds the attacks' canary, so an escape harms nothing real."""
 
 import contextlib
+import fcntl
 import hashlib
 import importlib.util
 import json
@@ -10,6 +11,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 from pathlib import Path
 
@@ -27,9 +29,17 @@ SECRET = "the answer to question 3 is 42"
 
 
 class Listeners:
-    """A TCP listener and a UDP socket on the attacks' ports of 127.0.0.1, and a unix socket: what they got."""
+    """A TCP listener and a UDP socket on the attacks' ports of 127.0.0.1, and a unix socket: what they got.
+
+    One set at a time on this machine: the attacks send to every port of their range and to one socket path, so a
+    test that lets them through (a layer switched off) would reach another test's listeners, were both running at
+    once on two pytest-xdist workers. ``LOCK`` is held from the first bind to ``close``."""
+
+    LOCK = Path(tempfile.gettempdir()) / "lora-grader-canary-listeners.lock"
 
     def __init__(self):
+        self.lock = open(self.LOCK, "a")  # noqa: SIM115  (held until close)
+        fcntl.flock(self.lock, fcntl.LOCK_EX)
         self.received: list[bytes] = []
         self.tcp = self._bind(socket.SOCK_STREAM)
         self.udp = self._bind(socket.SOCK_DGRAM)
@@ -86,6 +96,7 @@ class Listeners:
             sock.close()
         with contextlib.suppress(FileNotFoundError):
             os.unlink(attacks.UNIX_SOCKET)
+        self.lock.close()  # and with it the lock
         return self.received
 
 

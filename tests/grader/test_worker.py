@@ -1,7 +1,11 @@
 """The grader's side of the worker protocol."""
 
+import json
+import os
+import subprocess
 import sys
 
+from grader.layout import ROOT
 from grader.run.worker_client import Worker
 
 
@@ -31,3 +35,33 @@ def test_a_dead_worker_says_so():
         assert worker.receive(10) == {"gone": True}
     finally:
         worker.close()
+
+
+def test_workers_started_together_import_once_and_are_the_graders_own():
+    """A batch's workers come from one import (``start_together``): each was forked ready, having spent next to
+    no CPU time of its own (a worker that imported torch itself has spent seconds), is the grader's child, answers,
+    and is reaped by ``close``. Run in a process of its own: it must be a subreaper, as the grader is."""
+    script = """
+import json, os, psutil
+from grader.run.worker_client import Worker, start_together
+from grader.sandbox.processes import become_subreaper
+become_subreaper()
+workers = [Worker(), Worker()]
+start_together(workers)
+processes = [psutil.Process(worker.process.pid) for worker in workers]
+facts = {"cpu": [sum(p.cpu_times()[:2]) for p in processes], "parents": [p.ppid() for p in processes],
+         "alive": [worker.alive for worker in workers]}
+for worker in workers:
+    worker.close()
+facts["left"] = [p.pid for p in processes if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+facts["children"] = [child.pid for child in psutil.Process().children()]
+print(json.dumps(facts | {"me": os.getpid()}))
+"""
+    run = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=300,
+                         env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    assert run.returncode == 0, run.stderr
+    facts = json.loads(run.stdout)
+    assert facts["alive"] == [True, True]
+    assert facts["parents"] == [facts["me"]] * 2
+    assert max(facts["cpu"]) < 0.5, facts["cpu"]  # forked after the import, not importing
+    assert facts["left"] == [] and facts["children"] == []
