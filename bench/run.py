@@ -16,6 +16,8 @@ Measured, each as the median of several runs:
 - the grader on a batch of submissions with ``--jobs 2``, per submission, against the
   same submissions graded naively (a fresh ``python -m pytest`` each, one after the
   other), and the peak memory of a grading worker with its test process;
+- starting a batch's two workers from one import (a brood) and each with its own, alternating:
+  seconds until both are ready and the CPU seconds they took;
 - one LoRA training step (BERT-base-sized configuration, random weights, LoRA r=8 on
   query and value, batch 8, sequence 128, fp32, AdamW) of the reference against peft's
   LoRA and against full fine-tuning, the contenders' steps alternating; merged-model
@@ -158,6 +160,40 @@ def disk_overhead(size: int, rounds: int) -> dict:
     found = alternating(size, rounds, {"capped": OFFLINE, "uncapped": uncapped}, "--no-report")
     medians = found["median_per_submission_s"]
     return {**found, "capped_over_uncapped": medians["capped"] / medians["uncapped"]}
+
+
+def worker_start(jobs: int, rounds: int) -> dict:
+    """Starting a batch's ``jobs`` workers: all from one import (a brood, ``start_together``) against each importing
+    on its own (as before, all at once), alternating: seconds until all are ready, and their CPU seconds."""
+    import resource
+    from concurrent.futures import ThreadPoolExecutor
+
+    from grader.run.worker_client import Worker, start_together
+    from grader.sandbox.processes import become_subreaper
+
+    become_subreaper()  # as the grader is: the brood's workers are adopted, then reaped here
+
+    def separately(workers):
+        with ThreadPoolExecutor(len(workers)) as pool:
+            list(pool.map(Worker.ensure_started, workers))
+
+    found = {"together": [], "separately": []}
+    for _ in range(rounds):
+        for label, start in (("together", start_together), ("separately", separately)):
+            workers = [Worker() for _ in range(jobs)]
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
+            started = time.perf_counter()
+            start(workers)
+            seconds = time.perf_counter() - started
+            for worker in workers:
+                worker.close()
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+            found[label].append({"wall_s": seconds, "cpu_s": cpu})
+    medians = {label: {key: statistics.median(run[key] for run in runs) for key in ("wall_s", "cpu_s")}
+               for label, runs in found.items()}
+    return {"jobs": jobs, "rounds": rounds, "median": medians, "runs": found,
+            "cpu_together_over_separately": medians["together"]["cpu_s"] / medians["separately"]["cpu_s"]}
 
 
 def load_reference():
@@ -320,6 +356,14 @@ def table(results: dict) -> str:
             lines += ["", f"{title}, batch of {found['batch_size']}, --jobs 2   seconds per submission (median)"]
             lines += [f"  {name:<50}{medians[label]:7.2f}" for label, name in variants]
             lines.append(f"  {ratio_name:<50}{found[ratio]:7.3f}")
+    start = results.get("worker_start")
+    if start:
+        medians = start["median"]
+        lines += ["", f"starting {start['jobs']} workers (median of {start['rounds']})   wall s   CPU s"]
+        lines += [f"  {name:<44}{medians[label]['wall_s']:7.2f}{medians[label]['cpu_s']:8.2f}"
+                  for label, name in (("together", "one import, forked (a brood)"),
+                                      ("separately", "an import each, at once (before)"))]
+        lines.append(f"  {'CPU together / separately':<52}{start['cpu_together_over_separately']:7.3f}")
     for run in results.get("training", []):
         lines += ["", f"BERT-base step, batch 8 x 128, fp32, on {run['device']}   median s   trainable"]
         for name in ("reference LoRA", "peft LoRA", "full fine-tuning"):
@@ -352,6 +396,7 @@ def main() -> None:
         results["split"] = split_overhead(size // 2, 3)
         results["containment"] = containment_overhead(size // 2, 3)
         results["disk"] = disk_overhead(size // 2, 3)
+        results["worker_start"] = worker_start(2, 5)
     if not args.skip_training:
         torch.set_num_threads(os.cpu_count() or 1)
         results["training"] = [training_steps("cpu", rounds)]
