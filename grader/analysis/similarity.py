@@ -15,7 +15,13 @@ machine.
 Every pair is first screened by the share of fingerprints it has in common (set
 intersections: a class of 2,000 is 2 million pairs); copydetect's token-level
 comparison then runs on the pairs that pass, most alike first.
+
+copydetect is imported in the functions that use it: importing it imports matplotlib.pyplot
+(a quarter of a second), which every ``lora-grader`` command would pay otherwise, the class
+report and the command line naming this module's files.
 """
+
+from __future__ import annotations
 
 import io
 import itertools
@@ -24,21 +30,21 @@ import tempfile
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import nbformat
 import numpy as np
-from copydetect import CodeFingerprint, compare_files
-from copydetect.defaults import GUARANTEE_THRESHOLD, NOISE_THRESHOLD
-from copydetect.utils import highlight_overlap
 
 from grader import layout
 from grader.analysis import pages
 from grader.grading.outputs import csv_text, write_atomic
 from grader.grading.submissions import Submission, take_module
 
+if TYPE_CHECKING:
+    from copydetect import CodeFingerprint
+
 HTML = "similarity.html"
 CSV = "similarity.csv"
-WINDOW = GUARANTEE_THRESHOLD - NOISE_THRESHOLD + 1  # copydetect's own: a match this long is always found
 SCREEN = 0.2  # a pair with less than this share of fingerprints in common is not compared token by token
 COMPARED = 500  # at most this many pairs, most alike first, are compared token by token
 SHOWN = 20  # pairs shown side by side on the page
@@ -81,6 +87,9 @@ def code_in(path: Path) -> str:
 
 def template_hashes(template: Path = layout.TEMPLATE_DIR) -> np.ndarray:
     """Every fingerprint of the template's module and notebook (a window of 1 keeps them all)."""
+    from copydetect import CodeFingerprint
+    from copydetect.defaults import NOISE_THRESHOLD
+
     hashes = set()
     for path in sorted(template.glob("lora_bert.*")):
         hashes |= CodeFingerprint("lora_bert.py", NOISE_THRESHOLD, 1, fp=io.StringIO(code_in(path))).hashes
@@ -88,7 +97,11 @@ def template_hashes(template: Path = layout.TEMPLATE_DIR) -> np.ndarray:
 
 
 def fingerprint(name: str, code: str, boilerplate: np.ndarray) -> CodeFingerprint:
-    return CodeFingerprint(f"{name}.py", NOISE_THRESHOLD, WINDOW, boilerplate=boilerplate, fp=io.StringIO(code))
+    from copydetect import CodeFingerprint
+    from copydetect.defaults import GUARANTEE_THRESHOLD, NOISE_THRESHOLD
+
+    window = GUARANTEE_THRESHOLD - NOISE_THRESHOLD + 1  # copydetect's own: a match this long is always found
+    return CodeFingerprint(f"{name}.py", NOISE_THRESHOLD, window, boilerplate=boilerplate, fp=io.StringIO(code))
 
 
 def fingerprints(codes: dict[str, str], boilerplate: np.ndarray) -> dict[str, CodeFingerprint]:
@@ -137,6 +150,8 @@ def screen_rows(sets: list[frozenset], rows: range) -> list[tuple[float, int, in
 
 def compare(prints: dict[str, CodeFingerprint]) -> list[Pair]:
     """The pairs with code in common beyond the template, most alike first."""
+    from copydetect import compare_files
+
     pairs = []
     for _, first, second in screened(prints):
         tokens, shares, regions = compare_files(prints[first], prints[second])
@@ -148,6 +163,8 @@ def compare(prints: dict[str, CodeFingerprint]) -> list[Pair]:
 
 def side_by_side(pair: Pair, codes: dict[str, str]) -> tuple[str, str]:
     """Both files as HTML with the matching regions marked, long stretches between them cut."""
+    from copydetect.utils import highlight_overlap
+
     shown = []
     for name, regions in ((pair.first, pair.regions[0]), (pair.second, pair.regions[1])):
         marked, _ = highlight_overlap(codes[name], regions, "<mark>", "</mark>", truncate=CONTEXT_LINES,
