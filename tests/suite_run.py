@@ -47,3 +47,14 @@ def run_suite(submission: Path | None, *, cwd: Path = ROOT, args: tuple[str, ...
             else:
                 result.outcomes[test] = "skipped" if case.find("skipped") is not None else "passed"
         return result
+
+
+def collected(args: tuple[str, ...], *, cwd: Path = ROOT) -> set[str]:
+    """The test ids ``python -m pytest --collect-only ARGS`` collects in ``cwd``: what a run would run, without
+    running it."""
+    run = subprocess.run([sys.executable, "-m", "pytest", *args, "--collect-only", "-q", "-p", "no:cacheprovider"],
+                         cwd=cwd, capture_output=True, text=True, timeout=300,
+                         env={**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"})
+    if run.returncode != 0:
+        raise RuntimeError(f"pytest could not collect:\n{run.stdout}\n{run.stderr}")
+    return {line for line in run.stdout.splitlines() if "::" in line}

@@ -21,7 +21,7 @@ from grader.grading.rubric import Rubric
 from grader.platforms import classroom
 
 from ..mutants.mutants import BROKEN
-from ..suite_run import run_suite
+from ..suite_run import collected, run_suite
 
 HIDDEN_SOURCE = '''import pytest
 
@@ -66,11 +66,11 @@ def bundle(tmp_path_factory):
 
 
 def test_bundle_holds_the_public_suite_only(bundle):
-    hidden_in_repo = run_suite(layout.REFERENCE, args=("tests/assignment", "-m", "hidden")).outcomes
+    hidden_in_repo = collected(("tests/assignment", "-m", "hidden"))
     assert hidden_in_repo, "the repository should have hidden tests for this check to mean anything"
     shutil.copy(layout.REFERENCE, bundle / "lora_bert.py")
     in_bundle = run_suite(None, cwd=bundle, args=())
-    public_in_repo = run_suite(layout.REFERENCE, args=("tests/assignment", "-m", "not hidden")).outcomes
+    public_in_repo = collected(("tests/assignment", "-m", "not hidden"))
     assert set(in_bundle.outcomes) == set(public_in_repo)
     assert not set(in_bundle.outcomes) & set(hidden_in_repo)
     assert "mark.hidden" not in "".join(p.read_text() for p in (bundle / "tests").rglob("*.py"))
