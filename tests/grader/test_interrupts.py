@@ -60,7 +60,7 @@ def workers_left(moment: float, scratch: Path, within: float = 3.0) -> list[int]
 def class_folder(tmp_path) -> Path:
     folder = tmp_path / "class"
     folder.mkdir()
-    for name in ("ann", "ben", "cat", "dan", "eve"):
+    for name in ("ann", "ben", "cat", "dan"):
         shutil.copy(CORRECT, folder / f"{name}.py")
     return folder
 
@@ -78,7 +78,7 @@ def test_an_interrupt_leaves_no_wrong_grade_and_a_rerun_finishes(class_folder, t
     assert "Traceback" not in stderr
     graded = {path.parent.name: json.loads(path.read_text())["score"] for path in out.glob("*/results.json")}
     assert graded and set(graded.values()) == {100}  # nothing interrupted was written as a grade
-    assert len(graded) < 5
+    assert len(graded) < 4
     if len(signals) == 1:
         assert "run the same command again" in stderr
         assert len((out / "grades.csv").read_text().splitlines()) == 1 + len(graded)
@@ -86,5 +86,5 @@ def test_an_interrupt_leaves_no_wrong_grade_and_a_rerun_finishes(class_folder, t
     rerun = subprocess.run([sys.executable, "-m", "grader", "grade", str(class_folder), "--out", str(out), "--quiet"],
                            cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert rerun.returncode == 0, rerun.stderr
-    assert f"{5 - len(graded)} graded, 0 regraded, {len(graded)} reused unchanged" in rerun.stdout
-    assert [line.split(",")[1] for line in (out / "grades.csv").read_text().splitlines()[1:]] == ["100.0"] * 5
+    assert f"{4 - len(graded)} graded, 0 regraded, {len(graded)} reused unchanged" in rerun.stdout
+    assert [line.split(",")[1] for line in (out / "grades.csv").read_text().splitlines()[1:]] == ["100.0"] * 4

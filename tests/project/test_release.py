@@ -137,18 +137,24 @@ def run_in_fresh_copy(bundle: Path, tmp_path: Path, command: str, submission: Pa
                           env={**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"})
 
 
-def test_every_pytest_command_of_the_bundle_readme_works_as_written(bundle, tmp_path):
+@pytest.fixture(scope="module")
+def readme_runs(bundle, tmp_path_factory) -> dict[str, subprocess.CompletedProcess]:
+    """Every ``pytest`` command of the bundle README, as a student types it, on the template: command -> run."""
     commands = readme_pytest_commands((bundle / "README.md").read_text())
-    assert "pytest --submission lora_bert.ipynb" in commands and any("=../elsewhere/" in c for c in commands)
-    for command in commands:
-        run = run_in_fresh_copy(bundle, tmp_path, command, layout.TEMPLATE_DIR / "lora_bert.py")
+    return {command: run_in_fresh_copy(bundle, tmp_path_factory.mktemp("readme"), command,
+                                       layout.TEMPLATE_DIR / "lora_bert.py") for command in commands}
+
+
+def test_every_pytest_command_of_the_bundle_readme_works_as_written(readme_runs):
+    assert "pytest --submission lora_bert.ipynb" in readme_runs and any("=../elsewhere/" in c for c in readme_runs)
+    for command, run in readme_runs.items():
         output = run.stdout + run.stderr
         assert run.returncode == 1, f"{command}: exit {run.returncode}\n{output[-3000:]}"  # tests ran and failed
         assert "not implemented" in output and "public tests" in output, f"{command}\n{output[-3000:]}"
 
 
-def test_the_template_shows_zero_points_briefly_and_the_reference_full_public_points(bundle, tmp_path):
-    on_template = run_in_fresh_copy(bundle, tmp_path, "pytest", layout.TEMPLATE_DIR / "lora_bert.py").stdout
+def test_the_template_shows_zero_points_briefly_and_the_reference_full_public_points(bundle, readme_runs, tmp_path):
+    on_template = readme_runs["pytest"].stdout  # the README's first command
     assert len(on_template.splitlines()) < 100, on_template
     assert "Traceback" not in on_template and "NotImplementedError" in on_template
     public = sum(json.loads((bundle / "tests" / "points.json").read_text())["tests"].values())
