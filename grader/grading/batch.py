@@ -34,6 +34,7 @@ from grader.grading.submissions import Submission, take_module
 from grader.run.listener import CollectedTest
 from grader.run.testrun import Limits, Run, prepare_workspace, run_pytest
 from grader.run.worker_client import Worker, WorkerError, start_together
+from grader.sandbox import cgroups
 from grader.sandbox.processes import become_subreaper, kill_children
 
 
@@ -179,6 +180,7 @@ def interrupts_stop(stopping: threading.Event, workers: list[Worker]):
                     with contextlib.suppress(ProcessLookupError):
                         os.killpg(worker.process.pid, signal.SIGKILL)
         if again:
+            cgroups.thaw_all()  # a run frozen mid-kill by another thread would stay frozen for ever
             os._exit(130)
 
     if threading.current_thread() is not threading.main_thread():  # only the main thread may take signals

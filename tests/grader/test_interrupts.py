@@ -13,6 +13,7 @@ import psutil
 import pytest
 
 from grader.layout import ROOT
+from grader.sandbox import cgroups
 
 CORRECT = ROOT / "examples" / "submissions" / "correct.py"
 
@@ -88,3 +89,27 @@ def test_an_interrupt_leaves_no_wrong_grade_and_a_rerun_finishes(class_folder, t
     assert rerun.returncode == 0, rerun.stderr
     assert f"{4 - len(graded)} graded, 0 regraded, {len(graded)} reused unchanged" in rerun.stdout
     assert [line.split(",")[1] for line in (out / "grades.csv").read_text().splitlines()[1:]] == ["100.0"] * 4
+
+
+def test_a_second_interrupt_thaws_a_run_the_first_froze():
+    """A second Ctrl-C exits at once (``batch.interrupts_stop``), maybe while another thread's ``RunGroup.kill``
+    has frozen a run and not thawed it yet: a frozen process outlives even SIGKILL, and nothing else would ever thaw
+    it. ``thaw_all``, called on the way out, lets the SIGKILL already sent take effect."""
+    group = cgroups.RunGroup.create(f"lora-grader-thaw-{os.getpid()}", tasks=16, memory_mb=256)
+    if group is None:
+        pytest.skip("no writable control group (version 1) here")
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+    try:
+        for procs in group.procs_files:
+            Path(procs).write_text(str(sleeper.pid))
+        (group.folders["freezer"] / "freezer.state").write_text("FROZEN")
+        sleeper.send_signal(signal.SIGKILL)
+        with pytest.raises(subprocess.TimeoutExpired):
+            sleeper.wait(timeout=1)  # frozen: the SIGKILL waits
+        cgroups.thaw_all()
+        assert sleeper.wait(timeout=30) == -signal.SIGKILL
+    finally:
+        (group.folders["freezer"] / "freezer.state").write_text("THAWED")
+        sleeper.kill()
+        sleeper.wait()
+        group.remove()
