@@ -28,7 +28,6 @@ import sys
 import tempfile
 import traceback
 
-from grader import layout
 from grader.run import zygote
 from grader.run.run_request import Hatchling, RunRequest
 from grader.sandbox.containment import contain
@@ -62,28 +61,9 @@ def warm_up() -> None:
         importlib.import_module(name)
     with contextlib.suppress(ImportError):  # the hidden peft-oracle test's, where peft is installed
         importlib.import_module("peft")
-    load_tiny_models()
+
     gc.freeze()
     gc.enable()
-
-
-def load_tiny_models() -> None:
-    """Load each tiny model once, and drop it.
-
-    A process's first ``from_pretrained`` resolves transformers' lazy modules and sets up its
-    loading machinery; every judge and subject forked from here would pay that again in its
-    first test (measured: a run's tests took 1.65 s instead of 1.88 s, the first 0.09 s instead
-    of 0.21 s). torch's random state is put back as it was, so that what a submission draws at
-    import does not move.
-    """
-    import torch
-    from transformers import AutoModelForSequenceClassification
-
-    state = torch.random.get_rng_state()
-    for folder in sorted(layout.TINY_MODELS.iterdir()):
-        if (folder / "config.json").is_file():
-            AutoModelForSequenceClassification.from_pretrained(folder, num_labels=2)
-    torch.random.set_rng_state(state)
 
 
 def close_inherited_descriptors() -> None:
