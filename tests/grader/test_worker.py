@@ -65,3 +65,15 @@ print(json.dumps(facts | {"me": os.getpid()}))
     assert facts["parents"] == [facts["me"]] * 2
     assert max(facts["cpu"]) < 0.5, facts["cpu"]  # forked after the import, not importing
     assert facts["left"] == [] and facts["children"] == []
+
+
+def test_a_warm_worker_forks_with_one_thread():
+    """The worker forks judges (and the brood forks workers) after ``warm_up``: a thread alive then, holding a lock
+    at the fork, leaves the child that lock held for ever. tqdm's monitor thread, which transformers' loading
+    progress bar starts, hung every subject of a batch that way once."""
+    script = ("import threading; from grader.run.warm_worker import warm_up; warm_up(); "
+              "print([thread.name for thread in threading.enumerate()])")
+    run = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=300,
+                         env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip() == "['MainThread']"
