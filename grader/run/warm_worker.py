@@ -157,6 +157,8 @@ def brood(workers: list[Hatchling]) -> None:
     by the grader, which is a subreaper. What libraries read of the environment at import
     time (``HF_HOME``) they read here, as the first worker's.
     """
+    pids_out = os.fdopen(os.dup(1), "w")  # as in main: what the imports print goes to stderr, not into the pids
+    os.dup2(2, 1)
     warm_up()
     pids = []
     for hatchling in workers:
@@ -177,8 +179,8 @@ def brood(workers: list[Hatchling]) -> None:
             finally:
                 os._exit(0)
         pids.append(pid)
-    sys.stdout.write(json.dumps(pids) + "\n")
-    sys.stdout.flush()
+    pids_out.write(json.dumps(pids) + "\n")
+    pids_out.flush()
     os._exit(0)
 
 
