@@ -22,22 +22,24 @@ CHECK_TESTS := tests/assignment tests/mutants/test_clauses.py tests/project/test
 	tests/grader/test_gradebook.py tests/grader/test_protocol.py tests/grader/test_disk.py tests/grader/test_outcome.py \
 	tests/grader/test_container_limits.py
 
+# pytest-xdist, one process per core; a test file stays on one process (--dist loadfile), so that a
+# batch graded once for a file's tests is graded once; files go out longest first (tests/conftest.py).
+XDIST := -n auto --dist loadfile --no-loadscope-reorder
+
 .PHONY: grade test check clean
 
 grade: $(VENV)/.installed
 	$(BIN)/python -m grader grade examples/submissions --out graded
 
-# pytest-xdist, one process per core; a test file stays on one process (--dist loadfile), so that a
-# batch graded once for a file's tests is graded once; files go out longest first (tests/conftest.py).
 test: $(VENV)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/python -m grader template --check
-	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -n auto --dist loadfile --no-loadscope-reorder
+	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest $(XDIST)
 
 check: $(VENV)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/python -m grader template --check
-	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -n auto --dist loadfile --no-loadscope-reorder $(CHECK_TESTS)
+	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest $(XDIST) $(CHECK_TESTS)
 
 # torch first, in the build this machine should have:
 # 1. a torch wheel that pip's own configuration keeps on disk (--no-index reads only its

@@ -26,6 +26,11 @@ class SuiteRun:
         return {test.rpartition("::")[2].split("[")[0] for test in self.with_outcome("failed")}
 
 
+def suite_environment() -> dict[str, str]:
+    """What a student's ``pytest`` runs with here: offline, one thread."""
+    return {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
+
+
 def run_suite(submission: Path | None, *, cwd: Path = ROOT, args: tuple[str, ...] = ("tests/assignment",)) -> SuiteRun:
     """``python -m pytest ARGS --submission SUBMISSION`` in ``cwd``, single-threaded and offline."""
     with tempfile.TemporaryDirectory() as scratch:
@@ -34,7 +39,7 @@ def run_suite(submission: Path | None, *, cwd: Path = ROOT, args: tuple[str, ...
         if submission is not None:
             command += ["--submission", str(submission)]
         run = subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=300,
-                             env={**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"})
+                             env=suite_environment())
         if not report.exists():
             raise RuntimeError(f"pytest wrote no report:\n{run.stdout}\n{run.stderr}")
         result = SuiteRun(output=run.stdout[-4000:])
@@ -53,8 +58,7 @@ def collected(args: tuple[str, ...], *, cwd: Path = ROOT) -> set[str]:
     """The test ids ``python -m pytest --collect-only ARGS`` collects in ``cwd``: what a run would run, without
     running it."""
     run = subprocess.run([sys.executable, "-m", "pytest", *args, "--collect-only", "-q", "-p", "no:cacheprovider"],
-                         cwd=cwd, capture_output=True, text=True, timeout=300,
-                         env={**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"})
+                         cwd=cwd, capture_output=True, text=True, timeout=300, env=suite_environment())
     if run.returncode != 0:
         raise RuntimeError(f"pytest could not collect:\n{run.stdout}\n{run.stderr}")
     return {line for line in run.stdout.splitlines() if "::" in line}

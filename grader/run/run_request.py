@@ -37,6 +37,9 @@ class RunRequest(TypedDict):
     hide: str  # the checkout (with the reference): never on a contained process's path nor readable
 
 
+BROOD_VARIABLE = "LORA_GRADER_BROOD"  # the environment variable that holds a brood's list of Hatchling, as JSON
+
+
 class Hatchling(TypedDict):
     """One worker a brood forks (``warm_worker.brood``): given in the brood's environment, as a JSON list."""
 

@@ -29,12 +29,11 @@ import tempfile
 import traceback
 
 from grader.run import zygote
-from grader.run.run_request import Hatchling, RunRequest
+from grader.run.run_request import BROOD_VARIABLE, Hatchling, RunRequest
 from grader.sandbox.containment import contain
 from grader.sandbox.processes import become_subreaper, die_with_parent, kill_children
 
 ZYGOTE_VARIABLE = "LORA_GRADER_ZYGOTE_FD"  # tests/assignment/judge.py takes it out of the environment
-BROOD_VARIABLE = "LORA_GRADER_BROOD"  # the workers a brood forks (``brood``), set by worker_client.start_together
 
 # What every test process imports: notebooks, pytest and its timeout plugin, the BERT and
 # DistilBERT models and tokenizers the suite loads.
@@ -133,10 +132,16 @@ def main() -> None:
     """A worker of its own: import, say ready, serve. With ``BROOD_VARIABLE`` set, a brood instead (``brood``)."""
     if BROOD_VARIABLE in os.environ:
         brood(json.loads(os.environ.pop(BROOD_VARIABLE)))
-    answers = os.fdopen(os.dup(1), "w")  # the protocol keeps the real stdout; prints go to stderr
-    os.dup2(2, 1)
+    answers = protocol_output()
     warm_up()
     become_worker(answers, sys.stdin)
+
+
+def protocol_output():
+    """The real standard output, for the protocol alone; what anything prints from now on goes to stderr."""
+    answers = os.fdopen(os.dup(1), "w")
+    os.dup2(2, 1)
+    return answers
 
 
 def become_worker(answers, commands) -> None:
@@ -157,8 +162,7 @@ def brood(workers: list[Hatchling]) -> None:
     by the grader, which is a subreaper. What libraries read of the environment at import
     time (``HF_HOME``) they read here, as the first worker's.
     """
-    pids_out = os.fdopen(os.dup(1), "w")  # as in main: what the imports print goes to stderr, not into the pids
-    os.dup2(2, 1)
+    pids_out = protocol_output()  # what the imports print cannot garble the pids
     warm_up()
     pids = []
     for hatchling in workers:
@@ -173,9 +177,7 @@ def brood(workers: list[Hatchling]) -> None:
                 os.environ.clear()
                 os.environ.update(hatchling["env"])
                 tempfile.tempdir = None
-                answers = os.fdopen(os.dup(1), "w")
-                os.dup2(2, 1)
-                become_worker(answers, os.fdopen(0, "r", closefd=False))
+                become_worker(protocol_output(), os.fdopen(0, "r", closefd=False))
             finally:
                 os._exit(0)
         pids.append(pid)

@@ -19,8 +19,7 @@ from pathlib import Path
 from typing import ClassVar
 
 from grader import layout
-from grader.run.run_request import Answer, Hatchling, RunRequest
-from grader.run.warm_worker import BROOD_VARIABLE
+from grader.run.run_request import BROOD_VARIABLE, Answer, Hatchling, RunRequest
 
 START_SECONDS = 180
 LAUNCH = f"import sys; sys.path.insert(0, {str(layout.ROOT)!r}); from grader.run.warm_worker import main; main()"

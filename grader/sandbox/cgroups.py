@@ -102,9 +102,12 @@ class RunGroup:
             for pid in pids:
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGKILL)
-            with contextlib.suppress(OSError):
-                self._write("freezer", "freezer.state", "THAWED")
+            self.thaw()
             time.sleep(0.02)
+
+    def thaw(self) -> None:
+        with contextlib.suppress(OSError):
+            self._write("freezer", "freezer.state", "THAWED")
 
     def remove(self) -> None:
         """Remove the group's folders once it is empty (a folder holding a process cannot be removed)."""
@@ -126,8 +129,7 @@ def thaw_all() -> None:
     and nothing else would ever thaw it; thawed, the SIGKILLs already sent to it, or to the worker it dies with,
     take effect."""
     for group in list(RunGroup.live):
-        with contextlib.suppress(OSError, KeyError):
-            group._write("freezer", "freezer.state", "THAWED")
+        group.thaw()
 
 
 UNLIMITED = 2**60  # a limit this high (v1 writes 9223372036854771712 for none) limits nothing

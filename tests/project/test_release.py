@@ -1,7 +1,6 @@
 """The student bundle: public tests only, and a plain ``pytest`` inside it judges lora_bert.py offline."""
 
 import json
-import os
 import re
 import shlex
 import shutil
@@ -21,7 +20,7 @@ from grader.grading.rubric import Rubric
 from grader.platforms import classroom
 
 from ..mutants.mutants import BROKEN
-from ..suite_run import collected, run_suite
+from ..suite_run import collected, run_suite, suite_environment
 
 HIDDEN_SOURCE = '''import pytest
 
@@ -134,7 +133,7 @@ def run_in_fresh_copy(bundle: Path, tmp_path: Path, command: str, submission: Pa
     pytest_script = Path(sys.executable).with_name("pytest")
     return subprocess.run([str(pytest_script), *shlex.split(command)[1:], "-p", "no:cacheprovider"], cwd=copy,
                           capture_output=True, text=True, timeout=300,
-                          env={**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"})
+                          env=suite_environment())
 
 
 @pytest.fixture(scope="module")
