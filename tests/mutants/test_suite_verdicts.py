@@ -3,8 +3,8 @@
 Each implementation is judged as a class is graded: all of them in one batch of the grader
 (warm workers, judge and subject apart), whose ``results.json`` files say which tests failed.
 A sample, one broken implementation per part and a few correct ones, is judged a second
-time as a student's ``pytest`` judges it (one process, in a fresh interpreter), and must
-fail exactly the same tests: both modes are one suite.
+time as a student's ``pytest`` judges it (one process, the submission imported into it: ``suite_run.py``),
+and must fail exactly the same tests: both modes are one suite.
 """
 
 import json
