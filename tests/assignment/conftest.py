@@ -169,7 +169,7 @@ def _seeded(request):
     """Every test draws its inputs from a generator seeded by ``--seed``: the same data and verdict for the same
     seed, and inputs a submission cannot know in advance when the grader draws the seed."""
     seed = request.config.getoption("--seed")
-    torch.manual_seed(seed)
+    global_state.manual_seed(seed)
     random.seed(seed)
 
 
@@ -196,7 +196,7 @@ def own_model(_own_models):
     def make(name: str, num_labels: int = 2):
         key = (name, num_labels)
         if key not in _own_models:
-            torch.manual_seed(0)
+            global_state.manual_seed(0)
             _own_models[key] = AutoModelForSequenceClassification.from_pretrained(
                 TINY_MODELS / name, num_labels=num_labels)
         return copy.deepcopy(_own_models[key]).eval()

@@ -92,7 +92,7 @@ class Server:
     def _op_reset(self, seed: int = 0):
         self.objects.clear()
         self.handles.clear()
-        torch.manual_seed(seed)
+        global_state.manual_seed(seed)
         random.seed(seed)
 
     def _op_call(self, target: dict, args=(), kwargs=None, keep: bool = False, no_grad: bool = False):
@@ -174,7 +174,7 @@ class Server:
 
         key = (name, num_labels)
         if key not in self._pretrained:
-            torch.manual_seed(0)
+            global_state.manual_seed(0)
             self._pretrained[key] = AutoModelForSequenceClassification.from_pretrained(
                 self.models / name, num_labels=num_labels)
         model = copy.deepcopy(self._pretrained[key]).to(device or self.device).eval()
