@@ -123,10 +123,15 @@ def run_environment(workspace: Path, run_id: str, token: str) -> dict[str, str]:
 
 def pytest_command(submission: str | None, device: str, hidden: bool, limits: Limits, collect_only=False,
                    seed: int = 0) -> list[str]:
-    """The arguments of ``pytest.main`` in the test process."""
-    args = ["tests/assignment", "-q", "--no-header", "-p", "no:cacheprovider", "-p", "pytest_timeout",
-            "-p", PLUGIN_MODULE, "-o", "addopts=", "--rootdir", ".", "--timeout", str(limits.test_timeout),
-            "--device", device, "--seed", str(seed)]
+    """The arguments of ``pytest.main`` in the test process.
+
+    pytest's logging plugin is off: it would only capture the judge's own log records (the
+    submission logs in its subjects), and setting up and taking down its handlers around
+    every phase of every test was a tenth of the judge's time in a run whose tests fail fast.
+    """
+    args = ["tests/assignment", "-q", "--no-header", "-p", "no:cacheprovider", "-p", "no:logging",
+            "-p", "pytest_timeout", "-p", PLUGIN_MODULE, "-o", "addopts=", "--rootdir", ".",
+            "--timeout", str(limits.test_timeout), "--device", device, "--seed", str(seed)]
     if not hidden:
         args += ["-m", "not hidden"]
     if submission:
