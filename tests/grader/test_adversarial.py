@@ -9,10 +9,10 @@ import pytest
 
 from .arena import ADVERSARIAL, CORRECT, SECRET, Arena, Listeners, fingerprint, outputs
 
-# The CPU time limit 6 times under the wall clock's: the tests share the machine's cores (pytest-xdist), and a
-# CPU burner stopped for CPU time must not reach the wall clock's limit first on a loaded machine. 10 s is some
-# 4 times what grading the reference takes (judge and subject together), and each burner spends all of it.
-TIMEOUT, CPU_TIME, TEST_TIMEOUT, MEMORY_MB = 60, 10, 5, 1500
+# The CPU time limit 10 times under the wall clock's: the tests share the machine's cores (pytest-xdist), and a
+# CPU burner stopped for CPU time must not reach the wall clock's limit first on a loaded machine. 6 s is some
+# 3 times what grading the reference takes (judge and subject together, 1.8 s), and each burner spends all of it.
+TIMEOUT, CPU_TIME, TEST_TIMEOUT, MEMORY_MB = 60, 6, 5, 1500
 DISK_MB, DISK_FILES = 64, 2000  # the fillers stop at twice these by themselves, saying "escaped"
 LIMITS = ("--timeout", str(TIMEOUT), "--cpu-time", str(CPU_TIME), "--test-timeout", str(TEST_TIMEOUT),
           "--memory", str(MEMORY_MB), "--disk", str(DISK_MB), "--disk-files", str(DISK_FILES))
