@@ -1,14 +1,14 @@
 """How the suite finds and imports a submission: files, folders, notebooks, and broken ones."""
 
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import nbformat
 
 from grader.layout import ROOT
 from tests.assignment.submission import load_submission
+
+from ..suite_run import pytest_in
 
 REFERENCE = ROOT / "reference" / "lora_bert.py"
 
@@ -66,10 +66,9 @@ def test_a_colab_notebook_whose_cells_start_with_cell_magics_passes(tmp_path):
     path = write_notebook(tmp_path / "lora_bert.ipynb", ["!pip install transformers", *cells])
     loaded = load_submission(path)
     assert loaded.cell_errors == [] and callable(loaded.module.merge_lora)
-    run = subprocess.run([sys.executable, "-m", "pytest", "tests/assignment", "--submission", str(path),
-                          "-q", "-p", "no:cacheprovider"], cwd=ROOT, capture_output=True, text=True, timeout=300)
-    assert run.returncode == 0, run.stdout[-3000:]
-    assert re.search(r"\b\d{2} passed", run.stdout) and "failed" not in run.stdout
+    code, output = pytest_in(ROOT, ["tests/assignment", "--submission", str(path), "-q", "-p", "no:cacheprovider"])
+    assert code == 0, output[-3000:]
+    assert re.search(r"\b\d{2} passed", output) and "failed" not in output
 
 
 def test_a_notebook_that_is_not_json(tmp_path):
@@ -83,7 +82,6 @@ def test_the_suite_passes_the_reference_as_a_notebook(tmp_path):
     cells = re.split(r"^(?=# %%)", REFERENCE.read_text(), flags=re.MULTILINE)
     path = write_notebook(tmp_path / "lora_bert.ipynb", ["%load_ext autoreload", *cells])
     assert load_submission(path).cell_errors == []
-    run = subprocess.run([sys.executable, "-m", "pytest", "tests/assignment", "--submission", str(path),
-                          "-q", "-p", "no:cacheprovider"], cwd=ROOT, capture_output=True, text=True, timeout=300)
-    assert run.returncode == 0, run.stdout[-3000:]
-    assert " passed" in run.stdout and "failed" not in run.stdout
+    code, output = pytest_in(ROOT, ["tests/assignment", "--submission", str(path), "-q", "-p", "no:cacheprovider"])
+    assert code == 0, output[-3000:]
+    assert " passed" in output and "failed" not in output
