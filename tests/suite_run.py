@@ -66,9 +66,9 @@ def pytest_in(cwd: Path, args: list[str]) -> tuple[int, str]:
 
     In this checkout the run is a child of a forkserver that has imported ``SUITE_IMPORTS``
     already; pytest then starts, collects and runs as in a fresh interpreter, the submission
-    imported for the first time. Anywhere else (a student bundle, whose ``tests`` package is
-    not this checkout's, which a child of this process's forkserver has imported) it is a
-    fresh interpreter, the command exactly as written.
+    imported for the first time. Anywhere else, a student bundle for one, it is a fresh
+    interpreter running the command exactly as written: the forkserver's child imports this
+    checkout's ``tests`` package to find ``_be_pytest``, and a bundle has a ``tests`` of its own.
     """
     if cwd != ROOT:
         run = subprocess.run([sys.executable, "-m", "pytest", *args], cwd=cwd, capture_output=True, text=True,
