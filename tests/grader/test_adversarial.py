@@ -12,7 +12,9 @@ from .arena import ADVERSARIAL, CORRECT, SECRET, Arena, Listeners, fingerprint, 
 # The CPU time limit 10 times under the wall clock's: the tests share the machine's cores (pytest-xdist), and a
 # CPU burner stopped for CPU time must not reach the wall clock's limit first on a loaded machine. 6 s is some
 # 3 times what grading the reference takes (judge and subject together, 1.8 s), and each burner spends all of it.
-TIMEOUT, CPU_TIME, TEST_TIMEOUT, MEMORY_MB = 60, 6, 5, 1500
+# The memory limit low enough that the hog passes it within one test's timeout on a loaded machine (four of its
+# chunks; with 1500 MB it once needed more than the 5 s), and still twice the fork bomb's peak (412 and 494 MB).
+TIMEOUT, CPU_TIME, TEST_TIMEOUT, MEMORY_MB = 60, 6, 5, 1000
 DISK_MB, DISK_FILES = 64, 2000  # the fillers stop at twice these by themselves, saying "escaped"
 LIMITS = ("--timeout", str(TIMEOUT), "--cpu-time", str(CPU_TIME), "--test-timeout", str(TEST_TIMEOUT),
           "--memory", str(MEMORY_MB), "--disk", str(DISK_MB), "--disk-files", str(DISK_FILES))
