@@ -72,13 +72,12 @@ def load_tiny_models() -> None:
     A process's first ``from_pretrained`` resolves transformers' lazy modules and sets up its
     loading machinery (70 ms against 15 ms for the next one, measured here); every judge and
     subject forked from here would pay that again. transformers loads on a pool of threads
-    unless ``HF_DEACTIVATE_ASYNC_LOAD`` is set, and shows a progress bar whose tqdm starts a
-    monitor thread: a fork while either thread holds a lock leaves that lock held in every
-    child (tqdm's hung a whole batch once). Both stay off here, and the variable is kept for
-    the runs forked from here: for models this small the pool costs more than it saves.
-    torch's random state is put back as it was, so that what a submission draws does not move.
+    unless ``HF_DEACTIVATE_ASYNC_LOAD`` is set, as ``worker_client.worker_environment`` sets it
+    for every worker (a brood's children take that environment afresh), and shows a progress
+    bar whose tqdm starts a monitor thread: a fork while either thread holds a lock leaves
+    that lock held in every child (tqdm's hung a whole batch once). torch's random state is
+    put back as it was, so that what a submission draws does not move.
     """
-    os.environ["HF_DEACTIVATE_ASYNC_LOAD"] = "1"
     import torch
     from transformers import AutoModelForSequenceClassification
     from transformers.utils import logging

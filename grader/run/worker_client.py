@@ -45,6 +45,9 @@ def worker_environment(home: Path, gpu: str | None = None) -> dict[str, str]:
         "HF_HUB_OFFLINE": "1",
         "TRANSFORMERS_OFFLINE": "1",
         "TOKENIZERS_PARALLELISM": "false",
+        # transformers loads weights on a pool of threads unless told not to: no thread may run in a worker when
+        # it forks (warm_worker.load_tiny_models), and for models this small the pool costs more than it saves
+        "HF_DEACTIVATE_ASYNC_LOAD": "1",
         "OMP_NUM_THREADS": "1",
         "MKL_NUM_THREADS": "1",
     }

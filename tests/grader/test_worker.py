@@ -6,7 +6,7 @@ import subprocess
 import sys
 
 from grader.layout import ROOT
-from grader.run.worker_client import Worker
+from grader.run.worker_client import Worker, worker_environment
 
 
 def fake_worker(script: str) -> Worker:
@@ -67,7 +67,7 @@ print(json.dumps(facts | {"me": os.getpid()}))
     assert facts["left"] == [] and facts["children"] == []
 
 
-def test_a_warm_worker_starts_no_thread_before_it_forks():
+def test_a_warm_worker_starts_no_thread_before_it_forks(tmp_path):
     """The worker forks judges (and the brood forks workers) after ``warm_up``: a thread alive then, holding a lock
     at the fork, leaves the child that lock held for ever. tqdm's monitor thread, which transformers' loading
     progress bar starts, hung every subject of a batch that way once; transformers loads weights on a pool of
@@ -77,6 +77,6 @@ def test_a_warm_worker_starts_no_thread_before_it_forks():
               "threading.Thread.start = recorded\n"
               "from grader.run.warm_worker import warm_up; warm_up(); print(started)")
     run = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=300,
-                         env={**os.environ, "HF_HUB_OFFLINE": "1"})
+                         env=worker_environment(tmp_path))  # a worker's, as the grader starts one
     assert run.returncode == 0, run.stderr
     assert run.stdout.strip() == "[]"
