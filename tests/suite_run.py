@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from grader.layout import ROOT
+from grader.run.warm_worker import WARM_MODULES
 
 
 @dataclass
@@ -32,17 +33,15 @@ def suite_environment() -> dict[str, str]:
     return {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
 
 
-# What the suite imports before its first test, and a fresh interpreter spends some 2.5 CPU seconds on: more than
-# the suite's 97 tests then take.
-SUITE_IMPORTS = ("torch", "pytest", "transformers", "transformers.models.auto.modeling_auto",
-                 "transformers.models.bert.modeling_bert", "transformers.models.distilbert.modeling_distilbert")
 RUN_TIMEOUT = 300
 
 
 def forkserver():
-    """multiprocessing's forkserver, told to import ``SUITE_IMPORTS`` once, when it starts (on first use)."""
+    """multiprocessing's forkserver, told to import once, when it starts (on first use), what the grader's warm
+    workers import for the suite (``WARM_MODULES``): a fresh interpreter spends some 2.5 CPU seconds on it, more
+    than the suite's 97 tests then take."""
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(list(SUITE_IMPORTS))
+    context.set_forkserver_preload(list(WARM_MODULES))
     return context
 
 
@@ -64,7 +63,7 @@ def _be_pytest(cwd: str, args: list[str], output: str) -> None:
 def pytest_in(cwd: Path, args: list[str]) -> tuple[int, str]:
     """``python -m pytest ARGS`` in ``cwd``, single-threaded and offline: its exit code and output.
 
-    In this checkout the run is a child of a forkserver that has imported ``SUITE_IMPORTS``
+    In this checkout the run is a child of a forkserver that has imported ``WARM_MODULES``
     already; pytest then starts, collects and runs as in a fresh interpreter, the submission
     imported for the first time. Anywhere else, a student bundle for one, it is a fresh
     interpreter running the command exactly as written: the forkserver's child imports this
