@@ -35,7 +35,7 @@ from grader.run.listener import CollectedTest
 from grader.run.testrun import Limits, Run, prepare_workspace, run_pytest
 from grader.run.worker_client import Worker, WorkerError, start_together
 from grader.sandbox import cgroups
-from grader.sandbox.processes import become_subreaper, kill_children
+from grader.sandbox.processes import become_subreaper, children, kill_children
 
 
 class GradingError(RuntimeError):
@@ -247,6 +247,7 @@ def grade(submissions: list[Submission], out: Path, settings: Settings,
     stopping = threading.Event()
     if todo:
         become_subreaper()
+        callers = set(children(os.getpid()))  # started by whoever called grade(): not the batch's to end
         workers = [Worker(gpu, stopping) for gpu in gpus.assign(min(settings.jobs, len(todo)), settings.gpus)]
         idle = queue.SimpleQueue()
         try:
@@ -285,7 +286,7 @@ def grade(submissions: list[Submission], out: Path, settings: Settings,
         finally:
             for worker in workers:
                 worker.close()
-            kill_children(os.getpid(), spare=Worker.pids)  # orphans: a second line behind the workers
+            kill_children(os.getpid(), spare=Worker.pids | callers)  # orphans: a second line behind the workers
     outputs.write_atomic(out / outputs.GRADES, outputs.grades_csv(results))
     decided.interrupted = [s.name for s in submissions if s.name not in results] if stopping.is_set() else []
     return results, decided

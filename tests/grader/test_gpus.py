@@ -2,6 +2,7 @@
 
 import os
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -59,7 +60,10 @@ def test_a_started_worker_process_has_its_gpu_in_its_environment():
     assert b"CUDA_VISIBLE_DEVICES=3" in environ
 
 
-def test_a_batch_hands_its_gpus_to_its_workers_in_turn(monkeypatch, tmp_path):
+@pytest.fixture(scope="module")
+def in_process_batch(tmp_path_factory):
+    """Three submissions graded by ``batch.grade`` called in this process, with two GPUs, while this process has a
+    child of its own running: the GPU each worker was given, the results, and whether that child outlived the batch."""
     made = []
 
     class Recorded(Worker):
@@ -67,13 +71,32 @@ def test_a_batch_hands_its_gpus_to_its_workers_in_turn(monkeypatch, tmp_path):
             super().__init__(gpu, stopping)
             made.append(gpu)
 
-    monkeypatch.setattr(batch, "Worker", Recorded)
+    tmp_path = tmp_path_factory.mktemp("in_process")
     folder = tmp_path / "class"
     folder.mkdir()
     for name in ("a", "b", "c"):
         shutil.copy(ROOT / "examples" / "submissions" / "correct.py", folder / f"{name}.py")
     submissions, _ = discover([folder], tmp_path / "out")
-    results, _ = batch.grade(submissions, tmp_path / "out", batch.Settings(jobs=3, gpus=["5", "6"], hidden=False),
-                             progress=False)
+    bystander = subprocess.Popen(["sleep", "600"])
+    try:
+        with pytest.MonkeyPatch.context() as monkeypatch:
+            monkeypatch.setattr(batch, "Worker", Recorded)
+            results, _ = batch.grade(submissions, tmp_path / "out",
+                                     batch.Settings(jobs=3, gpus=["5", "6"], hidden=False), progress=False)
+        survived = bystander.poll() is None
+    finally:
+        bystander.kill()
+        bystander.wait()
+    return made, results, survived
+
+
+def test_a_batch_hands_its_gpus_to_its_workers_in_turn(in_process_batch):
+    made, results, _ = in_process_batch
     assert made == ["5", "6", "5"]
     assert all(result.score > 0 for result in results.values())
+
+
+def test_a_batch_ends_its_own_orphans_and_not_the_other_children_of_its_caller(in_process_batch):
+    """A batch kills what is left of its workers' trees (``kill_children``), as a Python caller's child (a
+    forkserver of this test suite, a notebook's kernel helper) is one too: it must outlive the batch."""
+    assert in_process_batch[2]
