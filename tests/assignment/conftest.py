@@ -8,7 +8,6 @@ contract and a bug in one function does not fail the tests of the others; ``own_
 is the judge's own copy of a tiny model, to recompute with.
 """
 
-import copy
 import gc
 import importlib.util
 import os
@@ -27,13 +26,13 @@ import pytest  # noqa: E402
 import torch  # noqa: E402
 import transformers.models.bert.modeling_bert  # noqa: E402  (imported by the tests anyway)
 import transformers.models.distilbert.modeling_distilbert  # noqa: E402, F401
-from transformers import AutoModelForSequenceClassification  # noqa: E402
+from transformers import AutoModelForSequenceClassification  # noqa: E402, F401  (pristine.py reads with it)
 from transformers.utils import logging as hf_logging  # noqa: E402
 
 gc.freeze()
 gc.enable()
 
-from . import global_state, points  # noqa: E402
+from . import global_state, points, pristine  # noqa: E402
 from .assets import TINY_MODELS  # noqa: E402
 from .judge import Judge, LocalChannel, remote_channel  # noqa: E402
 from .subject import Server  # noqa: E402
@@ -183,22 +182,12 @@ def base_model(lora, device):
     return make
 
 
-@pytest.fixture(scope="session")
-def _own_models():
-    return {}
-
-
 @pytest.fixture
-def own_model(_own_models):
+def own_model():
     """``own_model(name, num_labels=2)``: the judge's own fresh copy of a tiny model, to recompute with (never the
     subject's)."""
 
     def make(name: str, num_labels: int = 2):
-        key = (name, num_labels)
-        if key not in _own_models:
-            global_state.manual_seed(0)
-            _own_models[key] = AutoModelForSequenceClassification.from_pretrained(
-                TINY_MODELS / name, num_labels=num_labels)
-        return copy.deepcopy(_own_models[key]).eval()
+        return pristine.fresh(TINY_MODELS, name, num_labels).eval()
 
     return make

@@ -15,7 +15,6 @@ submission: a fresh tiny model (from the subject's read-only copy), a plain
 ``nn.Linear``, a model from a configuration, a few optimiser steps.
 """
 
-import copy
 import random
 import traceback
 from pathlib import Path
@@ -23,7 +22,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from . import global_state
+from . import global_state, pristine
 from .protocol import Answer, Encoder, Handle, Op, ParameterInfo, ProtocolError, decode, pack, unpack
 from .submission import LoadedSubmission
 
@@ -42,7 +41,6 @@ class Server:
         self.loaded, self.models, self.device = loaded, models, device
         self.objects: dict[int, object] = {}  # handle -> object
         self.handles: dict[int, int] = {}  # id(object) -> handle
-        self._pretrained: dict[tuple, nn.Module] = {}
 
     def ready(self) -> dict:
         printed = self.loaded.output
@@ -170,14 +168,7 @@ class Server:
 
     def _builtin_model(self, name: str, num_labels: int = 2, dtype=None, device=None):
         """A fresh tiny model: body frozen, head trainable, eval mode (the judge's ``base_model``)."""
-        from transformers import AutoModelForSequenceClassification
-
-        key = (name, num_labels)
-        if key not in self._pretrained:
-            global_state.manual_seed(0)
-            self._pretrained[key] = AutoModelForSequenceClassification.from_pretrained(
-                self.models / name, num_labels=num_labels)
-        model = copy.deepcopy(self._pretrained[key]).to(device or self.device).eval()
+        model = pristine.fresh(self.models, name, num_labels).to(device or self.device).eval()
         if dtype is not None:
             model.to(dtype)
         for param_name, param in model.named_parameters():
