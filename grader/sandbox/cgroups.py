@@ -88,22 +88,30 @@ class RunGroup:
         return [int(pid) for pid in self._read("pids", "cgroup.procs").split()]
 
     def kill(self) -> None:
-        """Freeze the group, SIGKILL everything in it, thaw: no process can fork in between."""
-        with contextlib.suppress(OSError):
-            self._write("freezer", "freezer.state", "FROZEN")
-            for _ in range(100):
-                if self._read("freezer", "freezer.state").strip() == "FROZEN":
+        """Freeze the group, SIGKILL everything in it, thaw: no process can fork in between.
+
+        It thaws whatever happens, even when it found the group empty: a run can end before its
+        zygote has joined the group, and a process that joins a frozen group stops there, a
+        SIGKILL to it pending, and whoever waits for it (the grader, reaping orphans) waits for ever.
+        """
+        try:
+            with contextlib.suppress(OSError):
+                self._write("freezer", "freezer.state", "FROZEN")
+                for _ in range(100):
+                    if self._read("freezer", "freezer.state").strip() == "FROZEN":
+                        break
+                    time.sleep(0.01)
+            for _ in range(50):
+                pids = self.pids()
+                if not pids:
                     break
-                time.sleep(0.01)
-        for _ in range(50):
-            pids = self.pids()
-            if not pids:
-                break
-            for pid in pids:
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(pid, signal.SIGKILL)
+                for pid in pids:
+                    with contextlib.suppress(ProcessLookupError):
+                        os.kill(pid, signal.SIGKILL)
+                self.thaw()
+                time.sleep(0.02)
+        finally:
             self.thaw()
-            time.sleep(0.02)
 
     def thaw(self) -> None:
         with contextlib.suppress(OSError):

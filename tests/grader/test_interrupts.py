@@ -113,3 +113,25 @@ def test_a_second_interrupt_thaws_a_run_the_first_froze():
         sleeper.kill()
         sleeper.wait()
         group.remove()
+
+
+def test_a_process_that_joins_a_run_group_after_its_kill_is_not_left_frozen():
+    """A run's tree is killed (``RunGroup.kill``) when the run ends, and a run stopped as it starts ends before its
+    zygote has joined the group: the kill finds nobody there. A freeze left behind would stop the zygote as it
+    joins, its SIGKILL pending, and the grader, reaping orphans, would wait for it for ever (a SIGTERM to a batch
+    hung so in CI)."""
+    group = cgroups.RunGroup.create(f"lora-grader-late-{os.getpid()}", tasks=16, memory_mb=256)
+    if group is None:
+        pytest.skip("no writable control group (version 1) here")
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+    try:
+        group.kill()  # nobody in it yet
+        for procs in group.procs_files:
+            Path(procs).write_text(str(sleeper.pid))
+        sleeper.send_signal(signal.SIGKILL)
+        assert sleeper.wait(timeout=10) == -signal.SIGKILL
+    finally:
+        group.thaw()
+        sleeper.kill()
+        sleeper.wait()
+        group.remove()
