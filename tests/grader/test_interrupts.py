@@ -70,11 +70,15 @@ def class_folder(tmp_path) -> Path:
 def test_an_interrupt_leaves_no_wrong_grade_and_a_rerun_finishes(class_folder, tmp_path, signals):
     out, scratch, began = tmp_path / "out", tmp_path / "scratch", time.time()
     grader = start(class_folder, out, scratch)
-    wait_for_first_result(out, grader)
-    for sig in signals:
-        grader.send_signal(sig)
-        time.sleep(0.05)
-    _, stderr = grader.communicate(timeout=60)
+    try:
+        wait_for_first_result(out, grader)
+        for sig in signals:
+            grader.send_signal(sig)
+            time.sleep(0.05)
+        _, stderr = grader.communicate(timeout=60)
+    finally:  # a grader that hangs fails the test, and must not outlive it
+        grader.kill()
+        grader.wait()
     assert grader.returncode == 130, stderr
     assert "Traceback" not in stderr
     graded = {path.parent.name: json.loads(path.read_text())["score"] for path in out.glob("*/results.json")}
