@@ -95,47 +95,47 @@ def test_an_interrupt_leaves_no_wrong_grade_and_a_rerun_finishes(class_folder, t
     assert [line.split(",")[1] for line in (out / "grades.csv").read_text().splitlines()[1:]] == ["100.0"] * 4
 
 
-def test_a_second_interrupt_thaws_a_run_the_first_froze():
-    """A second Ctrl-C exits at once (``batch.interrupts_stop``), maybe while another thread's ``RunGroup.kill``
-    has frozen a run and not thawed it yet: a frozen process outlives even SIGKILL, and nothing else would ever thaw
-    it. ``thaw_all``, called on the way out, lets the SIGKILL already sent take effect."""
-    group = cgroups.RunGroup.create(f"lora-grader-thaw-{os.getpid()}", tasks=16, memory_mb=256)
+@pytest.fixture
+def group_and_sleeper():
+    """A run group of this test's own (version 1) and a sleeping process not in it yet; both gone afterwards, thawed
+    first (a frozen process outlives even SIGKILL)."""
+    group = cgroups.RunGroup.create(f"lora-grader-test-{os.getpid()}", tasks=16, memory_mb=256)
     if group is None:
         pytest.skip("no writable control group (version 1) here")
     sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
-    try:
-        for procs in group.procs_files:
-            Path(procs).write_text(str(sleeper.pid))
-        (group.folders["freezer"] / "freezer.state").write_text("FROZEN")
-        sleeper.send_signal(signal.SIGKILL)
-        with pytest.raises(subprocess.TimeoutExpired):
-            sleeper.wait(timeout=1)  # frozen: the SIGKILL waits
-        cgroups.thaw_all()
-        assert sleeper.wait(timeout=30) == -signal.SIGKILL
-    finally:
-        (group.folders["freezer"] / "freezer.state").write_text("THAWED")
-        sleeper.kill()
-        sleeper.wait()
-        group.remove()
+    yield group, sleeper
+    group.thaw()
+    sleeper.kill()
+    sleeper.wait()
+    group.remove()
 
 
-def test_a_process_that_joins_a_run_group_after_its_kill_is_not_left_frozen():
+def join(group: cgroups.RunGroup, process: subprocess.Popen) -> None:
+    for procs in group.procs_files:
+        Path(procs).write_text(str(process.pid))
+
+
+def test_a_second_interrupt_thaws_a_run_the_first_froze(group_and_sleeper):
+    """A second Ctrl-C exits at once (``batch.interrupts_stop``), maybe while another thread's ``RunGroup.kill``
+    has frozen a run and not thawed it yet: a frozen process outlives even SIGKILL, and nothing else would ever thaw
+    it. ``thaw_all``, called on the way out, lets the SIGKILL already sent take effect."""
+    group, sleeper = group_and_sleeper
+    join(group, sleeper)
+    (group.folders["freezer"] / "freezer.state").write_text("FROZEN")
+    sleeper.send_signal(signal.SIGKILL)
+    with pytest.raises(subprocess.TimeoutExpired):
+        sleeper.wait(timeout=1)  # frozen: the SIGKILL waits
+    cgroups.thaw_all()
+    assert sleeper.wait(timeout=30) == -signal.SIGKILL
+
+
+def test_a_process_that_joins_a_run_group_after_its_kill_is_not_left_frozen(group_and_sleeper):
     """A run's tree is killed (``RunGroup.kill``) when the run ends, and a run stopped as it starts ends before its
     zygote has joined the group: the kill finds nobody there. A freeze left behind would stop the zygote as it
     joins, its SIGKILL pending, and the grader, reaping orphans, would wait for it for ever (a SIGTERM to a batch
     hung so in CI)."""
-    group = cgroups.RunGroup.create(f"lora-grader-late-{os.getpid()}", tasks=16, memory_mb=256)
-    if group is None:
-        pytest.skip("no writable control group (version 1) here")
-    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
-    try:
-        group.kill()  # nobody in it yet
-        for procs in group.procs_files:
-            Path(procs).write_text(str(sleeper.pid))
-        sleeper.send_signal(signal.SIGKILL)
-        assert sleeper.wait(timeout=10) == -signal.SIGKILL
-    finally:
-        group.thaw()
-        sleeper.kill()
-        sleeper.wait()
-        group.remove()
+    group, sleeper = group_and_sleeper
+    group.kill()  # nobody in it yet
+    join(group, sleeper)
+    sleeper.send_signal(signal.SIGKILL)
+    assert sleeper.wait(timeout=10) == -signal.SIGKILL
