@@ -247,6 +247,7 @@ def grade(submissions: list[Submission], out: Path, settings: Settings,
     stopping = threading.Event()
     if todo:
         become_subreaper()
+        cgroups.sweep()  # the groups, and what runs in them, of graders killed outright
         callers = set(children(os.getpid()))  # started by whoever called grade(): not the batch's to end
         workers = [Worker(gpu, stopping) for gpu in gpus.assign(min(settings.jobs, len(todo)), settings.gpus)]
         idle = queue.SimpleQueue()

@@ -37,7 +37,7 @@ from grader.run.listener import CollectedTest, Loaded, ReportListener, TestRepor
 from grader.run.run_request import Answer, DiskCap, RunRequest, SubjectPlace
 from grader.run.worker_client import Worker, WorkerError
 from grader.sandbox import disk, processes
-from grader.sandbox.cgroups import RunGroup
+from grader.sandbox.cgroups import RunGroup, run_name
 from grader.sandbox.containment import disabled_layers
 
 MARKER = "LORA_GRADER_RUN"
@@ -229,7 +229,7 @@ def run_pytest(workspace: Path, submission: str | None, *, worker: Worker, devic
     os.mkfifo(fifo, 0o600)
     disabled = disabled_layers()
     group = None if "cgroup" in disabled else RunGroup.create(
-        f"lora-grader-{run_id}", tasks=limits.tasks, memory_mb=limits.memory_mb + MEMORY_HEADROOM_MB)
+        run_name(run_id), tasks=limits.tasks, memory_mb=limits.memory_mb + MEMORY_HEADROOM_MB)
     run.tree_limits = "cgroup" if group else "polled"
     listener = ReportListener(run, fifo, token)
     place = subject_place(workspace, submission)

@@ -12,13 +12,17 @@ group; elsewhere ``create`` returns None and the grader watches the process tree
 
 import contextlib
 import os
+import re
 import signal
 import time
 from pathlib import Path
 from typing import ClassVar
 
+import psutil
+
 MOUNTS = Path("/sys/fs/cgroup")
 CONTROLLERS = ("pids", "cpuacct", "memory", "freezer")
+RUN_GROUP = re.compile(r"lora-grader-(?P<owner>\d+)-[0-9a-f]+")  # run_name's: the grader's pid, then the run's id
 
 
 def own_groups() -> dict[str, Path]:
@@ -35,6 +39,11 @@ def own_groups() -> dict[str, Path]:
             if name in CONTROLLERS and (folder / "cgroup.procs").exists() and os.access(folder, os.W_OK):
                 found[name] = folder
     return found
+
+
+def run_name(run_id: str) -> str:
+    """A run's group's name, which says which grader made it: ``sweep`` ends the groups of graders that are gone."""
+    return f"lora-grader-{os.getpid()}-{run_id}"
 
 
 class RunGroup:
@@ -168,3 +177,29 @@ def container_memory_mb(mounts: Path = MOUNTS, own: Path = Path("/proc/self/cgro
                 break
     tightest = min(limits, default=UNLIMITED)
     return None if tightest >= UNLIMITED else tightest // 2**20
+
+
+def sweep() -> int:
+    """End and remove the run groups of graders that are gone; how many there were.
+
+    A grader removes each run's group when the run ends, but one killed outright (SIGKILL, an
+    out-of-memory kill, a scheduler's time limit) or told to exit at once (a second Ctrl-C)
+    leaves its groups behind, maybe with a process of a submission still in one (a daemon
+    that detached from its run). Nothing else would end that process or remove the groups,
+    so the next grader does, before its own runs: those of the groups it finds beside its
+    own whose grader (``run_name``) no longer runs. Only whole groups are ended; a group the
+    kernel will not remove (a process in it that will not die) stays.
+    """
+    left: dict[str, dict[str, Path]] = {}
+    for controller, parent in own_groups().items():
+        for folder in parent.glob("lora-grader-*"):
+            found = RUN_GROUP.fullmatch(folder.name)
+            if found and not psutil.pid_exists(int(found["owner"])):
+                left.setdefault(folder.name, {})[controller] = folder
+    for folders in left.values():
+        group = RunGroup(folders)
+        if set(folders) == set(CONTROLLERS):
+            group.kill()
+        group.remove()
+    return len(left)
+

@@ -91,8 +91,14 @@ def test_an_interrupt_leaves_no_wrong_grade_and_a_rerun_finishes(class_folder, t
     rerun = subprocess.run([sys.executable, "-m", "grader", "grade", str(class_folder), "--out", str(out), "--quiet"],
                            cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert rerun.returncode == 0, rerun.stderr
+    assert groups_of(grader.pid) == []  # a second Ctrl-C leaves its run's group; the rerun removes it
     assert f"{4 - len(graded)} graded, 0 regraded, {len(graded)} reused unchanged" in rerun.stdout
     assert [line.split(",")[1] for line in (out / "grades.csv").read_text().splitlines()[1:]] == ["100.0"] * 4
+
+
+def groups_of(grader: int) -> list[Path]:
+    """The run groups a grader made (``cgroups.run_name``) that are still there."""
+    return [folder for parent in cgroups.own_groups().values() for folder in parent.glob(f"lora-grader-{grader}-*")]
 
 
 @pytest.fixture
@@ -139,3 +145,26 @@ def test_a_process_that_joins_a_run_group_after_its_kill_is_not_left_frozen(grou
     join(group, sleeper)
     sleeper.send_signal(signal.SIGKILL)
     assert sleeper.wait(timeout=10) == -signal.SIGKILL
+
+
+def test_a_grader_ends_the_run_groups_of_a_grader_that_is_gone():
+    """A grader killed outright leaves its run groups, maybe with a submission's daemon in one; the next grader
+    ends and removes them (``cgroups.sweep``), and leaves the groups of graders still running alone."""
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    left = cgroups.RunGroup.create(f"lora-grader-{int(gone.stdout)}-{'0' * 16}", tasks=16, memory_mb=256)
+    if left is None:
+        pytest.skip("no writable control group (version 1) here")
+    running = cgroups.RunGroup.create(cgroups.run_name("f" * 16), tasks=16, memory_mb=256)
+    daemon = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+    try:
+        join(left, daemon)
+        cgroups.sweep()
+        assert daemon.wait(timeout=30) == -signal.SIGKILL
+        assert [folder for folder in left.folders.values() if folder.exists()] == []
+        assert all(folder.exists() for folder in running.folders.values())
+    finally:
+        left.thaw()
+        daemon.kill()
+        daemon.wait()
+        left.remove()
+        running.remove()
