@@ -168,3 +168,20 @@ def test_a_grader_ends_the_run_groups_of_a_grader_that_is_gone():
         daemon.wait()
         left.remove()
         running.remove()
+
+
+def test_two_graders_sweeping_the_same_group_do_not_fail(monkeypatch):
+    """Two graders that start together sweep the same groups: the one that finds a group gone half-way on (the
+    other removed it) goes on."""
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    left = cgroups.RunGroup.create(f"lora-grader-{int(gone.stdout)}-{'0' * 16}", tasks=16, memory_mb=256)
+    if left is None:
+        pytest.skip("no writable control group (version 1) here")
+
+    def removed_meanwhile(group):
+        group.remove()
+        raise FileNotFoundError(group.folders["pids"] / "cgroup.procs")
+
+    monkeypatch.setattr(cgroups.RunGroup, "pids", removed_meanwhile)
+    cgroups.sweep()
+    assert [folder for folder in left.folders.values() if folder.exists()] == []
