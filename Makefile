@@ -41,14 +41,17 @@ check: $(VENV)/.installed
 	$(BIN)/python -m grader template --check
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest $(XDIST) $(CHECK_TESTS)
 
-# torch first, in the build this machine should have:
+# torch first, with pip, in the build this machine should have:
 # 1. a torch wheel that pip's own configuration keeps on disk (--no-index reads only its
 #    find-links), as this project's CI machines do;
 # 2. else, where nvidia-smi sees a GPU, the CUDA build from PyPI;
 # 3. else the CPU build from PyTorch's index (PyPI's Linux build is the multi-GB CUDA one).
+# Then the project with uv, which downloads, installs and compiles to bytecode on every core
+# (the whole of .venv in 25 to 34 s here, against 42 to 57 with pip alone); pip where uv
+# fails, as behind an index or a certificate that only pip's configuration knows of.
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet --upgrade pip uv
 	if $(BIN)/python -m pip install --quiet --no-index --no-deps torch 2>/dev/null; then \
 	    echo "torch: the wheel pip's configuration keeps on disk"; \
 	elif command -v nvidia-smi >/dev/null && nvidia-smi -L >/dev/null 2>&1; then \
@@ -56,7 +59,8 @@ $(VENV)/.installed: pyproject.toml
 	else \
 	    $(BIN)/python -m pip install --quiet torch --index-url $(CPU_INDEX); \
 	fi
-	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	$(BIN)/uv pip install --quiet --python $(BIN)/python --compile-bytecode -e ".[dev]" \
+	    || $(BIN)/python -m pip install --quiet -e ".[dev]"
 	touch $@
 
 clean:
