@@ -48,10 +48,12 @@ check: $(VENV)/.installed
 # 3. else the CPU build from PyTorch's index (PyPI's Linux build is the multi-GB CUDA one).
 # Then the project with uv, which downloads, installs and compiles to bytecode on every core
 # (the whole of .venv in 25 to 34 s here, against 42 to 57 with pip alone); pip where uv
-# fails, as behind an index or a certificate that only pip's configuration knows of.
+# cannot be installed or fails, as behind an index or a certificate that only pip's
+# configuration knows of.
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip uv
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet uv || echo "uv: not installable here, pip installs the project"
 	if $(BIN)/python -m pip install --quiet --no-index --no-deps torch 2>/dev/null; then \
 	    echo "torch: the wheel pip's configuration keeps on disk"; \
 	elif command -v nvidia-smi >/dev/null && nvidia-smi -L >/dev/null 2>&1; then \
@@ -59,7 +61,7 @@ $(VENV)/.installed: pyproject.toml
 	else \
 	    $(BIN)/python -m pip install --quiet torch --index-url $(CPU_INDEX); \
 	fi
-	$(BIN)/uv pip install --quiet --python $(BIN)/python --compile-bytecode -e ".[dev]" \
+	test -x $(BIN)/uv && $(BIN)/uv pip install --quiet --python $(BIN)/python --compile-bytecode -e ".[dev]" \
 	    || $(BIN)/python -m pip install --quiet -e ".[dev]"
 	touch $@
 
