@@ -47,7 +47,7 @@ check: $(VENV)/.installed
 # 2. else, where nvidia-smi sees a GPU, the CUDA build from PyPI;
 # 3. else the CPU build from PyTorch's index (PyPI's Linux build is the multi-GB CUDA one).
 # Then the project with uv, which downloads, installs and compiles to bytecode on every core
-# (the whole of .venv in 25 to 34 s here, against 42 to 57 with pip alone); pip where uv
+# (the whole of .venv in 25 to 37 s here, against 42 to 57 with pip alone); pip where uv
 # cannot be installed or fails, as behind an index or a certificate that only pip's
 # configuration knows of.
 $(VENV)/.installed: pyproject.toml

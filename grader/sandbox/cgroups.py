@@ -179,8 +179,8 @@ def container_memory_mb(mounts: Path = MOUNTS, own: Path = Path("/proc/self/cgro
     return None if tightest >= UNLIMITED else tightest // 2**20
 
 
-def sweep() -> int:
-    """End and remove the run groups of graders that are gone; how many there were.
+def sweep() -> None:
+    """End and remove the run groups of graders that are gone.
 
     A grader removes each run's group when the run ends, but one killed outright (SIGKILL, an
     out-of-memory kill, a scheduler's time limit) or told to exit at once (a second Ctrl-C)
@@ -202,5 +202,3 @@ def sweep() -> int:
             with contextlib.suppress(OSError):  # another grader's sweep removed it first
                 group.kill()
         group.remove()
-    return len(left)
-
