@@ -147,36 +147,37 @@ def test_a_process_that_joins_a_run_group_after_its_kill_is_not_left_frozen(grou
     assert sleeper.wait(timeout=10) == -signal.SIGKILL
 
 
-def test_a_grader_ends_the_run_groups_of_a_grader_that_is_gone():
+@pytest.fixture
+def left_behind():
+    """A run group named for a grader that no longer runs (``cgroups.run_name``'s form, a pid nobody has now), as a
+    grader killed outright leaves it; gone afterwards, thawed first."""
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    group = cgroups.RunGroup.create(f"lora-grader-{int(gone.stdout)}-{'0' * 16}", tasks=16, memory_mb=256)
+    if group is None:
+        pytest.skip("no writable control group (version 1) here")
+    yield group
+    group.thaw()
+    group.remove()
+
+
+def test_a_grader_ends_the_run_groups_of_a_grader_that_is_gone(left_behind, group_and_sleeper):
     """A grader killed outright leaves its run groups, maybe with a submission's daemon in one; the next grader
     ends and removes them (``cgroups.sweep``), and leaves the groups of graders still running alone."""
-    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
-    left = cgroups.RunGroup.create(f"lora-grader-{int(gone.stdout)}-{'0' * 16}", tasks=16, memory_mb=256)
-    if left is None:
-        pytest.skip("no writable control group (version 1) here")
+    _, daemon = group_and_sleeper
     running = cgroups.RunGroup.create(cgroups.run_name("f" * 16), tasks=16, memory_mb=256)
-    daemon = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
     try:
-        join(left, daemon)
+        join(left_behind, daemon)
         cgroups.sweep()
         assert daemon.wait(timeout=30) == -signal.SIGKILL
-        assert [folder for folder in left.folders.values() if folder.exists()] == []
+        assert [folder for folder in left_behind.folders.values() if folder.exists()] == []
         assert all(folder.exists() for folder in running.folders.values())
     finally:
-        left.thaw()
-        daemon.kill()
-        daemon.wait()
-        left.remove()
         running.remove()
 
 
-def test_two_graders_sweeping_the_same_group_do_not_fail(monkeypatch):
+def test_two_graders_sweeping_the_same_group_do_not_fail(left_behind, monkeypatch):
     """Two graders that start together sweep the same groups: the one that finds a group gone half-way on (the
     other removed it) goes on."""
-    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
-    left = cgroups.RunGroup.create(f"lora-grader-{int(gone.stdout)}-{'0' * 16}", tasks=16, memory_mb=256)
-    if left is None:
-        pytest.skip("no writable control group (version 1) here")
 
     def removed_meanwhile(group):
         group.remove()
@@ -184,4 +185,4 @@ def test_two_graders_sweeping_the_same_group_do_not_fail(monkeypatch):
 
     monkeypatch.setattr(cgroups.RunGroup, "pids", removed_meanwhile)
     cgroups.sweep()
-    assert [folder for folder in left.folders.values() if folder.exists()] == []
+    assert [folder for folder in left_behind.folders.values() if folder.exists()] == []
