@@ -2,6 +2,6 @@
 
 import sys
 
-from grader.cli import main
+from grader.cli import entry_point
 
-sys.exit(main())
+sys.exit(entry_point())

@@ -3,6 +3,7 @@
 import argparse
 import csv
 import os
+import signal
 import sys
 import tempfile
 from pathlib import Path
@@ -31,6 +32,7 @@ GRADER_OWN_MB = 640
 # An honest run of the reference writes nothing in its home (peak_disk_mb 0.0, 1 file: the home itself);
 # below these, a submission that saves a small checkpoint would be stopped as disk full.
 MIN_DISK_MB, MIN_DISK_FILES = 16, 100
+INTERRUPTED = 130  # the shell's exit code for a command stopped by Ctrl-C (128 + SIGINT)
 
 
 class UsageError(Exception):
@@ -147,7 +149,7 @@ def cmd_grade(args) -> int:
         print(f"\ninterrupted: {len(plan.interrupted)} submission(s) left without a result; run the same command "
               f"again to grade them (what is graded is kept). grades.csv holds the {len(results)} graded.",
               file=sys.stderr)
-        return 130
+        return INTERRUPTED
     platform_files.write(args.format, {s.name: results[s.name] for s in submissions if s.name in results}, args.out,
                          rubric)
     written = ""
@@ -367,6 +369,22 @@ COMMANDS = (add_template, add_release, add_grade, add_gradescope, add_doctor, ad
             add_report, add_similarity, add_merge)
 
 
+def entry_point() -> int:
+    """``main`` as the process runs it (``lora-grader``, ``python -m grader``): interrupted, it exits with 130.
+
+    As Python shuts down it puts the default signal handlers back, and a second Ctrl-C that
+    lands then (a batch stopped by the first one ends within a second) kills the process by
+    the signal instead, so that its parent sees -2, not 130 (a CI run of the double Ctrl-C
+    test did). The process is on its way out anyway: from here on it ignores both signals.
+    In-process callers of ``main`` keep their own handlers.
+    """
+    code = main()
+    if code == INTERRUPTED:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, signal.SIG_IGN)
+    return code
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="lora-grader", description="Tools for the LoRA/BERT assignment.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -380,7 +398,7 @@ def main(argv=None) -> int:
         return 2
     except KeyboardInterrupt:  # before a batch takes over the signal (discovering, probing, starting)
         print("interrupted: nothing was graded", file=sys.stderr)
-        return 130
+        return INTERRUPTED
 
 
 def positive(text: str) -> int:

@@ -186,3 +186,17 @@ def test_two_graders_sweeping_the_same_group_do_not_fail(left_behind, monkeypatc
     monkeypatch.setattr(cgroups.RunGroup, "pids", removed_meanwhile)
     cgroups.sweep()
     assert [folder for folder in left_behind.folders.values() if folder.exists()] == []
+
+
+def test_an_interrupted_command_exits_130_when_a_signal_lands_as_python_shuts_down():
+    """The double Ctrl-C test's race, made certain: the command has returned 130 and Python is shutting down (its
+    default handlers back) when a second SIGINT lands, sent here by an object dropped at the very end."""
+    late = ("import os, signal, sys\n"
+            "from grader import cli\n"
+            "class Late:\n"
+            "    def __del__(self):\n"
+            "        os.kill(os.getpid(), signal.SIGINT)\n"
+            "late = Late()\n"
+            "cli.main = lambda: cli.INTERRUPTED\n"
+            "sys.exit(cli.entry_point())\n")
+    assert subprocess.run([sys.executable, "-c", late], cwd=ROOT, timeout=60).returncode == 130
