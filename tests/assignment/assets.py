@@ -7,7 +7,8 @@ TINY_MODELS = ROOT / "tiny_models"
 DATASET = ROOT / "data" / "reviews.csv"
 MODEL_NAMES = ("bert-tiny", "distilbert-tiny")
 HEAD_MODULES = ("classifier", "pre_classifier")
-DEFAULT_TARGETS = {"bert-tiny": ("query", "value"), "distilbert-tiny": ("q_lin", "v_lin")}
+DEFAULT_TARGETS = {"bert-tiny": ("query", "value"), "distilbert-tiny": ("q_lin", "v_lin"),
+                   "bert": ("query", "value"), "distilbert": ("q_lin", "v_lin")}  # tiny models and model types
 CONTRACT = "ASSIGNMENT.md"
 
 

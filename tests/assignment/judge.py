@@ -46,7 +46,12 @@ _RAISED = {name: type(name, (SubjectRaised, getattr(builtins, name)), {}) for na
 
 
 def raised(description: dict) -> SubjectRaised:
-    cls = _RAISED.get(description.get("type"), SubjectRaised)
+    """The submission's exception as the judge may catch it: an instance of the most derived builtin class it
+    derives from (``class LoRAArgumentError(ValueError)`` is caught by ``except ValueError``), named as the
+    submission named it."""
+    bases = description.get("builtins")
+    bases = [str(name) for name in bases] if isinstance(bases, list) else [description.get("type")]
+    cls = next((_RAISED[name] for name in bases if name in _RAISED), SubjectRaised)
     fields = (str(description.get(key, "")) for key in ("message", "type", "where"))
     return cls(*fields)
 
@@ -163,7 +168,8 @@ class Judge:
         request = {"seq": self._seq, "op": op.value, "fields": encoder.encode(fields)}
         try:
             header, tensors = self._channel.exchange(request, encoder.tensors)
-            if header.get("seq") != self._seq or header.get("answer") not in set(Answer):
+            if header.get("seq") != self._seq or not isinstance(header.get("answer"), str) \
+                    or header["answer"] not in set(Answer):
                 raise ProtocolError(f"an answer to another question (seq {header.get('seq')!r})")
             value, lost = decode(header.get("value"), tensors, self._ref), None
         except (SubjectLost, ProtocolError) as error:

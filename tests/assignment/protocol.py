@@ -18,6 +18,7 @@ below bound what one frame may make the judge allocate or walk.
 import enum
 import json
 import math
+import numbers
 import struct
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -84,8 +85,35 @@ class TensorRef(TypedDict):
 
 class Raised(TypedDict):
     type: str  # the exception's class name
+    builtins: list[str]  # the builtin exception classes it derives from, most derived first
     message: str
     where: str  # the submission's own frames of its traceback
+
+
+class Number(TypedDict):
+    """A number of a type that is not Python's own (``numpy.int64``, ``numpy.float32``): its value and its type."""
+
+    number: int | float
+    type: str
+
+
+class ForeignInt(int):
+    """An integer the subject returned as another type: equal to its value, and ``type(found) is int`` is
+    False, so only a clause about the type sees the difference."""
+
+    type_name = "int"
+
+    def __repr__(self) -> str:
+        return f"{int(self)} (a {self.type_name})"
+
+
+class ForeignFloat(float):
+    """A float the subject returned as another type (``numpy.float32``): see :class:`ForeignInt`."""
+
+    type_name = "float"
+
+    def __repr__(self) -> str:
+        return f"{float(self)} (a {self.type_name})"
 
 
 class Ready(TypedDict):
@@ -153,10 +181,12 @@ class Encoder:
             raise ProtocolError("nested too deeply")
         if value is None or isinstance(value, bool | str):
             return value
-        if isinstance(value, int | float):
+        if type(value) in (int, float):
             if isinstance(value, float) and not math.isfinite(value):
                 return {"float": repr(value)}  # JSON has no NaN or infinity
             return value
+        if isinstance(value, numbers.Real) and not isinstance(value, torch.Tensor):
+            return self._number(value)
         if isinstance(value, torch.Tensor):
             return self._tensor(value, value.device.type, bool(value.requires_grad))
         if isinstance(value, Placed):
@@ -171,6 +201,20 @@ class Encoder:
             raise ProtocolError(f"cannot send a {type(value).__name__}")
         return self.keep(value)
 
+    def _number(self, value) -> Number | Handle:
+        """A numpy scalar, an int or float subclass: moved by value, with its type's name. One whose conversion
+        raises (a student's own class) or gives no finite number stays a handle."""
+        kind = type(value)
+        try:
+            number = int(value) if isinstance(value, numbers.Integral) else float(value)
+        except Exception:
+            number = None
+        if number is None or (isinstance(number, float) and not math.isfinite(number)):
+            if self.keep is None:
+                raise ProtocolError(f"cannot send a {kind.__name__}")
+            return self.keep(value)
+        return {"number": number, "type": f"{kind.__module__}.{kind.__qualname__}".removeprefix("builtins.")}
+
     def _tensor(self, tensor: torch.Tensor, device: str, requires_grad: bool) -> TensorRef:
         self.elements += tensor.numel()
         if self.elements > MAX_TENSOR_ELEMENTS:  # before anything is copied: a view can stand for terabytes
@@ -180,9 +224,19 @@ class Encoder:
         return {"tensor": key, "device": device, "requires_grad": requires_grad}
 
 
-def decode(data, tensors: dict[str, torch.Tensor], handle=None, place=None, depth: int = 0):
+def decode(data, tensors: dict[str, torch.Tensor], handle=None, place=None):
     """Data back into values; ``handle`` turns a Handle into the receiver's object for it, ``place`` a
-    TensorRef and its tensor into the tensor the receiver uses (the subject's: on that device)."""
+    TensorRef and its tensor into the tensor the receiver uses (the subject's: on that device). Whatever
+    does not read as a value (an unhashable key, an integer past Python's digit limit) is a ProtocolError."""
+    try:
+        return _decode(data, tensors, handle, place, 0)
+    except ProtocolError:
+        raise
+    except (TypeError, ValueError, KeyError, AttributeError, RecursionError, OverflowError) as error:
+        raise ProtocolError(f"a value that cannot be read ({type(error).__name__})") from None
+
+
+def _decode(data, tensors: dict[str, torch.Tensor], handle, place, depth: int):
     if depth > MAX_DEPTH:
         raise ProtocolError("nested too deeply")
     if data is None or isinstance(data, bool | int | float):
@@ -194,11 +248,15 @@ def decode(data, tensors: dict[str, torch.Tensor], handle=None, place=None, dept
     if isinstance(data, list):
         if len(data) > MAX_ITEMS:
             raise ProtocolError(f"a list of {len(data)} items")
-        return [decode(item, tensors, handle, place, depth + 1) for item in data]
+        return [_decode(item, tensors, handle, place, depth + 1) for item in data]
     if not isinstance(data, dict) or len(data) > MAX_ITEMS:
         raise ProtocolError(f"not a value: {type(data).__name__}")
     if set(data) == {"dict"} and isinstance(data["dict"], dict):
-        return {str(key): decode(item, tensors, handle, place, depth + 1) for key, item in data["dict"].items()}
+        return {str(key): _decode(item, tensors, handle, place, depth + 1) for key, item in data["dict"].items()}
+    if set(data) == {"number", "type"} and type(data["number"]) in (int, float) and isinstance(data["type"], str):
+        number = (ForeignInt if type(data["number"]) is int else ForeignFloat)(data["number"])
+        number.type_name = data["type"][:200]
+        return number
     if set(data) == {"float"} and data["float"] in ("nan", "inf", "-inf"):
         return float(data["float"])
     if set(data) == {"dtype"} and f"{data['dtype']}" in _DTYPE_NAMES:
@@ -244,8 +302,8 @@ def unpack(read) -> tuple[dict, dict[str, torch.Tensor]]:
         raise ProtocolError(f"a frame of {head_size + blob_size:,} bytes, over the cap")
     try:
         header = json.loads(read_exactly(read, head_size))
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise ProtocolError(f"a header that is not JSON: {error}") from None
+    except (ValueError, RecursionError) as error:  # not JSON, not UTF-8, an integer past the digit limit, nested deep
+        raise ProtocolError(f"a header that is not JSON that can be read ({type(error).__name__})") from None
     if not isinstance(header, dict):
         raise ProtocolError("a header that is not an object")
     blob = read_exactly(read, blob_size) if blob_size else b""
@@ -263,13 +321,16 @@ def _tensors(blob: bytes) -> dict[str, torch.Tensor]:
         raise ProtocolError("a tensor header longer than its blob")
     try:
         declared = json.loads(blob[8:8 + size])
-    except (UnicodeDecodeError, json.JSONDecodeError):
+    except (ValueError, RecursionError):
         raise ProtocolError("a tensor header that is not JSON") from None
+    if not isinstance(declared, dict):
+        raise ProtocolError("a tensor header that is not an object")
     elements = 0
     for name, entry in declared.items():
         if name == "__metadata__":
             continue
-        if not isinstance(entry, dict) or entry.get("dtype") not in DTYPES or not isinstance(entry.get("shape"), list):
+        if not isinstance(entry, dict) or not isinstance(entry.get("dtype"), str) or entry["dtype"] not in DTYPES \
+                or not isinstance(entry.get("shape"), list):
             raise ProtocolError(f"tensor {name!r}: not a tensor of a known dtype")
         if not all(isinstance(d, int) and d >= 0 for d in entry["shape"]):
             raise ProtocolError(f"tensor {name!r}: a bad shape")

@@ -41,6 +41,7 @@ class Server:
         self.loaded, self.models, self.device = loaded, models, device
         self.objects: dict[int, object] = {}  # handle -> object
         self.handles: dict[int, int] = {}  # id(object) -> handle
+        self.spies: dict[str, _Spy] = {}  # a class of the submission's -> what its constructor was given
 
     def ready(self) -> dict:
         printed = self.loaded.output
@@ -88,6 +89,9 @@ class Server:
     # -- the operations -------------------------------------------------------------------
 
     def _op_reset(self, seed: int = 0):
+        for spy in self.spies.values():
+            spy.remove()
+        self.spies.clear()
         self.objects.clear()
         self.handles.clear()
         global_state.manual_seed(seed)
@@ -234,6 +238,41 @@ class Server:
     def _builtin_dataset_path(self) -> str:
         return str(self.models.parent / "data" / "reviews.csv")
 
+    def _builtin_seed(self, seed: int) -> None:
+        """The random generators seeded again: two calls that draw alike (a LoRALayer's dropout, alone and
+        inside its LinearLoRA) are compared."""
+        global_state.manual_seed(seed)
+        random.seed(seed)
+
+    def _builtin_spy(self, name: str) -> None:
+        """Record what the submission's class ``name`` is constructed with, until the next reset: how a test
+        sees what ``add_lora`` gives ``LinearLoRA``, or ``LinearLoRA`` its ``LoRALayer``, without judging
+        what those classes then do with it."""
+        cls = self._class(name)
+        if cls is None:
+            raise _Missing(name)
+        if name not in self.spies:
+            self.spies[name] = _Spy(cls)
+        self.spies[name].calls.clear()
+
+    def _builtin_calls(self, name: str) -> list[dict]:
+        """What the spied class ``name`` was constructed with since it was spied: its arguments as given."""
+        spy = self.spies.get(name)
+        if spy is None:
+            raise Refused(f"{name} is not spied on")
+        return [{"args": list(args), "kwargs": dict(kwargs)} for args, kwargs in spy.calls]
+
+    def _builtin_low_rank_shaped(self, model, layers: dict):
+        """Trainable parameters of LoRA's shapes, ``(in, rank)`` and ``(rank, out)``, on the named ``nn.Linear``
+        layers (qualified name -> rank, chosen by the judge), held by a module of the suite's own type: a model
+        to count on that does not depend on the submission's ``add_lora``. They compute nothing."""
+        for name, rank in layers.items():
+            linear = model.get_submodule(name)
+            if not isinstance(linear, nn.Linear):
+                raise Refused(f"{name} is not an nn.Linear")
+            linear.low_rank_shaped = _LowRankShaped(linear, int(rank))
+        return model
+
     def _builtin_keep(self, value):
         """The value itself: called with ``keep`` it becomes a handle (a tensor to backpropagate to)."""
         return value
@@ -241,6 +280,37 @@ class Server:
 
 class _Missing(Exception):
     """The submission defines no such name."""
+
+
+class _Spy:
+    """A class's ``__init__`` replaced, in place, by one that records its arguments and calls it: the class keeps
+    its identity (``isinstance``, ``super(LinearLoRA, self)`` in the submission's code) and gets its own
+    ``__init__`` back at the next reset."""
+
+    def __init__(self, cls: type):
+        self.cls, self.calls = cls, []
+        self.own = cls.__dict__.get("__init__")  # None: inherited, so the spy's is deleted, not replaced
+        original, calls = cls.__init__, self.calls
+
+        def __init__(instance, *args, **kwargs):
+            calls.append((args, kwargs))
+            original(instance, *args, **kwargs)
+
+        cls.__init__ = __init__
+
+    def remove(self) -> None:
+        if self.own is not None:
+            self.cls.__init__ = self.own
+        else:
+            del self.cls.__init__
+
+
+class _LowRankShaped(nn.Module):
+    def __init__(self, linear: nn.Linear, rank: int):
+        super().__init__()
+        like = {"device": linear.weight.device, "dtype": linear.weight.dtype}
+        self.A = nn.Parameter(torch.zeros(linear.in_features, rank, **like))
+        self.B = nn.Parameter(torch.zeros(rank, linear.out_features, **like))
 
 
 class _Kept:
@@ -258,7 +328,8 @@ class _SubmissionRaised(Exception):
         frames = [frame for frame in traceback.extract_tb(self.error.__traceback__)
                   if not frame.filename.startswith(_THIS_FOLDER)]
         message = str(self.error)
-        return {"type": type(self.error).__name__, "message": message[:20_000],
+        builtin = [cls.__name__ for cls in type(self.error).__mro__ if cls.__module__ == "builtins"]
+        return {"type": type(self.error).__name__, "builtins": builtin, "message": message[:20_000],
                 "where": "".join(traceback.format_list(frames[-8:]))[:20_000]}
 
 

@@ -1,4 +1,11 @@
-"""LinearLoRA: keeps the pretrained layer, adds a LoRALayer that follows its dtype and device."""
+"""LinearLoRA: keeps the pretrained layer, adds a LoRALayer that follows its dtype and device.
+
+The wrapper is judged against its own ``lora``: what it gives the LoRALayer's constructor (a
+spy records it), and ``linear(x) + lora(x)`` with the ``lora(x)`` its own LoRALayer computes.
+So a LoRALayer with another scaling or no dropout costs the wrapper nothing. What the wrapper
+cannot be judged without (the contract's one dependency here): a ``lora`` that is a LoRALayer
+holding ``A`` and ``B``, whose output changes when ``B`` does.
+"""
 
 import pytest
 import torch
@@ -19,9 +26,33 @@ def make_linear(lora, in_features=12, out_features=7, dtype=torch.float32, devic
     return linear, weight, bias
 
 
+def wrap(lora, linear, rank=4, alpha=8, **kwargs):
+    """``LinearLoRA(linear, ...)``, after checking that there is something to judge: a ``lora`` that is a LoRALayer
+    holding A and B."""
+    wrapped = lora.LinearLoRA(linear, rank, alpha, **kwargs)
+    registered = {p["name"] for p in wrapped.parameters()}
+    missing = [f"lora.{name}" for name in ("A", "B") if f"lora.{name}" not in registered]
+    expect("lora" in of_kind(wrapped, "LoRALayer") and not missing,
+           "LinearLoRA: `lora` is a LoRALayer with parameters A and B (every other rule of the wrapper is judged "
+           "through it; if your LoRALayer fails its own tests, fix those first)",
+           "wrapped.lora.A and wrapped.lora.B", f"missing: {names(missing)}" if missing else "no LoRALayer `lora`")
+    return wrapped
+
+
+def own_lora(wrapped, x, device_type="cpu") -> torch.Tensor:
+    """What the wrapper's own LoRALayer computes for ``x``; the test fails (naming the LoRALayer) if it gives nothing
+    to judge the wrapper by: B was set non-zero, so its output must not be zero."""
+    found = wrapped.get("lora")(Placed(x, device_type))
+    rule = ("LinearLoRA is judged against its own lora(x), which must give a non-zero tensor of shape "
+            "(..., out_features) once B is non-zero (see the LoRALayer tests)")
+    expect(isinstance(found, torch.Tensor) and found.shape[:-1] == x.shape[:-1] and bool(found.abs().sum() > 0),
+           rule, "a non-zero update", shape(found))
+    return found
+
+
 def test_keeps_the_very_linear_layer(lora):
     linear, weight, bias = make_linear(lora)
-    wrapped = lora.LinearLoRA(linear, rank=4, alpha=8)
+    wrapped = wrap(lora, linear)
     kept = wrapped.get("linear", None)
     expect(kept is linear,
            "LinearLoRA: `linear` is the very nn.Linear object passed in (not a copy, not a new layer)",
@@ -32,23 +63,35 @@ def test_keeps_the_very_linear_layer(lora):
            "the same weight and bias as before wrapping", "changed values")
 
 
+LORA_LAYER_PARAMETERS = ("in_dim", "out_dim", "rank", "alpha", "dropout")  # the contract's order
+
+
+def constructed_with(call: dict) -> dict:
+    """A recorded constructor call as the contract names its arguments (``dropout`` 0.0 when not given)."""
+    given = dict(zip(LORA_LAYER_PARAMETERS, call["args"], strict=False))
+    given.update({k: v for k, v in call["kwargs"].items() if k in LORA_LAYER_PARAMETERS})
+    return {"dropout": 0.0, **given}
+
+
 def test_builds_a_lora_layer_for_the_linear(lora):
-    wrapped = lora.LinearLoRA(make_linear(lora, 12, 7)[0], rank=4, alpha=10)
+    lora.builtin("spy", "LoRALayer")
+    wrapped = lora.LinearLoRA(make_linear(lora, 12, 7)[0], 4, 10, 0.25)
     layer = wrapped.get("lora", None)
     expect("lora" in of_kind(wrapped, "LoRALayer"),
            "LinearLoRA: `lora` is a LoRALayer(linear.in_features, linear.out_features, rank, alpha, dropout)",
            "a LoRALayer", getattr(layer, "type", type(layer).__name__))
-    found = (shape(layer.get("A", None)), shape(layer.get("B", None)), layer.get("scaling", None))
-    expect(found == ("(12, 4)", "(4, 7)", 2.5),
-           "LinearLoRA(nn.Linear(12, 7), rank=4, alpha=10): A is (in_features, rank), B is (rank, out_features), "
-           "scaling is alpha / rank", ("(12, 4)", "(4, 7)", 2.5), found)
+    calls = [constructed_with(call) for call in lora.builtin("calls", "LoRALayer")]
+    expected = {"in_dim": 12, "out_dim": 7, "rank": 4, "alpha": 10, "dropout": 0.25}
+    expect(calls == [expected],
+           "LinearLoRA(nn.Linear(12, 7), rank=4, alpha=10, dropout=0.25) builds one "
+           "LoRALayer(linear.in_features, linear.out_features, rank, alpha, dropout)", [expected], calls)
 
 
 def test_output_equals_the_linear_right_after_wrapping(lora, device):
     linear, weight, bias = make_linear(lora, device=device.type)
     x = torch.randn(2, 5, 12)
     expected = F.linear(x, weight, bias)
-    found = lora.LinearLoRA(linear, rank=4, alpha=8)(Placed(x, device.type))
+    found = wrap(lora, linear)(Placed(x, device.type))
     same = equal(found, expected) if device.type == "cpu" else close(found, expected)
     expect(same, "LinearLoRA: right after wrapping (B is zero) the output is exactly the wrapped layer's output",
            "identical outputs", max_difference(found, expected))
@@ -57,29 +100,49 @@ def test_output_equals_the_linear_right_after_wrapping(lora, device):
 @pytest.mark.parametrize("batch_shape", [(), (5,), (2, 5)], ids=["1-D", "2-D", "3-D"])
 def test_forward_is_linear_plus_lora(lora, device, batch_shape):
     linear, weight, bias = make_linear(lora, device=device.type)
-    wrapped = lora.LinearLoRA(linear, rank=4, alpha=6)
-    A, B = torch.randn(12, 4), torch.randn(4, 7)
-    wrapped.assign("lora.A", A)
-    wrapped.assign("lora.B", B)
+    wrapped = wrap(lora, linear, rank=4, alpha=6).call("eval")
+    wrapped.assign("lora.A", torch.randn(12, 4))
+    wrapped.assign("lora.B", torch.randn(4, 7))
     x = torch.randn(*batch_shape, 12)
-    expected = F.linear(x, weight, bias) + 1.5 * x @ A @ B
+    expected = F.linear(x, weight, bias) + own_lora(wrapped, x, device.type)
     found = wrapped(Placed(x, device.type))
     expect(close(found, expected, atol=1e-4),
-           f"LinearLoRA.forward: linear(x) + scaling * x @ A @ B for x of shape {tuple(x.shape)}",
-           "values within 1e-4", max_difference(found, expected))
+           f"LinearLoRA.forward: linear(x) + lora(x) for x of shape {tuple(x.shape)}",
+           "values within 1e-4 of linear(x) + its own lora(x)", max_difference(found, expected))
+
+
+def test_forward_in_training_mode_adds_its_lora(lora):
+    """In training mode, with the random generators seeded alike for both calls: the wrapper's output is linear(x)
+    plus what its own LoRALayer gives (with whatever dropout it draws), not a low-rank path of its own."""
+    linear, weight, bias = make_linear(lora)
+    wrapped = wrap(lora, linear, rank=4, alpha=6, dropout=0.5).call("train")
+    wrapped.assign("lora.B", torch.randn(4, 7))
+    x = torch.randn(16, 12)
+    lora.builtin("seed", 7)
+    update = own_lora(wrapped, x)
+    lora.builtin("seed", 7)
+    found = wrapped(x)
+    expected = F.linear(x, weight, bias) + update
+    expect(close(found, expected, atol=1e-4),
+           "LinearLoRA.forward in training mode: linear(x) + lora(x), its own LoRALayer computing the update "
+           "(and its dropout)", "values within 1e-4 of linear(x) + lora(x)", max_difference(found, expected))
 
 
 def test_gradients_reach_the_input_through_both_paths(lora):
-    """The judge computes the input's gradient itself: upstream @ (W + scaling * (A @ B).T)."""
+    """The input's gradient is upstream @ W, which the judge computes, plus what backpropagating through the
+    wrapper's own lora gives."""
     linear, weight, _ = make_linear(lora)
-    wrapped = lora.LinearLoRA(linear, rank=4, alpha=6)  # scaling 1.5
-    A, B = torch.randn(12, 4), torch.randn(4, 7)
-    wrapped.assign("lora.A", A)
-    wrapped.assign("lora.B", B)
-    x = lora.builtin("keep", Placed(torch.randn(3, 12), requires_grad=True), keep=True)
-    upstream = torch.randn(3, 7)
+    wrapped = wrap(lora, linear, rank=4, alpha=6).call("eval")
+    wrapped.assign("lora.A", torch.randn(12, 4))
+    wrapped.assign("lora.B", torch.randn(4, 7))
+    inputs, upstream = torch.randn(3, 12), torch.randn(3, 7)
+    alone = lora.builtin("keep", Placed(inputs, requires_grad=True), keep=True)
+    wrapped.get("lora").call("__call__", alone, keep=True).backward(upstream)
+    through_lora = tensor(alone.get("grad", None), "the wrapper's own lora(x) passes a gradient back to x "
+                          "(see the LoRALayer tests)")
+    x = lora.builtin("keep", Placed(inputs, requires_grad=True), keep=True)
     wrapped.call("__call__", x, keep=True).backward(upstream)
-    expected = upstream @ (weight + 1.5 * (A @ B).T)
+    expected = upstream @ weight + through_lora
     found = x.get("grad", None)
     expect(close(found, expected, atol=1e-4),
            "LinearLoRA: gradients reach x through both paths, linear and lora (no .detach() on the LoRA path)",
@@ -90,7 +153,7 @@ def test_gradients_reach_the_input_through_both_paths(lora):
 def test_leaves_requires_grad_as_it_was(lora, trainable):
     linear, _, _ = make_linear(lora)
     linear.call("requires_grad_", trainable)
-    lora.LinearLoRA(linear, rank=4, alpha=8)
+    wrap(lora, linear)
     found = {p["name"]: p["requires_grad"] for p in linear.parameters()}
     expect(found == {"weight": trainable, "bias": trainable},
            "LinearLoRA: freezing is not its job: every parameter of linear keeps its requires_grad",
@@ -99,7 +162,7 @@ def test_leaves_requires_grad_as_it_was(lora, trainable):
 
 def test_dropout_only_on_the_lora_path(lora):
     linear, weight, bias = make_linear(lora)
-    wrapped = lora.LinearLoRA(linear, rank=4, alpha=8, dropout=0.9).call("train")
+    wrapped = wrap(lora, linear, dropout=0.9).call("train")
     x = torch.randn(4, 12)
     found = wrapped(x)  # B is still zero: whatever dropout does to the LoRA path adds nothing
     expected = F.linear(x, weight, bias)
