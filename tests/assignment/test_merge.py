@@ -1,35 +1,91 @@
 """merge_lora: the same outputs from plain nn.Linear layers, and the base model's parameter count."""
 
+import contextlib
 import math
 
 import pytest
 import torch
+from torch import nn
 
-from .assets import MODEL_NAMES
+from . import pristine
+from .assets import DEFAULT_TARGETS, MODEL_NAMES, TINY_MODELS
 from .checks import close, equal, expect, head_count, logits, max_difference, misplaced, names, of_kind
+from .judge import SubjectRaised
 from .protocol import Placed
 
 LINEAR = "torch.nn.modules.linear.Linear"
 
 
-def trained_lora_model(lora, base_model, name, dtype=None):
-    """A model with LoRA whose B and biases are non-zero, as after some training (drawn by the judge)."""
+def trained_lora_model(lora, base_model, name, dtype=None, targets=None, dropout=0.0):
+    """A model with LoRA on ``targets`` (the default ones) whose A, B and biases the judge drew, as after some
+    training: (the subject's model, the layers). The layers are wrapped by the judge with the student's
+    LinearLoRA (merge_lora's one dependency: it replaces LinearLoRA objects), not by add_lora; rank, alpha and
+    scaling are set to 4, 12 and 3 whatever the student's LoRALayer computes."""
     model = base_model(name, dtype=dtype)
-    lora.add_lora(model, rank=4, alpha=12)  # scaling 3
-    for layer in of_kind(model, "LinearLoRA"):
-        B, bias = model.get(f"{layer}.lora.B", None), model.get(f"{layer}.linear.bias", None)
-        if isinstance(B, torch.Tensor) and isinstance(bias, torch.Tensor):
-            model.assign(f"{layer}.lora.B", 0.05 * torch.randn(B.shape))
-            model.assign(f"{layer}.linear.bias", 0.1 * torch.randn(bias.shape))
-    return model
+    own = pristine.fresh(TINY_MODELS, name, 2)
+    layers = sorted(n for n, m in own.named_modules() if isinstance(m, nn.Linear)
+                    and any(n.endswith("." + t) for t in targets or DEFAULT_TARGETS[name]))
+    for layer in layers:
+        linear = own.get_submodule(layer)
+        wrapped = lora.LinearLoRA(model.get(layer), 4, 12, dropout)
+        model.set(layer, wrapped)
+        for attribute, value in (("rank", 4), ("alpha", 12.0), ("scaling", SCALING)):
+            with contextlib.suppress(SubjectRaised):  # a read-only property computing it is as good
+                model.set(f"{layer}.lora.{attribute}", value)
+        model.assign(f"{layer}.lora.A", torch.randn(linear.in_features, 4) / 4)
+        model.assign(f"{layer}.lora.B", 0.05 * torch.randn(4, linear.out_features))
+        model.assign(f"{layer}.linear.bias", 0.1 * torch.randn(linear.out_features))
+    return model, layers
+
+
+SCALING = 3.0
+
+
+def judge_merged(name: str, tensors: dict, layers, dtype=None) -> nn.Module:
+    """The judge's own copy of the model with the subject's parameters (``tensors``, read before the merge) and each
+    LoRA layer merged by the judge: W + scaling * (A @ B).T, bias unchanged."""
+    own = pristine.fresh(TINY_MODELS, name, 2).eval()
+    if dtype is not None:
+        own.to(dtype)
+    state = {}
+    for key, value in tensors.items():
+        layer = next((layer for layer in layers if key.startswith(layer + ".")), None)
+        if layer is None:
+            state[key] = value
+        elif key.startswith(f"{layer}.linear."):
+            state[f"{layer}.{key.removeprefix(layer + '.linear.')}"] = value
+    for layer in layers:
+        W, A, B = (tensors[f"{layer}.{part}"].double() for part in ("linear.weight", "lora.A", "lora.B"))
+        state[f"{layer}.weight"] = (W + SCALING * (A @ B).T).to(tensors[f"{layer}.linear.weight"].dtype)
+    own.load_state_dict(state, strict=False)
+    return own
+
+
+def lora_tensors(model, layers) -> dict:
+    """The model's parameters before the merge, after checking that each LoRA layer has its W, A and B: what the
+    merge is judged on exists, and (A and B being non-zero) every merged weight differs from its W."""
+    tensors = model.tensors()
+    missing = [f"{layer}.{part}" for layer in layers for part in ("linear.weight", "lora.A", "lora.B")
+               if not isinstance(tensors.get(f"{layer}.{part}"), torch.Tensor)]
+    expect(layers and not missing, "merge_lora is judged on LinearLoRA layers with linear.weight, lora.A and "
+           "lora.B (your LinearLoRA must build them: see its tests)", "every one of them", f"missing: {names(missing)}")
+    return tensors
+
+
+def merged_away(model, layers, call: str) -> None:
+    """Every LinearLoRA gone after the merge, so that what is compared next is the merged model."""
+    left = of_kind(model, "LinearLoRA")
+    expect(not left, f"{call}: no LinearLoRA is left", "plain nn.Linear layers", f"LinearLoRA at {names(left)}")
 
 
 @pytest.mark.parametrize("name", MODEL_NAMES)
 def test_merged_logits_equal_unmerged(lora, base_model, device, name):
-    model = trained_lora_model(lora, base_model, name)
+    model, layers = trained_lora_model(lora, base_model, name)
     input_ids = torch.randint(5, 95, (4, 16))
-    expected = logits(model, input_ids, device)
+    with torch.no_grad():
+        expected = judge_merged(name, lora_tensors(model, layers), layers)(input_ids=input_ids).logits
     lora.merge_lora(model)
+    merged_away(model, layers, f"merge_lora on {name}")
     found = logits(model, input_ids, device)
     expect(close(found, expected, atol=1e-5, rtol=0),
            f"merge_lora on {name}: the merged model's logits equal the unmerged model's "
@@ -38,31 +94,27 @@ def test_merged_logits_equal_unmerged(lora, base_model, device, name):
 
 @pytest.mark.parametrize("name", MODEL_NAMES)
 def test_merged_weight_formula(lora, base_model, name):
-    """The judge computes each merged weight itself, from the W, A, B and scaling it reads before the merge."""
-    model = trained_lora_model(lora, base_model, name)
-    before = model.tensors()
-    expected, biases = {}, {}
-    for layer in of_kind(model, "LinearLoRA"):
-        W, A, B = (before.get(f"{layer}.{part}") for part in ("linear.weight", "lora.A", "lora.B"))
-        scaling = model.get(f"{layer}.lora.scaling", None)
-        if all(isinstance(t, torch.Tensor) for t in (W, A, B)) and isinstance(scaling, int | float):
-            expected[layer] = W + scaling * (A @ B).T
-            biases[layer] = before.get(f"{layer}.linear.bias")
+    """The judge computes each merged weight itself, from the W, A and B it reads before the merge and the scaling
+    it set."""
+    model, layers = trained_lora_model(lora, base_model, name)
+    before = lora_tensors(model, layers)
     lora.merge_lora(model)
     merged = model.tensors()
-    for layer, weight in expected.items():
+    for layer in layers:
+        W, A, B = (before[f"{layer}.{part}"] for part in ("linear.weight", "lora.A", "lora.B"))
+        weight = W + SCALING * (A @ B).T
         found = merged.get(f"{layer}.weight")
         expect(close(found, weight, atol=1e-6), f"merge_lora: {layer}.weight becomes W + scaling * (A @ B).T",
                "within 1e-6", max_difference(found, weight))
+        bias = before[f"{layer}.linear.bias"]
         found = merged.get(f"{layer}.bias")
-        expect(equal(found, biases[layer]), f"merge_lora: {layer}.bias stays as it was",
-               "the same bias", max_difference(found, biases[layer]))
+        expect(equal(found, bias), f"merge_lora: {layer}.bias stays as it was", "the same bias",
+               max_difference(found, bias))
 
 
 @pytest.mark.parametrize("name", MODEL_NAMES)
 def test_merge_leaves_plain_linear_layers_and_the_base_count(lora, base_model, own_model, name):
-    model = trained_lora_model(lora, base_model, name)
-    wrapped = set(of_kind(model, "LinearLoRA"))
+    model, wrapped = trained_lora_model(lora, base_model, name)
     returned = lora.merge_lora(model)
     expect(returned is model, "merge_lora works in place and returns the model",
            "the same model", getattr(returned, "type", type(returned).__name__))
@@ -99,12 +151,14 @@ def test_merge_keeps_no_bias_as_no_bias(lora):
 TOLERANCE = {torch.float32: 1e-5, torch.float64: 1e-10, torch.bfloat16: 2e-3}
 
 
-def assert_merge_follows(lora, model, dtype, device):
+def assert_merge_follows(lora, model, layers, dtype, device):
     """merge_lora on a model in ``dtype`` on ``device``: the new layers sit there too, and compute the same."""
     input_ids = torch.randint(5, 95, (4, 16))
     where = f"a {str(dtype).removeprefix('torch.')} model on {device.type}"
-    expected = logits(model, input_ids, device)
+    with torch.no_grad():
+        expected = judge_merged("bert-tiny", lora_tensors(model, layers), layers, dtype)(input_ids=input_ids).logits
     lora.merge_lora(model)
+    merged_away(model, layers, f"merge_lora on {where}")
     wrong = misplaced(model.parameters(), dtype, device.type)
     expect(not wrong, f"merge_lora on {where}: each new nn.Linear sits in the dtype and on the device of the "
            "layer it replaces", f"every parameter in {dtype} on {device.type}", names(wrong))
@@ -116,25 +170,30 @@ def assert_merge_follows(lora, model, dtype, device):
 
 @pytest.mark.parametrize("dtype", [torch.float64, torch.bfloat16], ids=["float64", "bfloat16"])
 def test_merged_layers_follow_the_dtype(lora, base_model, device, dtype):
-    assert_merge_follows(lora, trained_lora_model(lora, base_model, "bert-tiny", dtype=dtype), dtype, device)
+    model, layers = trained_lora_model(lora, base_model, "bert-tiny", dtype=dtype)
+    assert_merge_follows(lora, model, layers, dtype, device)
 
 
 @pytest.mark.cuda
 def test_merged_layers_follow_a_model_on_the_gpu(lora):
-    model = trained_lora_model(lora, lambda name, dtype=None: lora.model(name, device="cuda"), "bert-tiny")
-    assert_merge_follows(lora, model, torch.float32, torch.device("cuda"))
+    model, layers = trained_lora_model(lora, lambda name, dtype=None: lora.model(name, device="cuda"), "bert-tiny")
+    assert_merge_follows(lora, model, layers, torch.float32, torch.device("cuda"))
 
 
 @pytest.mark.hidden
 def test_merge_after_training_with_dropout(lora, base_model, device):
-    model = base_model("distilbert-tiny")
-    lora.add_lora(model, rank=4, alpha=8, target_modules=["q_lin", "v_lin", "lin1"], dropout=0.1)
+    """A few AdamW steps in training mode with dropout, then the merge judged on the trained parameters."""
+    model, layers = trained_lora_model(lora, base_model, "distilbert-tiny", targets=("q_lin", "v_lin", "lin1"),
+                                       dropout=0.1)
     batch = {"input_ids": Placed(torch.randint(5, 95, (8, 16)), device.type),
              "labels": Placed(torch.randint(0, 2, (8,)), device.type)}
     lora.builtin("adamw_steps", model, [batch] * 5, lr=1e-2, trainable_only=True)
     model.call("eval")
-    expected = logits(model, batch["input_ids"].tensor, device)
+    with torch.no_grad():
+        expected = judge_merged("distilbert-tiny", lora_tensors(model, layers), layers)(
+            input_ids=batch["input_ids"].tensor).logits
     lora.merge_lora(model)
+    merged_away(model, layers, "merge_lora after training")
     found = logits(model, batch["input_ids"].tensor, device)
     expect(close(found, expected, atol=1e-5, rtol=0), "merge_lora after training with dropout, on q_lin, v_lin "
            "and lin1: the merged model's logits equal the unmerged model's in eval mode",
