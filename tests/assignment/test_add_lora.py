@@ -18,6 +18,7 @@ from torch import nn
 from . import pristine
 from .assets import DEFAULT_TARGETS, MODEL_NAMES, TINY_MODELS
 from .checks import close, equal, expect, logits, max_difference, misplaced, names, of_kind
+from .judge import SubjectRaised
 
 BERT_LAYERS = range(4)  # bert-tiny has four transformer layers
 
@@ -61,19 +62,14 @@ def linear_lora_calls(lora) -> list[dict]:
 @pytest.mark.parametrize("name", MODEL_NAMES)
 def test_default_targets(lora, base_model, own_model, name):
     model = base_model(name)
-    originals = {n: m["identity"] for n, m in of_kind(model, "nn.Linear").items()}
     returned = lora.add_lora(model)
-    expected = set().union(*(linear_names(own_model(name), target) for target in DEFAULT_TARGETS[name]))
-    after = {m["name"]: m["identity"] for m in model.modules()}
+    expected = default_targets(own_model(name), name)
     found = wrapped_names(model)
     expect(returned is model, "add_lora works in place and returns the model it was given",
            "the same model object", getattr(returned, "type", type(returned).__name__))
     expect(found == expected,
            f"add_lora(model) on {name} wraps the architecture's default targets {DEFAULT_TARGETS[name]}",
            names(expected), names(found))
-    not_kept = [n for n in found if after.get(f"{n}.linear") != originals.get(n)]
-    expect(not not_kept, "add_lora: each LinearLoRA wraps the model's own nn.Linear object",
-           "wrapped.linear is the original layer", f"another layer in {names(not_kept)}")
 
 
 @pytest.mark.parametrize("target, expected", [
@@ -283,6 +279,9 @@ def test_lora_agrees_with_peft(lora, base_model, own_model, device, name):
                                                         target_modules=list(DEFAULT_TARGETS[name]))).eval()
     with torch.no_grad():
         for layer_name in of_kind(ours, "LinearLoRA"):
+            for attribute, value in (("rank", 4), ("alpha", 12.0), ("scaling", 3.0)):  # the LoRALayer's own tests
+                with contextlib.suppress(SubjectRaised):  # judge its scaling; a read-only property is as good
+                    ours.set(f"{layer_name}.lora.{attribute}", value)
             twin = theirs.base_model.model.get_submodule(layer_name)
             A, B = torch.randn(twin.in_features, 4), 0.1 * torch.randn(4, twin.out_features)
             ours.assign(f"{layer_name}.lora.A", A)

@@ -44,6 +44,13 @@ def test_shapes_of_A_and_B(lora):
                f"({'in_dim, rank' if name == 'A' else 'rank, out_dim'})", expected, shape(found))
 
 
+def test_holds_only_A_and_B(lora):
+    layer = lora.LoRALayer(10, 6, rank=3, alpha=8)
+    found = sorted(p["name"] for p in layer.parameters())
+    expect(found == ["A", "B"], "LoRALayer computes only the low-rank update: its parameters are A and B, nothing "
+           "else (no bias of its own)", "A, B", ", ".join(found) or "none")
+
+
 def test_B_starts_at_zero(lora):
     rule = "LoRALayer: B starts as all zeros, so that the wrapped model starts exactly as the pretrained one"
     B = tensor(lora.LoRALayer(10, 6, rank=3, alpha=8).get("B"), rule)

@@ -132,3 +132,68 @@ def test_an_answer_out_of_turn_fails_the_test():
     judge = Judge(Liar(Server(module("VALUE = 3\ndef f():\n    return 1\n"), MODELS)))
     with pytest.raises(pytest.fail.Exception, match="answer to another question"):
         judge.f()
+
+
+def test_a_numpy_number_crosses_by_value_and_keeps_its_type_name():
+    import numpy
+
+    found = round_trip({"count": numpy.int64(120), "rate": numpy.float32(0.5)})
+    assert found["count"] == 120 and found["rate"] == 0.5
+    assert type(found["count"]) is not int and found["count"].type_name == "numpy.int64"
+    assert found["rate"].type_name == "numpy.float32"
+
+
+def test_a_numpy_count_is_judged_by_its_value():
+    judge = local_judge("import numpy\ndef count():\n    return numpy.int64(120)\n")
+    found = judge.count()
+    assert found == 120 and found + 1 == 121  # every value test passes
+    assert type(found) is not int  # the one clause about the type does not
+
+
+def test_an_exception_subclass_is_caught_as_its_builtin_base():
+    judge = local_judge("class LoRAArgumentError(ValueError):\n    pass\n\n"
+                        "def add_lora(model):\n    raise LoRAArgumentError('rank must be at least 1')\n")
+    with pytest.raises(ValueError, match="rank must be at least 1") as raised:
+        judge.add_lora(None)
+    assert raised.value.type_name == "LoRAArgumentError"
+
+
+def frame(header: bytes, blob: bytes = b"") -> bytes:
+    return struct.pack("<IQ", len(header), len(blob)) + header + blob
+
+
+def tensor_blob(declared) -> bytes:
+    text = json.dumps(declared).encode()
+    return struct.pack("<Q", len(text)) + text
+
+
+MALFORMED = {  # a subject's broken reply -> what the judge says
+    "an integer past the digit limit": frame(b'{"seq": 1, "answer": "value", "value": ' + b"9" * 5000 + b"}"),
+    "nesting deeper than the parser": frame(b"[" * 100_000 + b"]" * 100_000),
+    "a tensor header that is a list": frame(b"{}", tensor_blob([1, 2])),
+    "an unhashable dtype": frame(b"{}", tensor_blob({"t": {"dtype": ["F32"], "shape": [1]}})),
+    "an unhashable tensor key": frame(b'{"seq": 1, "answer": "value", "value": '
+                                      b'{"tensor": [0], "device": "cpu", "requires_grad": false}}'),
+    "an unhashable answer": frame(b'{"seq": 1, "answer": ["value"], "value": 1}'),
+}
+
+
+class Garbler(LocalChannel):
+    """A channel whose subject answers with the bytes of one malformed frame."""
+
+    def __init__(self, server, data: bytes):
+        super().__init__(server)
+        self.data = data
+
+    def exchange(self, request: dict, tensors: dict):
+        return unpack(reader(self.data))
+
+
+@pytest.mark.parametrize("name", MALFORMED)
+def test_a_malformed_reply_fails_the_test_in_one_sentence(name):
+    judge = Judge(Garbler(Server(module("def f():\n    return 1\n"), MODELS), MALFORMED[name]))
+    with pytest.raises(pytest.fail.Exception) as failed:
+        judge.f()
+    message = str(failed.value)
+    assert message.startswith("The submission's process stopped answering properly") and "\n" not in message
+    assert "Traceback" not in message and "protocol.py" not in message

@@ -101,7 +101,7 @@ class FunctionVariant(Mutant):
 BROKEN = [
     Mutant("b_random", "B initialised randomly instead of with zeros",
            (("torch.zeros(rank, out_dim)", "torch.randn(rank, out_dim)"),),
-           ("test_B_starts_at_zero", "test_logits_unchanged_right_after_add_lora")),
+           ("test_B_starts_at_zero",)),
     Mutant("a_zero", "A initialised with zeros as well, so nothing ever trains",
            (("nn.init.kaiming_uniform_(self.A, a=math.sqrt(5))", "nn.init.zeros_(self.A)"),),
            ("test_A_starts_random_and_full_rank",)),
@@ -222,7 +222,7 @@ BROKEN = [
              "        self.bias = nn.Parameter(torch.zeros(out_dim))\n"),
             ("return self.scaling * (self.dropout(x) @ self.A @ self.B)",
              "return self.scaling * (self.dropout(x) @ self.A @ self.B) + self.bias")),
-           ("test_lora_adds_rank_times_in_plus_out_per_layer",)),
+           ("test_holds_only_A_and_B",)),
     Mutant("linear_reset", "LinearLoRA re-initialises the pretrained layer it wraps",
            (("        self.linear = linear\n", "        self.linear = linear\n        linear.reset_parameters()\n"),),
            ("test_keeps_the_very_linear_layer", "test_logits_unchanged_right_after_add_lora")),
@@ -231,7 +231,7 @@ BROKEN = [
              "        for name in ('A', 'B'):\n"
              "            moved = getattr(self.lora, name).to(linear.weight.device, linear.weight.dtype)\n"
              "            object.__setattr__(self.lora, name, moved)\n"),),
-           ("test_lora_follows_the_dtype", "test_lora_follows_the_model_dtype")),
+           ("test_lora_follows_the_dtype",)),
     Mutant("forward_subtracts", "LinearLoRA.forward subtracts the LoRA update",
            (("return self.linear(x) + self.lora(x)", "return self.linear(x) - self.lora(x)"),),
            ("test_forward_is_linear_plus_lora",)),
@@ -285,6 +285,10 @@ BROKEN = [
            (("return sum(param.numel() for param in model.parameters() if param.requires_grad)",
              "return float(sum(param.numel() for param in model.parameters() if param.requires_grad))"),),
            ("test_returns_an_int",)),
+    Mutant("count_returns_numpy", "count_trainable_parameters returns the right number as a numpy.int64",
+           (("return sum(param.numel() for param in model.parameters() if param.requires_grad)",
+             "return __import__('numpy').int64(sum(p.numel() for p in model.parameters() if p.requires_grad))"),),
+           ("test_returns_an_int",)),
     Mutant("add_lora_drops_dropout", "add_lora never passes its dropout on: every LoRA it builds has none",
            (("LinearLoRA(modules[name], rank, alpha, dropout))", "LinearLoRA(modules[name], rank, alpha))"),),
            ("test_passes_rank_alpha_and_dropout_to_every_lora",)),
@@ -305,7 +309,7 @@ BROKEN = [
     Mutant("b_frozen", "LoRALayer's B is created with requires_grad=False",
            (("self.B = nn.Parameter(torch.zeros(rank, out_dim))",
              "self.B = nn.Parameter(torch.zeros(rank, out_dim), requires_grad=False)"),),
-           ("test_lora_parameters_trainable_and_the_rest_untouched", "test_frozen_weights_unchanged_and_lora_learns")),
+           ("test_gradients_reach_A_B_and_the_input", "test_frozen_weights_unchanged_and_lora_learns")),
     Mutant("initialize_ignores_num_labels", "initialize_base_model always builds a 2-way head",
            (("model_path, num_labels=num_labels, local_files_only=True", "model_path, num_labels=2, local_files_only=True"),),
            ("test_loads_model_and_tokenizer",)),
@@ -343,6 +347,11 @@ CORRECT = [
                     (("add_lora", RECURSIVE_ADD_LORA),)),
     FunctionVariant("new_linear_merge", "merge_lora builds new nn.Linear layers",
                     (("merge_lora", NEW_LINEAR_MERGE),)),
+    Mutant("value_error_subclass", "every ValueError raised as the submission's own subclass of ValueError",
+           ((SETTINGS_ANCHOR, f"class LoRAArgumentError(ValueError):\n    pass\n\n\n{SETTINGS_ANCHOR}"),
+            *((f"raise ValueError{rest}", f"raise LoRAArgumentError{rest}")
+              for rest in ('(f"{name} must be at least 1', '(f"dropout must be in [0, 1)', '(\n                f"target_modules: no',
+                           '(\n            f"target_modules {', '(f"num_trainable')))),
     *(Mutant(f"setting_{name}", f"the reference plus `{setting}` at import: a legitimate global setting",
              ((SETTINGS_ANCHOR, f"{setting}\n\n{SETTINGS_ANCHOR}"),))
       for name, setting in LEGITIMATE_SETTINGS.items()),

@@ -18,7 +18,7 @@ import pytest
 from grader.layout import ROOT
 
 from ..suite_run import run_suite
-from . import clauses
+from . import clauses, isolation
 from .mutants import BROKEN, CORRECT, Mutant
 
 REFERENCE = ROOT / "reference" / "lora_bert.py"
@@ -64,6 +64,19 @@ def test_suite_rejects_broken_implementation(mutant: Mutant, verdicts):
     unguarded = [row.sentence for row in clauses.load()[1]
                  if mutant.name in row.mutants and not set(row.tests) & failed]
     assert not unguarded, f"{mutant.description}: none of the tests of these rows of CLAUSES.md fails: {unguarded}"
+
+
+SINGLE_PART = [m for m in BROKEN if len(isolation.parts(REFERENCE.read_text(), m.edits)) == 1]
+
+
+@pytest.mark.timeout(1200)
+@pytest.mark.parametrize("mutant", SINGLE_PART, ids=lambda mutant: mutant.name)
+def test_a_broken_part_costs_only_its_own_tests(mutant: Mutant, verdicts):
+    """The isolation matrix: a defect in one part fails tests of that part and of the declared dependencies only."""
+    (part,) = isolation.parts(REFERENCE.read_text(), mutant.edits)
+    failed = {test.split("[")[0] for test in failing(verdicts[mutant.name])}
+    elsewhere = sorted(test for test in failed if not isolation.allowed(part, test))
+    assert not elsewhere, f"{mutant.description} (a defect of {part}) fails tests of other parts: {elsewhere}"
 
 
 @pytest.mark.timeout(1200)
