@@ -32,6 +32,30 @@ MISTAKES = ("b_random", "scaling_alpha", "nothing_frozen", "freeze_minus_zero", 
             "substring_match")
 
 
+# The untouched template with graded functions that return their input unchanged: each must score 0.
+_RETURNS_MODEL = {"add_lora": "return model", "merge_lora": "return model", "freeze_layers": "return model"}
+_DOES_NOTHING = {**_RETURNS_MODEL, "count_trainable_parameters": "return 0",
+                 "LoRALayer.__init__": "super().__init__()", "LoRALayer.forward": "return x",
+                 "LinearLoRA.__init__": "super().__init__()\n        self.linear = linear",
+                 "LinearLoRA.forward": "return self.linear(x)"}
+DO_NOTHING = {
+    **{f"do_nothing_{name}": (f"{name} returns the model unchanged", {name: body})
+       for name, body in _RETURNS_MODEL.items()},
+    "do_nothing_add_and_merge": ("add_lora and merge_lora return the model unchanged",
+                                 {name: _RETURNS_MODEL[name] for name in ("add_lora", "merge_lora")}),
+    "do_nothing_everywhere": ("every graded function and class does nothing (returns its input, holds nothing)",
+                              _DOES_NOTHING),
+}
+
+
+def do_nothing(template: str, bodies: dict[str, str]) -> str:
+    for name, body in bodies.items():
+        stub = f'raise NotImplementedError("{name} is not implemented yet")'
+        assert template.count(stub) == 1, f"the template's stub of {name} moved"
+        template = template.replace(stub, body)
+    return template
+
+
 def load_mutants():
     spec = importlib.util.spec_from_file_location("mutants", ROOT / "tests" / "mutants" / "mutants.py")
     module = importlib.util.module_from_spec(spec)
@@ -66,6 +90,9 @@ def render() -> dict[str, str]:
     for name, (description, attack) in FORGERIES.items():
         files[f"adversarial/{name}.py"] = with_header(f"the untouched template that {description}",
                                                       template + PRELUDE + attack)
+    for name, (description, bodies) in DO_NOTHING.items():
+        files[f"adversarial/{name}.py"] = with_header(f"the untouched template in which {description}",
+                                                      do_nothing(template, bodies))
     for name, (description, attack) in (("read_tests", HIDDEN_TEST_READER), ("close_channel", CHANNEL_CLOSER)):
         files[f"adversarial/{name}.py"] = with_header(f"a correct solution that {description}",
                                                       reference + PRELUDE + attack)

@@ -38,9 +38,13 @@ def low_rank_shaped(lora, model, own: nn.Module, targets, rank: int) -> list[nn.
     return [layers[n] for n in names]
 
 
-def test_returns_an_int(lora, base_model):
-    """The one clause about the type: every other test judges the value, whatever number type carries it."""
+def test_returns_an_int(lora, base_model, own_model):
+    """The one clause about the type: every other test judges the value, whatever number type carries it. The
+    type is judged on a right count (a count that returns 0 has no type worth a point)."""
+    head = sum(p.numel() for n, p in own_model("bert-tiny").named_parameters() if is_head(n))
     found = lora.count_trainable_parameters(base_model("bert-tiny"))
+    expect(found == head, "count_trainable_parameters on bert-tiny with only the head trainable (the count whose "
+           "type is judged here)", head, count(found))
     expect(type(found) is int, "count_trainable_parameters returns an int", "an int", type_name(found))
 
 

@@ -25,6 +25,10 @@ CORRECT = ROOT / "examples" / "submissions" / "correct.py"
 _spec = importlib.util.spec_from_file_location("attacks", ROOT / "examples" / "attacks.py")
 attacks = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(attacks)
+_spec = importlib.util.spec_from_file_location("make_examples", ROOT / "examples" / "make_examples.py")
+make_examples = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(make_examples)
+DO_NOTHING = tuple(make_examples.DO_NOTHING)  # the untouched template doing nothing: each scores 0
 SECRET = "the answer to question 3 is 42"
 
 

@@ -7,7 +7,7 @@ import shutil
 import psutil
 import pytest
 
-from .arena import ADVERSARIAL, CORRECT, SECRET, Arena, Listeners, fingerprint, outputs
+from .arena import ADVERSARIAL, CORRECT, DO_NOTHING, SECRET, Arena, Listeners, fingerprint, outputs
 
 # The CPU time limit 10 times under the wall clock's: the tests share the machine's cores (pytest-xdist), and a
 # CPU burner stopped for CPU time must not reach the wall clock's limit first on a loaded machine. The limit counts
@@ -125,8 +125,9 @@ def test_a_forged_verdict_earns_what_the_template_earns(graded, name):
 def test_patched_comparisons_change_nothing_the_judge_computes(graded):
     result = graded[1]["patched_comparisons"]
     passed = sorted(t["name"] for t in result["tests"] if t["status"] == "passed")
-    # A and B do have the right shapes: that test passes on merit; every comparison is the judge's own
-    assert passed == ["test_lora_layer.py::test_shapes_of_A_and_B", "test_module.py::test_importing_prints_little"]
+    # A and B do exist with the right shapes: those tests pass on merit; every comparison is the judge's own
+    assert passed == ["test_lora_layer.py::test_holds_only_A_and_B", "test_lora_layer.py::test_shapes_of_A_and_B",
+                      "test_module.py::test_importing_prints_little"]
 
 
 def test_the_hidden_tests_never_reach_a_submissions_feedback(graded):
@@ -229,3 +230,12 @@ def test_nothing_is_left_running(graded):
     escapees = [p.info["cmdline"] for p in psutil.process_iter(["cmdline"])
                 if "lora-grader-escapee" in " ".join(p.info["cmdline"] or ())]
     assert escapees == []
+
+
+@pytest.mark.parametrize("name", DO_NOTHING)
+def test_a_do_nothing_template_scores_zero(graded, name):
+    """Graded functions that return their input unchanged (alone and together) earn nothing: every test first
+    checks that what it judges exists (the layers wrapped, the merge done) before it judges it."""
+    result = graded[1][name]
+    passed = [test["name"] for test in result["tests"] if test["status"] == "passed"]
+    assert result["score"] == 0, passed
