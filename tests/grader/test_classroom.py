@@ -95,7 +95,7 @@ def points_line(documents: list[tuple[str, dict]]) -> str:
     return f"Points {shown[0]}/{shown[1]}"
 
 
-@pytest.fixture(scope="module", params=["scaling_alpha", "correct", "nothing_frozen"])
+@pytest.fixture(scope="module", params=["merge_without_scaling", "correct", "nothing_frozen"])
 def emitted(request, workflow, tmp_path_factory):
     outputs, results = grading_step(EXAMPLES / f"{request.param}.py", tmp_path_factory.mktemp(request.param))
     runners, env = reporter_environment(workflow, outputs)
@@ -125,7 +125,7 @@ def test_classroom_gets_the_graders_score_as_whole_points(emitted):
 def test_the_points_line_of_the_examples(emitted):
     name, documents, _, _ = emitted
     assert points_line(documents) == {"correct": "Points 100/100", "nothing_frozen": "Points 87/100",
-                                      "scaling_alpha": "Points 76/100"}[name]
+                                      "merge_without_scaling": "Points 94/100"}[name]
 
 
 def test_the_log_table_agrees_with_classroom_within_a_point(emitted):
@@ -159,7 +159,7 @@ def test_a_failed_test_fails_the_job_and_the_log_says_which_and_why(emitted):
 def test_hidden_tests_say_only_that_they_are_hidden(emitted):
     name, documents, env, results = emitted
     hidden = [t for t in results["tests"] if t["status"] == "failed" and t["visibility"] != "visible"]
-    assert bool(hidden) == (name == "scaling_alpha")  # the examples' one hidden failure, so this can fail
+    assert bool(hidden) == (name == "merge_without_scaling")  # the examples' one hidden failure, so this can fail
     log = console_results(documents)
     for test in hidden:
         assert f"Error: ❌ {test['name']}\n{classroom.HIDDEN_MESSAGE}" in log
