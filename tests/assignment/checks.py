@@ -8,6 +8,7 @@ import pytest
 import torch
 from torch import allclose as _allclose  # bound now: a student's run shares its process with the submission,
 from torch import equal as _equal  # which may replace torch.allclose or torch.equal (the grader's never does)
+from torch import nn
 
 from .assets import is_head
 
@@ -62,6 +63,14 @@ def names(items, limit: int = 6) -> str:
 def of_kind(model, kind: str) -> dict[str, dict]:
     """The submodules of a subject's model that are instances of ``kind`` (``LinearLoRA``, ``nn.Linear``)."""
     return {m["name"]: m for m in model.modules(kind) if kind in m["kinds"]}
+
+
+def matching_linears(model, targets) -> list[str]:
+    """In the judge's own copy of a model: the nn.Linear layers the contract's matching selects for ``targets``
+    (a name equal to an entry or ending with ``"." + entry``, never the head), in order."""
+    return sorted(name for name, module in model.named_modules()
+                  if isinstance(module, nn.Linear) and not is_head(name)
+                  and any(name == entry or name.endswith("." + entry) for entry in targets))
 
 
 def logits(model, input_ids, device) -> torch.Tensor:

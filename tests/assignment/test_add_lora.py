@@ -15,9 +15,8 @@ import pytest
 import torch
 from torch import nn
 
-from . import pristine
-from .assets import DEFAULT_TARGETS, MODEL_NAMES, TINY_MODELS
-from .checks import close, equal, expect, logits, max_difference, misplaced, names, of_kind
+from .assets import DEFAULT_TARGETS, MODEL_NAMES
+from .checks import close, equal, expect, logits, matching_linears, max_difference, misplaced, names, of_kind
 from .judge import SubjectRaised
 
 BERT_LAYERS = range(4)  # bert-tiny has four transformer layers
@@ -27,14 +26,8 @@ def wrapped_names(model) -> set[str]:
     return set(of_kind(model, "LinearLoRA"))
 
 
-def linear_names(model: nn.Module, suffix: str) -> set[str]:
-    """In the judge's own copy of a model: the nn.Linear layers whose name ends with ``suffix``."""
-    return {name for name, module in model.named_modules()
-            if isinstance(module, nn.Linear) and name.endswith("." + suffix)}
-
-
 def default_targets(own: nn.Module, name: str) -> set[str]:
-    return set().union(*(linear_names(own, target) for target in DEFAULT_TARGETS[name]))
+    return set(matching_linears(own, DEFAULT_TARGETS[name]))
 
 
 def wrapped_as_expected(model, expected: set[str], call: str) -> set[str]:
@@ -103,7 +96,7 @@ def test_a_partial_name_matches_nothing(lora, base_model):
 ])
 def test_never_wraps_the_head(lora, base_model, own_model, name, targets):
     model = base_model(name)
-    expected = linear_names(own_model(name), targets[-1])
+    expected = set(matching_linears(own_model(name), targets[-1:]))
     lora.add_lora(model, target_modules=targets)
     found = wrapped_names(model)
     expect(found == expected, f"add_lora(target_modules={targets}) never wraps the classification head "
@@ -234,15 +227,11 @@ def test_logits_unchanged_right_after_add_lora(lora, base_model, own_model, devi
            "identical logits", max_difference(found, expected))
 
 
-def pristine_bert_tiny() -> nn.Module:
-    return pristine.fresh(TINY_MODELS, "bert-tiny", 2)
-
-
-def assert_lora_follows(lora, model, dtype, device):
+def assert_lora_follows(lora, model, own: nn.Module, dtype, device):
     """add_lora on a model in ``dtype`` on ``device``: what it adds sits there too, and the model still runs."""
     input_ids = torch.randint(5, 95, (2, 8))  # the tiny models have 95 tokens
     lora.add_lora(model)
-    wrapped_as_expected(model, default_targets(pristine_bert_tiny(), "bert-tiny"), "add_lora(model)")
+    wrapped_as_expected(model, default_targets(own, "bert-tiny"), "add_lora(model)")
     where = f"a {str(dtype).removeprefix('torch.')} model on {device.type}"
     parameters = model.parameters()
     wrong = misplaced([p for p in parameters if ".lora." not in p["name"]], dtype, device.type)
@@ -255,13 +244,14 @@ def assert_lora_follows(lora, model, dtype, device):
 
 
 @pytest.mark.parametrize("dtype", [torch.float64, torch.bfloat16], ids=["float64", "bfloat16"])
-def test_lora_follows_the_model_dtype(lora, base_model, device, dtype):
-    assert_lora_follows(lora, base_model("bert-tiny", dtype=dtype), dtype, device)
+def test_lora_follows_the_model_dtype(lora, base_model, own_model, device, dtype):
+    assert_lora_follows(lora, base_model("bert-tiny", dtype=dtype), own_model("bert-tiny"), dtype, device)
 
 
 @pytest.mark.cuda
-def test_lora_follows_a_model_on_the_gpu(lora):
-    assert_lora_follows(lora, lora.model("bert-tiny", device="cuda"), torch.float32, torch.device("cuda"))
+def test_lora_follows_a_model_on_the_gpu(lora, own_model):
+    assert_lora_follows(lora, lora.model("bert-tiny", device="cuda"), own_model("bert-tiny"), torch.float32,
+                        torch.device("cuda"))
 
 
 @pytest.mark.hidden

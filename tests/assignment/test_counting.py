@@ -11,7 +11,7 @@ from torch import nn
 from transformers import AutoConfig, AutoModelForSequenceClassification
 
 from .assets import DEFAULT_TARGETS, MODEL_NAMES, is_head
-from .checks import expect, head_count
+from .checks import expect, head_count, matching_linears
 
 
 def count(found) -> str:
@@ -23,16 +23,10 @@ def type_name(found) -> str:
     return getattr(found, "type_name", None) or getattr(found, "type", None) or type(found).__name__
 
 
-def targets_of(model: nn.Module, targets) -> list[str]:
-    """In the judge's own copy: the nn.Linear layers the contract's matching wraps for ``targets``."""
-    return [n for n, m in model.named_modules()
-            if isinstance(m, nn.Linear) and any(n == t or n.endswith("." + t) for t in targets) and not is_head(n)]
-
-
 def low_rank_shaped(lora, model, own: nn.Module, targets, rank: int) -> list[nn.Linear]:
     """LoRA's parameters of ``rank`` on the ``targets`` layers of the subject's ``model``, added by the suite; the
     judge's own copies of those layers."""
-    names = targets_of(own, targets)
+    names = matching_linears(own, targets)
     lora.builtin("low_rank_shaped", model, {n: rank for n in names})
     layers = dict(own.named_modules())
     return [layers[n] for n in names]

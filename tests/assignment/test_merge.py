@@ -9,7 +9,18 @@ from torch import nn
 
 from . import pristine
 from .assets import DEFAULT_TARGETS, MODEL_NAMES, TINY_MODELS
-from .checks import close, equal, expect, head_count, logits, max_difference, misplaced, names, of_kind
+from .checks import (
+    close,
+    equal,
+    expect,
+    head_count,
+    logits,
+    matching_linears,
+    max_difference,
+    misplaced,
+    names,
+    of_kind,
+)
 from .judge import SubjectRaised
 from .protocol import Placed
 
@@ -23,8 +34,7 @@ def trained_lora_model(lora, base_model, name, dtype=None, targets=None, dropout
     scaling are set to 4, 12 and 3 whatever the student's LoRALayer computes."""
     model = base_model(name, dtype=dtype)
     own = pristine.fresh(TINY_MODELS, name, 2)
-    layers = sorted(n for n, m in own.named_modules() if isinstance(m, nn.Linear)
-                    and any(n.endswith("." + t) for t in targets or DEFAULT_TARGETS[name]))
+    layers = matching_linears(own, targets or DEFAULT_TARGETS[name])
     for layer in layers:
         linear = own.get_submodule(layer)
         wrapped = lora.LinearLoRA(model.get(layer), 4, 12, dropout)
