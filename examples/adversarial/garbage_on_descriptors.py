@@ -57,8 +57,9 @@ HEAD_MODULES = ("classifier", "pre_classifier")
 # - `forward(x)` takes `x` of shape `(..., in_dim)`, a single vector `(in_dim,)` too, and
 #   returns shape `(..., out_dim)`. Dropout acts on the input of the LoRA path only
 #   (not after `A`, not on the output), and only in training mode: `nn.Dropout(dropout)`
-#   does exactly that (zeroes each element with probability `dropout`, scales the others
-#   by `1 / (1 - dropout)`, and does nothing in eval mode). It computes in the dtype of
+#   does exactly that (zeroes each element with probability `dropout`, a new draw for
+#   every element at every call, scales the others by `1 / (1 - dropout)`, and does
+#   nothing in eval mode). It computes in the dtype of
 #   its input and parameters (no `.float()` on the way): a float64 layer keeps float64's
 #   precision.
 # - `rank`, `in_dim` or `out_dim` below 1, or a dropout outside `[0, 1)`, raise a
@@ -137,7 +138,8 @@ def initialize_base_model(model_path: str, num_labels: int = 2):
 #   any other architecture without targets is a `ValueError`.
 # - The classification head (`HEAD_MODULES`) is never wrapped; a layer that is already
 #   a `LinearLoRA` is not wrapped again (calling `add_lora` twice changes nothing).
-# - No match at all is a `ValueError` whose message lists the model's linear layers.
+# - No match at all (an empty list included) is a `ValueError` whose message lists the
+#   model's linear layers by names that tell them apart: `linear_layer_names(model)`.
 # - Freezing is not `add_lora`'s job: the new LoRA parameters are trainable, the others
 #   keep their `requires_grad`, trainable or frozen.
 # - Every LoRA it builds gets the `rank`, `alpha` and `dropout` it was given.
@@ -210,7 +212,8 @@ def merge_lora(model: nn.Module) -> nn.Module:
 # another. `freeze_layers(model, num_trainable_layers)` freezes the embeddings and every
 # transformer layer but the top `num_trainable_layers`; the classification head stays
 # trainable. `0` trains the head alone; the number of layers trains everything.
-# `transformer_layers(model)` gives you the list of layers, bottom first.
+# `transformer_layers(model)` gives you the list of layers, bottom first: find them by
+# position, not by name (on twelve layers, `layer.1` is part of `layer.10`'s name).
 
 # %%
 def transformer_layers(model: nn.Module) -> nn.ModuleList:

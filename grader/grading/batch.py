@@ -25,7 +25,7 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from grader.grading import fingerprint, gpus, outputs
+from grader.grading import budget, fingerprint, gpus, outputs
 from grader.grading.outcome import Outcome
 from grader.grading.result import RESULTS, GradeResult, ResultError
 from grader.grading.rubric import Rubric
@@ -36,6 +36,8 @@ from grader.run.testrun import Limits, Run, prepare_workspace, run_pytest
 from grader.run.worker_client import Worker, WorkerError, start_together
 from grader.sandbox import cgroups
 from grader.sandbox.processes import become_subreaper, children, kill_children
+
+IGNORED_LISTED = 100  # of the files handed in beside the module, named in results.json
 
 
 class GradingError(RuntimeError):
@@ -133,7 +135,7 @@ def grade_one(submission: Submission, out: Path, settings: Settings, expected: l
                   for t in expected]
     else:
         scores = score_run(expected, run, settings.rubric, settings.limits)
-    summary = outputs.summary_sentences(module.problem, module.ignored, run)
+    summary, scores = budget.fit(outputs.summary_sentences(module.problem, module.ignored, run), scores)
     outcome = outcome_of(module, run)
     context = {
         "submission": submission.name,
@@ -145,7 +147,7 @@ def grade_one(submission: Submission, out: Path, settings: Settings, expected: l
         "grader": package_version("lora-grader"),
         "hidden_tests": settings.hidden,
         "seed": seed,
-        "ignored_files": module.ignored,
+        "ignored_files": module.ignored[:IGNORED_LISTED],  # names a submission chose: a bounded list of them
         "stopped": run.stopped if run else None,
         "limit": run.limit if run else "",
         "peak_memory_mb": run.peak_memory_mb if run else None,

@@ -10,9 +10,8 @@
 
 Every file is written to a temporary name and renamed, so a crash never leaves half a file.
 What a submission controls (its import error, a notebook cell's) is shortened to ``NOTE_CHARS``
-keeping both ends (``shortened``): the test messages are already capped in the judge, so
-every file per student stays far under what each platform takes (GitHub's step summary: 1
-MiB; PrairieLearn's results: 1 MB).
+keeping both ends (``shortened``); ``budget.fit`` then holds all the texts of one grade within a
+size that keeps every file per student under 1 MiB.
 """
 
 import csv
@@ -28,6 +27,7 @@ GRADES = "grades.csv"
 GRADES_COLUMNS = ("name", "score", "max_score", "source")
 NOTE_CHARS = 10_000  # of a summary sentence: a traceback's start (where) and end (what) both fit
 CELLS_SHOWN = 20  # notebook cells that raised, each in a sentence of its own
+FILES_NAMED = 20  # of the files left out beside the module
 
 
 def shortened(text: str, limit: int) -> str:
@@ -52,7 +52,8 @@ def summary_sentences(module_problem, ignored, run) -> list[str]:
     if module_problem:
         found.append(f"Nothing could be graded: {module_problem}.")
     if ignored:
-        named = ", ".join(f"`{f}`" for f in ignored)
+        named = ", ".join(f"`{f}`" for f in ignored[:FILES_NAMED]) + (
+            f" and {len(ignored) - FILES_NAMED} more" if len(ignored) > FILES_NAMED else "")
         found.append(f"Only the module was graded; these files were left out: {named}.")
     if run is not None:
         error = run.loaded.import_error

@@ -73,6 +73,39 @@ def matching_linears(model, targets) -> list[str]:
                   and any(name == entry or name.endswith("." + entry) for entry in targets))
 
 
+def unnamed_layers(message: str, model) -> list[str]:
+    """The linear layers outside the head (of the judge's own ``model``) that ``message`` does not name.
+
+    A layer is named by any suffix of its qualified name that no other layer's name ends with (BERT's
+    ``query``, ``intermediate.dense``, ``pooler.dense``), layer numbers written however the message likes
+    (``layer.0.``, ``layer.*.``) or not at all. Where every suffix is shared (BERT's ``output.dense`` ends
+    ``attention.output.dense`` too), the words after the layer number must stand on their own: not after
+    another name component. Whole names and the folded names of ``linear_layer_names`` name every layer;
+    the last components alone (``query, key, value, dense``) do not tell four ``dense`` layers apart.
+    """
+    import re
+
+    def words(name: str) -> tuple[str, ...]:  # the components after the last layer number, or the last two
+        parts = name.split(".")
+        numbers = [i for i, part in enumerate(parts) if part.isdigit()]
+        return tuple(parts[numbers[-1] + 1:] if numbers else parts[-2:])
+
+    layers = {words(name): name for name, module in model.named_modules()
+              if isinstance(module, nn.Linear) and not is_head(name)}
+    missing = []
+    for own, name in layers.items():
+        for k in range(1, len(own) + 1):
+            suffix = own[-k:]
+            if not any(other != own and other[-k:] == suffix for other in layers):
+                pattern = r"(?<!\w)" + re.escape(".".join(suffix)) + r"(?!\w)"
+                break
+        else:
+            pattern = r"(?<![A-Za-z_]\.)(?<!\w)" + re.escape(".".join(own)) + r"(?!\w)"
+        if not re.search(pattern, message):
+            missing.append(re.sub(r"\.\d+\.", ".*.", name))
+    return sorted(set(missing))
+
+
 def logits(model, input_ids, device) -> torch.Tensor:
     """A subject's model's logits for ``input_ids``, without autograd."""
     from .protocol import Placed

@@ -81,9 +81,13 @@ def judge(pytestconfig) -> Judge:
 
 
 def pytest_terminal_summary(terminalreporter, config):
-    """Notebook cells that raised (the tests only say which names are missing), the parts not written
-    yet, and, in the student bundle, the points."""
+    """The import error, once (each test gives its last line), notebook cells that raised (the tests only say
+    which names are missing), the parts not written yet, and, in the student bundle, the points."""
     judge = config.stash.get(JUDGE, None)
+    import_error = judge.ready()["import_error"] if judge is not None else None
+    if import_error is not None:  # each test said so in a line
+        terminalreporter.section("importing the submission failed, so no test could run")
+        terminalreporter.write_line(import_error)
     cell_errors = judge.ready()["cell_errors"] if judge is not None else []
     if cell_errors:
         terminalreporter.section("notebook cells that raised (what they define is missing)")

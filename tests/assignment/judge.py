@@ -129,7 +129,7 @@ class Judge:
         """What importing gave (``protocol.Ready``); fails the test if the module could not be imported at all."""
         ready = self._channel.ready()
         if ready["import_error"] is not None:
-            pytest.fail(f"{self.path} could not be imported.\n{ready['import_error']}", pytrace=False)
+            self._not_imported("")
         return ready
 
     def ready(self) -> dict:
@@ -190,12 +190,17 @@ class Judge:
         pytest.fail(f"The submission's process could not do what the test asked: {value}", pytrace=False)
 
     def _check_imported(self, fields: dict) -> None:
-        ready = self._channel.ready()
-        if ready["import_error"] is not None:
+        if self._channel.ready()["import_error"] is not None:
             target = fields.get("target")
             name = target.get("name") if isinstance(target, dict) else None
-            what = f", so `{name}` cannot be checked" if name else ""
-            pytest.fail(f"{self.path} could not be imported{what}.\n{ready['import_error']}", pytrace=False)
+            self._not_imported(f", so `{name}` cannot be checked" if name else "")
+
+    def _not_imported(self, what: str) -> None:
+        """Fail the test in one line: the whole import error is stated once for the run (the grader's feedback
+        opens with it, a student's pytest shows it in its summary), not in each of the hundred tests."""
+        __tracebackhide__ = True
+        pytest.fail(f"{self.path} could not be imported{what}: {import_error_line(self._channel.ready())} "
+                    "(the whole error is shown once, apart from the tests)", pytrace=False)
 
     def _missing(self, name: str, fields: dict):
         __tracebackhide__ = True
@@ -332,6 +337,16 @@ class RemoteChannel:
         if self.sock is not None:
             self.sock.close()
         self.sock = self.pid = self._ready = None
+
+
+LINE_CHARS = 200  # of the exception's line, in each test an import error failed
+
+
+def import_error_line(ready: dict) -> str:
+    """The last line of the import error (the exception and its message), at most ``LINE_CHARS`` characters."""
+    lines = [line.strip() for line in (ready["import_error"] or "").splitlines() if line.strip()]
+    last = lines[-1] if lines else "no error text"
+    return last if len(last) <= LINE_CHARS else last[:LINE_CHARS] + f"... ({len(last):,} characters)"
 
 
 def _not_imported(why: str) -> dict:

@@ -6,6 +6,7 @@ of the whole suite: every test then fails with the import error instead.
 """
 
 import contextlib
+import errno
 import io
 import sys
 import traceback
@@ -141,8 +142,16 @@ class _Shell:
         return []
 
 
+WHERE_TO_WRITE = ("Writing a file was refused. While it is graded, the folder that holds your module is read-only: "
+                  "write to the working folder instead (a relative path such as open('cache.txt', 'w'), or "
+                  "os.getcwd()).\n")
+
+
 def _describe(error: BaseException, filename: str) -> str:
-    """The error and the submission's own frames of its traceback (the loader's are noise)."""
+    """The error and the submission's own frames of its traceback (the loader's are noise); where a write was
+    refused (the grader's sandbox makes the module's folder read-only), where it may write, first: the exception
+    stays the last line."""
     frames = [frame for frame in traceback.extract_tb(error.__traceback__) if frame.filename == filename]
     where = "".join(traceback.format_list(frames))
-    return f"{where}{''.join(traceback.format_exception_only(error))}".rstrip()
+    refused = isinstance(error, OSError) and error.errno in (errno.EACCES, errno.EPERM, errno.EROFS)
+    return f"{WHERE_TO_WRITE if refused else ''}{where}{''.join(traceback.format_exception_only(error))}".rstrip()

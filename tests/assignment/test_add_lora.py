@@ -16,7 +16,18 @@ import torch
 from torch import nn
 
 from .assets import DEFAULT_TARGETS, MODEL_NAMES
-from .checks import close, equal, expect, logits, matching_linears, max_difference, misplaced, names, of_kind
+from .checks import (
+    close,
+    equal,
+    expect,
+    logits,
+    matching_linears,
+    max_difference,
+    misplaced,
+    names,
+    of_kind,
+    unnamed_layers,
+)
 from .judge import SubjectRaised
 
 BERT_LAYERS = range(4)  # bert-tiny has four transformer layers
@@ -69,6 +80,7 @@ def test_default_targets(lora, base_model, own_model, name):
     ("intermediate.dense", {f"bert.encoder.layer.{i}.intermediate.dense" for i in BERT_LAYERS}),
     ("attention.output.dense", {f"bert.encoder.layer.{i}.attention.output.dense" for i in BERT_LAYERS}),
     ("bert.encoder.layer.2.attention.self.key", {"bert.encoder.layer.2.attention.self.key"}),
+    ("pooler.dense", {"bert.pooler.dense"}),  # part of the body, outside the transformer layers
 ])
 def test_matches_a_suffix_of_the_qualified_name(lora, base_model, target, expected):
     model = base_model("bert-tiny")
@@ -79,12 +91,17 @@ def test_matches_a_suffix_of_the_qualified_name(lora, base_model, target, expect
            f"'{target}' or ends with '.{target}'", names(expected), names(found))
 
 
-def test_a_partial_name_matches_nothing(lora, base_model):
+@pytest.mark.parametrize("targets, why", [
+    (["ery"], "'ery' is only part of the name component 'query'"),
+    (["attention"], "'attention' is a name component in the middle of '...attention.self.query', not its end"),
+    (["bert.encoder.layer.0"], "'bert.encoder.layer.0' is the start of a layer's names, not their end"),
+    ([], "an empty list names no layer (it is not None, which means the default)"),
+], ids=["part-of-a-component", "middle-component", "prefix", "empty-list"])
+def test_what_names_no_layer_matches_nothing(lora, base_model, targets, why):
     model = base_model("bert-tiny")
-    rule = ("add_lora(target_modules=['ery']): 'ery' is not a name component of "
-            "'...attention.self.query', so nothing matches and add_lora raises a ValueError")
+    rule = f"add_lora(target_modules={targets}): {why}, so nothing matches and add_lora raises a ValueError"
     try:
-        lora.add_lora(model, target_modules=["ery"])
+        lora.add_lora(model, target_modules=targets)
     except ValueError:
         return
     expect(False, rule, "ValueError", f"no error; wrapped {names(wrapped_names(model))}")
@@ -118,17 +135,16 @@ def test_does_not_wrap_twice(lora, base_model, own_model, name):
            f"{len(now)} LinearLoRA layers, nested in {names(nested)}")
 
 
-@pytest.mark.parametrize("name, layer_names", [
-    ("bert-tiny", ("query", "dense")),
-    ("distilbert-tiny", ("q_lin", "lin1")),
-])
-def test_no_match_raises_value_error_listing_the_linear_layers(lora, base_model, name, layer_names):
-    rule = f"add_lora(target_modules=['nonexistent']) on {name} raises a ValueError listing the model's linear layers"
+@pytest.mark.parametrize("name", MODEL_NAMES)
+def test_no_match_raises_value_error_listing_the_linear_layers(lora, base_model, own_model, name):
+    rule = (f"add_lora(target_modules=['nonexistent']) on {name} raises a ValueError listing the model's linear "
+            "layers, each by a name that tells it from the others (e.g. the names linear_layer_names gives)")
     try:
         lora.add_lora(base_model(name), target_modules=["nonexistent"])
     except ValueError as error:
-        expect(all(layer in str(error) for layer in layer_names), rule,
-               f"a message naming layers such as {' and '.join(layer_names)}", repr(str(error)))
+        missing = unnamed_layers(str(error), own_model(name))
+        expect(not missing, rule, "every linear layer outside the head named",
+               f"not named: {names(missing)}, in {str(error)[:300]!r}")
     else:
         expect(False, rule, "ValueError", "no error")
 

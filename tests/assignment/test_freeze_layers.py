@@ -70,3 +70,19 @@ def test_some_layers(lora, base_model, name, k):
     frozen_head = [n for n, grad in params.items() if is_head(n) and not grad]
     expect(not frozen_head, f"{rule} keeps the classification head trainable", "head trainable",
            f"frozen: {names(frozen_head)}")
+
+
+@pytest.mark.parametrize("k", [2, 10])
+def test_finds_the_layers_by_position_in_a_twelve_layer_model(lora, k):
+    """On twelve layers, a layer found by its name as a substring (``layer.1`` is in ``layer.10``) takes others
+    along: freezing layers 0 to 9 that way freezes 10 and 11 too."""
+    model = scramble(lora, lora.builtin("from_config", "bert", vocab_size=40, hidden_size=8, num_hidden_layers=12,
+                                        num_attention_heads=2, intermediate_size=16, max_position_embeddings=40))
+    freeze(lora, model, k)
+    found = flags(model)
+    indices = {n: layer_index(n, "bert.encoder.layer") for n in found}
+    wrong = sorted({indices[n] for n, grad in found.items()
+                    if indices[n] is not None and grad != (indices[n] >= 12 - k)})
+    expect(not wrong, f"freeze_layers(model, {k}) on a 12-layer BERT trains layers {12 - k} to 11 and freezes "
+           "those below, each layer found by its position", "layers set as the rule says",
+           f"layers set otherwise: {', '.join(map(str, wrong))}")

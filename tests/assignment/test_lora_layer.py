@@ -83,6 +83,22 @@ def test_forward_formula(lora, device, batch_shape):
            f"values within 1e-5, shape {tuple(expected.shape)}", max_difference(found, expected))
 
 
+@pytest.mark.parametrize("mode", ["eval", "train"])
+def test_forward_reads_A_and_B_at_every_call(lora, mode):
+    """A forward that keeps ``A @ B`` from an earlier call (a cache for inference, say) goes stale once training
+    or a merge test changes B."""
+    layer = lora.LoRALayer(10, 6, rank=4, alpha=6).call(mode)  # scaling 1.5, no dropout
+    x = torch.randn(5, 10)
+    for step in ("first", "second"):
+        A, B = torch.randn(10, 4), torch.randn(4, 6)
+        set_weights(layer, A, B)
+        expected = 1.5 * x @ A @ B
+        found = layer(x)
+        expect(close(found, expected), f"LoRALayer.forward in {mode} mode computes with the A and B the layer holds "
+               "at that call (no product A @ B kept from an earlier call)",
+               f"scaling * x @ A @ B with the {step} A and B set", max_difference(found, expected))
+
+
 def test_forward_keeps_float64_precision(lora):
     layer = lora.LoRALayer(10, 6, rank=4, alpha=6).call("to", torch.float64)  # scaling 1.5
     A, B = torch.randn(10, 4, dtype=torch.float64), torch.randn(4, 6, dtype=torch.float64)
@@ -151,6 +167,38 @@ def test_dropout_acts_on_the_input_in_training_mode(lora):
     share = sum(dropped) / len(dropped)
     expect(0.1 < share < 0.4, rule, f"about {p:.0%} of the input elements dropped",
            f"{share:.0%} dropped over {8 * x.numel()} elements")
+
+
+def test_dropout_draws_each_element_at_every_call(lora):
+    """With A and B the identity the output is ``dropout(x)`` itself, so its zeros are the mask.
+
+    Over 8 calls of 64 rows of 64 elements, neighbouring elements, rows and calls agree as often as independent
+    draws at the rate found do (``q**2 + (1 - q)**2``, within 0.05: over 10 standard deviations), and the share
+    dropped ``q`` sits within 0.02 of ``p`` (8 standard deviations). A mask shared by the rows of a batch, drawn
+    once and reused, or one per row instead of per element, agrees everywhere along its axis.
+    """
+    p, n, rows, calls = 0.25, 64, 64, 8
+    layer = lora.LoRALayer(n, n, rank=n, alpha=n, dropout=p).call("train")  # scaling 1
+    set_weights(layer, torch.eye(n), torch.eye(n))
+    x = 1 + torch.rand(rows, n)  # no zero of its own
+    rule = (f"LoRALayer(dropout={p}) in training mode drops as nn.Dropout does: each element of x zeroed with "
+            f"probability {p}, independently of the others and at every call")
+    kept = []
+    for _ in range(calls):
+        found = tensor(layer(x), rule)
+        expect(found.shape == x.shape, rule, f"an output of shape {tuple(x.shape)}", shape(found))
+        kept.append(found != 0)
+    kept = torch.stack(kept)  # (call, row, element)
+    dropped = 1 - kept.double().mean().item()
+    independent = dropped ** 2 + (1 - dropped) ** 2  # how often two independent draws at that rate agree
+    for axis, what in enumerate(("calls", "rows of a batch", "elements of a row")):
+        length = kept.shape[axis]
+        share = (kept.narrow(axis, 0, length - 1) == kept.narrow(axis, 1, length - 1)).double().mean().item()
+        expect(abs(share - independent) < 0.05, rule,
+               f"neighbouring {what} agree on about {independent:.0%} of the mask, as independent draws do",
+               f"they agree on {share:.0%}" + (f": one draw shared by the {what}?" if share > independent else ""))
+    expect(abs(dropped - p) < 0.02, rule, f"{p:.0%} of the elements dropped (within 2 points)",
+           f"{dropped:.1%} of {kept.numel()} elements dropped")
 
 
 @pytest.mark.parametrize("kwargs, argument", [

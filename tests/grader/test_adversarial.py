@@ -98,6 +98,8 @@ def test_cpu_burners_are_stopped_by_the_cpu_time_of_their_whole_tree(graded, nam
     ("syntax_error", "SyntaxError"),
     ("empty", "defines no `LoRALayer`"),
     ("exit_at_import", "SystemExit: 0"),
+    ("huge_import_error", "ValueError: "),
+    ("writes_beside_itself", "write to the working folder instead"),
     ("os_exit_at_import", "ended while importing it"),
     ("loop_at_import", "Timeout"),
     ("forged_results", "over the cap"),
@@ -218,6 +220,19 @@ def test_output_is_capped(graded):
     out = graded[0].out
     for name in ("results.json", "feedback.md"):
         assert (out / "megabytes_of_output" / name).stat().st_size < 200_000
+
+
+def test_every_file_for_one_student_stays_under_a_mebibyte(graded):
+    """Whatever a submission makes its messages say (``huge_import_error``: 600,000 characters outside ASCII)."""
+    sizes = {path: path.stat().st_size for path in graded[0].out.glob("*/*")}
+    assert sizes and max(sizes.values()) < 2**20, sorted(sizes.items(), key=lambda item: item[1])[-3:]
+
+
+def test_an_import_error_is_stated_once_and_each_test_says_so_in_a_line(graded):
+    result = graded[1]["huge_import_error"]
+    assert result["output"].count("ValueError: ") == 1 and "[... " in result["output"]  # shortened, both ends kept
+    lines = {test["output"] for test in result["tests"]}
+    assert all(line.count("\n") == 0 and "could not be imported" in line and len(line) < 400 for line in lines)
 
 
 def test_every_run_ended_within_its_limit(graded):

@@ -98,6 +98,35 @@ class FunctionVariant(Mutant):
         return source
 
 
+MATCHING = 'name == entry or name.endswith("." + entry)'  # the reference's matching of a target
+LISTING = "', '.join(linear_layer_names(model))"  # the layers its no-match error lists
+
+
+def own_dropout(mask: str) -> str:
+    """A LoRALayer forward with dropout written by hand, from the keep-mask expression ``mask`` (``p``: the rate)."""
+    return ("        p = getattr(self.dropout, 'p', 0.0)\n"
+            "        if self.training and p > 0:\n"
+            f"            x = x * ({mask}).to(x.dtype) / (1 - p)\n"
+            "        return self.scaling * (x @ self.A @ self.B)")
+
+
+FREEZE_BY_SUBSTRING = '''\
+def freeze_layers(model, num_trainable_layers):
+    n = len(transformer_layers(model))
+    if not 0 <= num_trainable_layers <= n:
+        raise ValueError(f"num_trainable_layers must be between 0 and {n}, got {num_trainable_layers}")
+    model.requires_grad_(True)
+    for name, param in model.named_parameters():
+        if "embeddings" in name and num_trainable_layers < n:
+            param.requires_grad = False
+        if any(f"layer.{i}" in name for i in range(n - num_trainable_layers)):
+            param.requires_grad = False
+        if "pooler" in name and num_trainable_layers == 0:
+            param.requires_grad = False
+    return model
+'''
+
+
 BROKEN = [
     Mutant("b_random", "B initialised randomly instead of with zeros",
            (("torch.zeros(rank, out_dim)", "torch.randn(rank, out_dim)"),),
@@ -151,10 +180,10 @@ BROKEN = [
            ("test_loads_the_pretrained_weights",)),
     Mutant("substring_match", "target_modules matched as substrings: 'ery' matches 'query'",
            (("name == entry or name.endswith(\".\" + entry)", "entry in name"),),
-           ("test_a_partial_name_matches_nothing",)),
+           ("test_what_names_no_layer_matches_nothing",)),
     Mutant("suffix_without_dot", "target_modules matched with name.endswith(entry), without the dot",
            (("name.endswith(\".\" + entry)", "name.endswith(entry)"),),
-           ("test_a_partial_name_matches_nothing",)),
+           ("test_what_names_no_layer_matches_nothing",)),
     Mutant("last_component_only", "only the last name component compared: 'intermediate.dense' matches nothing",
            (("name == entry or name.endswith(\".\" + entry)", "name.split('.')[-1] == entry"),),
            ("test_matches_a_suffix_of_the_qualified_name",)),
@@ -167,7 +196,7 @@ BROKEN = [
            ("test_does_not_wrap_twice",)),
     Mutant("silent_no_match", "add_lora returns silently when nothing matches",
            (("    if not matched:\n        raise", "    if False:\n        raise"),),
-           ("test_no_match_raises_value_error_listing_the_linear_layers", "test_a_partial_name_matches_nothing")),
+           ("test_no_match_raises_value_error_listing_the_linear_layers", "test_what_names_no_layer_matches_nothing")),
     Mutant("bert_fallback", "add_lora falls back to BERT's targets for any architecture",
            (("        if model_type not in DEFAULT_TARGET_MODULES:\n", "        if False:\n"),
             ("target_modules = DEFAULT_TARGET_MODULES[model_type]", "target_modules = DEFAULT_TARGET_MODULES.get(model_type, ('query', 'value'))")),
@@ -324,6 +353,70 @@ BROKEN = [
     Mutant("merge_unfreezes", "merge_lora leaves every merged layer trainable",
            (("        model.set_submodule(name, linear)\n", "        linear.requires_grad_(True)\n        model.set_submodule(name, linear)\n"),),
            ("test_merge_leaves_plain_linear_layers_and_the_base_count",)),
+    # Issue 35's classes of mistakes that passed the whole suite, each with the test added for it.
+    *(Mutant(name, description, (("        return self.scaling * (self.dropout(x) @ self.A @ self.B)",
+                                  own_dropout(mask)),), ("test_dropout_draws_each_element_at_every_call",))
+      for name, description, mask in (
+          ("dropout_mask_shared_by_rows", "one dropout mask per call, shared by every row of the batch",
+           "torch.rand(x.shape[-1], device=x.device) >= p"),
+          ("dropout_whole_rows", "dropout drops whole rows of the input, not single elements",
+           "torch.rand(x.shape[:-1] + (1,), device=x.device) >= p"),
+          ("dropout_half_rate", "each element dropped with probability dropout / 2, the others scaled by "
+           "1 / (1 - dropout): within the placement test's window", "torch.rand_like(x) >= p / 2"),
+          ("dropout_mask_reused", "one dropout mask drawn at the first call and reused by every call of that shape",
+           "self.__dict__.setdefault('mask', torch.rand_like(x) >= p)"))),
+    Mutant("lora_caches_AB_in_eval", "LoRALayer keeps A @ B from its first call in eval mode and reuses it",
+           (("        return self.scaling * (self.dropout(x) @ self.A @ self.B)",
+             "        if not self.training:\n"
+             "            self.__dict__.setdefault('AB', (self.A @ self.B).detach())\n"
+             "            return self.scaling * (x @ self.AB)\n"
+             "        return self.scaling * (self.dropout(x) @ self.A @ self.B)"),),
+           ("test_forward_reads_A_and_B_at_every_call",)),
+    Mutant("match_any_run_of_components", "a target matches any run of name components: 'attention' wraps q, k, v "
+           "and the attention output", ((MATCHING, '"." + entry + "." in "." + name + "."'),),
+           ("test_what_names_no_layer_matches_nothing",)),
+    Mutant("match_prefix_too", "a target also matches the start of a name: 'bert.encoder.layer.0' wraps that layer",
+           ((MATCHING, MATCHING + ' or name.startswith(entry + ".")'),), ("test_what_names_no_layer_matches_nothing",)),
+    Mutant("empty_targets_as_default", "target_modules=[] treated as None: the default targets are wrapped",
+           (("    if target_modules is None:\n        model_type", "    if not target_modules:\n        model_type"),),
+           ("test_what_names_no_layer_matches_nothing",)),
+    Mutant("pooler_never_wrapped", "add_lora never wraps BERT's pooler, as if it were part of the head",
+           (("in_head = name.split(\".\")[0] in HEAD_MODULES",
+             "in_head = name.split(\".\")[0] in HEAD_MODULES or \"pooler\" in name"),),
+           ("test_matches_a_suffix_of_the_qualified_name",)),
+    Mutant("no_match_lists_attention_only", "the no-match ValueError lists only the attention layers",
+           ((LISTING, "', '.join(n for n in linear_layer_names(model) if 'attention' in n)"),),
+           ("test_no_match_raises_value_error_listing_the_linear_layers",)),
+    Mutant("no_match_lists_last_names", "the no-match ValueError lists the layers' last name components: four "
+           "layers are 'dense'", ((LISTING, "', '.join(sorted({n.rsplit('.', 1)[-1] for n in linear_layer_names(model)}))"),),
+           ("test_no_match_raises_value_error_listing_the_linear_layers",)),
+    Mutant("count_known_module_types", "the count adds up the parameters of known module types only",
+           (("return sum(param.numel() for param in model.parameters() if param.requires_grad)",
+             "return sum(p.numel() for m in model.modules()\n"
+             "               if isinstance(m, (nn.Linear, nn.Embedding, nn.LayerNorm, LoRALayer))\n"
+             "               for p in m.parameters(recurse=False) if p.requires_grad)"),),
+           ("test_lora_adds_rank_times_in_plus_out_per_layer",)),
+    FunctionVariant("freeze_by_substring", "freeze_layers freezes the lower layers it finds by substring: "
+                    "'layer.1' freezes 10 and 11 too", (("freeze_layers", FREEZE_BY_SUBSTRING),),
+                    ("test_finds_the_layers_by_position_in_a_twelve_layer_model",)),
+    # Plausible misreadings of the contract, sentence by sentence, that the suite already rejected.
+    Mutant("dims_swapped_attributes", "LoRALayer stores in_dim and out_dim the wrong way round",
+           (("self.in_dim, self.out_dim, self.rank, self.alpha = in_dim, out_dim, rank, alpha",
+             "self.in_dim, self.out_dim, self.rank, self.alpha = out_dim, in_dim, rank, alpha"),),
+           ("test_stores_its_arguments",)),
+    Mutant("dropout_one_allowed", "LoRALayer accepts a dropout of 1, which drops everything",
+           (("if not 0.0 <= dropout < 1.0:", "if not 0.0 <= dropout <= 1.0:"),), ("test_bad_arguments_raise_value_error",)),
+    Mutant("strict_every_target", "add_lora raises when any one target matches nothing, not only when none does",
+           (("    if not matched:\n",
+             "    if not matched or any(not any(n == e or n.endswith('.' + e) for n in matched) for e in target_modules):\n"),),
+           ("test_never_wraps_the_head",)),
+    Mutant("initialize_head_bias_frozen", "initialize_base_model trains the head's weights but not its biases",
+           (("param.requires_grad = name.split(\".\")[0] in HEAD_MODULES",
+             "param.requires_grad = name.split(\".\")[0] in HEAD_MODULES and name.endswith('weight')"),),
+           ("test_freezes_the_body_and_keeps_the_head_trainable",)),
+    Mutant("merge_first_only", "merge_lora merges the first LinearLoRA only",
+           (("    for name, module in wrapped:\n", "    for name, module in wrapped[:1]:\n"),),
+           ("test_merged_logits_equal_unmerged", "test_merge_leaves_plain_linear_layers_and_the_base_count")),
 ]
 
 # Global settings a correct solution may make when it is imported; none may change a
@@ -355,6 +448,9 @@ CORRECT = [
                     (("add_lora", RECURSIVE_ADD_LORA),)),
     FunctionVariant("new_linear_merge", "merge_lora builds new nn.Linear layers",
                     (("merge_lora", NEW_LINEAR_MERGE),)),
+    Mutant("merge_reads_alpha_and_rank", "merge_lora computes lora.alpha / lora.rank instead of reading lora.scaling",
+           (("linear.weight += lora.scaling * (lora.A @ lora.B).T",
+             "linear.weight += lora.alpha / lora.rank * (lora.A @ lora.B).T"),)),
     Mutant("value_error_subclass", "every ValueError raised as the submission's own subclass of ValueError",
            ((SETTINGS_ANCHOR, f"class LoRAArgumentError(ValueError):\n    pass\n\n\n{SETTINGS_ANCHOR}"),
             *((f"raise ValueError{rest}", f"raise LoRAArgumentError{rest}")
