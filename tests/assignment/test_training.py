@@ -7,17 +7,23 @@ LoRA's ``scaling * A @ B`` into a copy of its own tiny model and computes the lo
 import pytest
 import torch
 
-from .assets import MODEL_NAMES, is_head
-from .checks import expect, names, of_kind
+from .assets import DEFAULT_TARGETS, MODEL_NAMES, is_head
+from .checks import expect, matching_linears, names, of_kind
 from .judge import Ref
 
 
-def lora_model(lora, name, device):
+def lora_model(lora, own_model, name, device):
+    """The model these tests train: the submission's initialize_base_model and add_lora, after checking that it
+    holds a LoRA on each default target (a model without any still lowers its loss: the head trains)."""
     found = lora.initialize_base_model(lora.builtin("model_path", name), num_labels=2)
     expect(isinstance(found, list) and len(found) == 2, "initialize_base_model returns (model, tokenizer)",
            "a pair", type(found).__name__)
     model, tokenizer = found
     lora.add_lora(model)
+    expected = matching_linears(own_model(name), DEFAULT_TARGETS[name])
+    found = sorted(layer.removesuffix(".lora") for layer in of_kind(model, "LoRALayer"))
+    expect(found == expected, f"{name}: initialize_base_model then add_lora(model) give a LoRALayer on each default "
+           "target, which these tests train (see the add_lora and LinearLoRA tests)", names(expected), names(found))
     model.call("to", device.type)
     return model, tokenizer
 
@@ -63,8 +69,8 @@ def scalings_of(model) -> dict:
 
 
 @pytest.mark.parametrize("name", MODEL_NAMES)
-def test_frozen_weights_unchanged_and_lora_learns(lora, name, device):
-    model, tokenizer = lora_model(lora, name, device)
+def test_frozen_weights_unchanged_and_lora_learns(lora, own_model, name, device):
+    model, tokenizer = lora_model(lora, own_model, name, device)
     lora_layers = set(of_kind(model, "LoRALayer"))
     body = {n: t for n, t in model.tensors().items()
             if n.rpartition(".")[0] not in lora_layers and not is_head(n)}
@@ -81,7 +87,7 @@ def test_frozen_weights_unchanged_and_lora_learns(lora, name, device):
 
 @pytest.mark.parametrize("name", MODEL_NAMES)
 def test_provided_train_lowers_the_loss(lora, own_model, name, device):
-    model, tokenizer = lora_model(lora, name, device)
+    model, tokenizer = lora_model(lora, own_model, name, device)
     data = batches(lora, tokenizer, 6)
     scalings = scalings_of(model)
     before = own_loss(own_model(name), model.tensors(), scalings, data)

@@ -417,6 +417,17 @@ BROKEN = [
     Mutant("merge_first_only", "merge_lora merges the first LinearLoRA only",
            (("    for name, module in wrapped:\n", "    for name, module in wrapped[:1]:\n"),),
            ("test_merged_logits_equal_unmerged", "test_merge_leaves_plain_linear_layers_and_the_base_count")),
+    Mutant("count_returns_tensor", "count_trainable_parameters returns the right count as a 0-d torch tensor",
+           (("return sum(param.numel() for param in model.parameters() if param.requires_grad)",
+             "return torch.tensor(sum(param.numel() for param in model.parameters() if param.requires_grad))"),),
+           ("test_returns_an_int",)),
+    Mutant("linear_base_detached", "LinearLoRA feeds its linear layer x.detach(): no gradient to x through it",
+           (("        return self.linear(x) + self.lora(x)", "        return self.linear(x.detach()) + self.lora(x)"),),
+           ("test_gradients_reach_the_input_through_both_paths",)),
+    Mutant("merge_without_no_grad", "merge_lora adds to the weight in place outside torch.no_grad()",
+           (("        with torch.no_grad():\n            linear.weight += lora.scaling * (lora.A @ lora.B).T",
+             "        linear.weight += lora.scaling * (lora.A @ lora.B).T"),),
+           ("test_merged_logits_equal_unmerged",)),
 ]
 
 # Global settings a correct solution may make when it is imported; none may change a
