@@ -41,6 +41,22 @@ def _walk(root):
             yield _pathlib.Path(folder) / name
 '''
 
+IPC_KEY = 0x4C6F5241  # the System V key both IPC attacks use ("LoRA")
+IPC_CALLS = f'''
+import ctypes as _ctypes
+import platform as _platform
+
+IPC_KEY = {IPC_KEY:#x}
+_libc = _ctypes.CDLL(None, use_errno=True)
+_libc.syscall.restype = _ctypes.c_long
+
+
+def _keyring(which, *args):
+    """add_key (0) or keyctl (1), by this machine's syscall numbers."""
+    numbers = {{"x86_64": (248, 250), "aarch64": (217, 219)}}.get(_platform.machine())
+    return _libc.syscall(numbers[which], *args) if numbers else -1
+'''
+
 ATTACKS = {
     "read_outside": ("reads an answer key outside its workspace and raises with its content", '''
 for _path in _walk(AROUND):
@@ -219,6 +235,23 @@ def _burn():
 
 for _ in range(4):
     _threading.Thread(target=_burn, daemon=True).start()
+'''),
+    "ipc_leave": ("leaves a System V segment, message queue and semaphore set, a POSIX message queue and a key in "
+                  "the user's keyring, each named for the canary, for a later submission to find", IPC_CALLS + '''
+_libc.shmget(IPC_KEY, 16 << 20, 0o1000 | 0o600)  # IPC_CREAT: 16 MB pinned until removed
+_libc.msgget(IPC_KEY, 0o1000 | 0o600)
+_libc.semget(IPC_KEY, 1, 0o1000 | 0o600)
+_libc.mq_close(_libc.mq_open(b"/" + CANARY.encode(), _os.O_CREAT | _os.O_RDWR, 0o600, None))
+_keyring(0, b"user", CANARY.encode(), b"a message", 9, -4)  # add_key to KEY_SPEC_USER_KEYRING
+'''),
+    "ipc_look": ("looks for what an earlier submission left in System V IPC, POSIX message queues and the user's "
+                 "keyring, and raises if it finds any", IPC_CALLS + '''
+_queue = _libc.mq_open(b"/" + CANARY.encode(), _os.O_RDONLY, 0, None)
+_found = {"shared memory": _libc.shmget(IPC_KEY, 0, 0), "message queue": _libc.msgget(IPC_KEY, 0),
+          "semaphores": _libc.semget(IPC_KEY, 0, 0), "POSIX message queue": _queue,
+          "key": _keyring(1, 10, -4, b"user", CANARY.encode(), 0)}  # keyctl(KEYCTL_SEARCH, user keyring)
+if any(found >= 0 for found in _found.values()):
+    raise RuntimeError(f"escaped: another run's {[kind for kind, found in _found.items() if found >= 0]}")
 '''),
 }
 

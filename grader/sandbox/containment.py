@@ -12,6 +12,12 @@ Layers, each applied where this machine allows it and reported either way:
 - **network**: a network namespace of its own (only a downed ``lo``), Landlock's TCP
   rules (no bind, no connect), and a seccomp filter that refuses ``socket()`` itself,
   which Landlock does not cover (UDP, pathname unix sockets, raw sockets).
+- **ipc**: an IPC namespace of its own (System V shared memory, message queues and
+  semaphores, POSIX message queues), so that nothing one run creates is seen by another,
+  and all of it goes when the run's last process does (Landlock cannot cover these: they
+  are named by keys, not paths); and kernel keyrings, which are per user and not
+  namespaced, refused by the seccomp filter (``add_key``, ``request_key``, ``keyctl``),
+  as nsjail and Docker's default profile do.
 - **signals**: Landlock's scopes (ABI 6): no signal, and no abstract unix socket, to a
   process outside the test process's own tree. Landlock also forbids ``ptrace`` of
   anything outside, and ``/proc`` is not granted, so the grader's environment, file
@@ -34,7 +40,7 @@ import struct
 import sys
 from pathlib import Path
 
-LAYERS = ("filesystem", "network", "signals", "privileges", "rlimits")
+LAYERS = ("filesystem", "network", "ipc", "signals", "privileges", "rlimits")
 DISABLE_VARIABLE = "LORA_GRADER_DISABLE_LAYERS"  # tests only: prove each layer by switching it off
 
 # Landlock (include/uapi/linux/landlock.h). Syscall numbers are the same on every architecture.
@@ -49,12 +55,17 @@ SCOPE_ABSTRACT_UNIX_SOCKET, SCOPE_SIGNAL = 1, 2
 
 PR_SET_NO_NEW_PRIVS, PR_CAPBSET_DROP, PR_SET_SECCOMP = 38, 24, 22
 SECCOMP_MODE_FILTER = 2
-CLONE_NEWNET, CLONE_NEWUSER = 0x40000000, 0x10000000
+CLONE_NEWNET, CLONE_NEWIPC, CLONE_NEWUSER = 0x40000000, 0x08000000, 0x10000000
 LINUX_CAPABILITY_VERSION_3 = 0x20080522
 
-# seccomp: the audit architecture and the numbers of socket() and io_uring_setup() (io_uring
-# can open sockets without the socket() syscall).
-SECCOMP_ARCHES = {"x86_64": (0xC000003E, 41, 425), "aarch64": (0xC00000B7, 198, 425)}
+# seccomp: each architecture's audit number and the syscalls a layer refuses (io_uring can open
+# sockets without socket(); the keyring calls reach keys every process of the user shares).
+SECCOMP_ARCHES = {"x86_64": 0xC000003E, "aarch64": 0xC00000B7}
+SYSCALL_NUMBERS = {
+    "x86_64": {"socket": 41, "io_uring_setup": 425, "add_key": 248, "request_key": 249, "keyctl": 250},
+    "aarch64": {"socket": 198, "io_uring_setup": 425, "add_key": 217, "request_key": 218, "keyctl": 219},
+}
+NETWORK_SYSCALLS, KEYRING_SYSCALLS = ("socket", "io_uring_setup"), ("add_key", "request_key", "keyctl")
 X32_SYSCALL_BIT = 0x40000000
 RET_ALLOW, RET_EPERM = 0x7FFF0000, 0x00050000 | 1
 
@@ -163,22 +174,21 @@ class _SockFprog(ctypes.Structure):
     _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.POINTER(_SockFilter))]
 
 
-def deny_sockets() -> str:
-    """A seccomp filter: ``socket()`` and ``io_uring_setup()`` fail with EPERM (``socketpair`` still works);
-    so do syscalls of another ABI (32-bit, x32), which would slip past the numbers checked."""
-    arch = SECCOMP_ARCHES.get(platform.machine())
-    if arch is None:
+def deny_syscalls(names: tuple[str, ...], what: str) -> str:
+    """A seccomp filter: the syscalls ``names`` fail with EPERM, and so do syscalls of another ABI (32-bit, x32),
+    which would slip past the numbers checked; returns ``what``, '' on an architecture without a table."""
+    machine = platform.machine()
+    if machine not in SECCOMP_ARCHES:
         return ""
-    audit_arch, socket_nr, io_uring_nr = arch
+    numbers = [SYSCALL_NUMBERS[machine][name] for name in names]
     load, jeq, jge, ret = 0x20, 0x15, 0x35, 0x06  # BPF_LD|W|ABS, BPF_JMP|JEQ|K, BPF_JMP|JGE|K, BPF_RET|K
     program = [
         (load, 0, 0, 4),  # seccomp_data.arch
-        (jeq, 1, 0, audit_arch),
+        (jeq, 1, 0, SECCOMP_ARCHES[machine]),
         (ret, 0, 0, RET_EPERM),
         (load, 0, 0, 0),  # seccomp_data.nr
-        (jge, 3, 0, X32_SYSCALL_BIT),
-        (jeq, 2, 0, socket_nr),
-        (jeq, 1, 0, io_uring_nr),
+        (jge, len(numbers) + 1, 0, X32_SYSCALL_BIT),  # to the last line: refuse
+        *((jeq, len(numbers) - index, 0, number) for index, number in enumerate(numbers)),
         (ret, 0, 0, RET_ALLOW),
         (ret, 0, 0, RET_EPERM),
     ]
@@ -186,15 +196,17 @@ def deny_sockets() -> str:
     _check(LIBC.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "no_new_privs")
     _check(LIBC.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.byref(_SockFprog(len(program), filters)), 0, 0),
            "seccomp")
-    return "seccomp"
+    return what
 
 
-def own_network_namespace() -> str:
-    """A network namespace with nothing in it; as a non-root user, inside a user namespace of its own."""
-    if LIBC.unshare(CLONE_NEWNET) == 0:
-        return "namespace"
-    if LIBC.unshare(CLONE_NEWUSER | CLONE_NEWNET) == 0:
-        return "user+network namespace"
+def own_namespace(kind: int, label: str) -> str:
+    """A namespace of ``kind`` (``CLONE_NEWNET``, ``CLONE_NEWIPC``) with nothing in it; as a non-root user, inside
+    a user namespace of its own (or the one an earlier call made, whose capabilities it then has). Returns
+    ``label``, with ``user+`` before it where a user namespace was needed, '' where neither was allowed."""
+    if LIBC.unshare(kind) == 0:
+        return label
+    if LIBC.unshare(CLONE_NEWUSER | kind) == 0:
+        return f"user+{label}"
     return ""
 
 
@@ -242,13 +254,17 @@ def contain(workspace: str, device: str, rlimits: dict[str, tuple[int, int]], hi
             return ""
 
     if "network" not in disabled:
-        network.append(own_network_namespace())
+        network.append(own_namespace(CLONE_NEWNET, "namespace"))
+    ipc = [own_namespace(CLONE_NEWIPC, "IPC namespace")] if "ipc" not in disabled else []
     if "rlimits" not in disabled:
         state["rlimits"] = attempt(set_rlimits, rlimits)
     if "privileges" not in disabled:
         state["privileges"] = attempt(drop_capabilities)
     if "network" not in disabled:
-        network.append(attempt(deny_sockets))
+        network.append(attempt(deny_syscalls, NETWORK_SYSCALLS, "seccomp"))
+    if "ipc" not in disabled:
+        ipc.append(attempt(deny_syscalls, KEYRING_SYSCALLS, "seccomp keyrings"))
+        state["ipc"] = " + ".join(filter(None, ipc)) if ipc[0] else ""  # the keyrings alone leave IPC open
     landlock = attempt(restrict_with_landlock, [*system, *readable], [workspace], devices,
                        filesystem="filesystem" not in disabled, network="network" not in disabled,
                        signals="signals" not in disabled)

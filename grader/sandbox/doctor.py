@@ -4,9 +4,10 @@ A forked child contains itself exactly as a test process does (``containment.con
 then attempts what each layer should stop: read and write a file outside its workspace,
 connect to a TCP listener and send UDP to the grader on 127.0.0.1, signal its parent, read
 its parent's environment, write more bytes and more files than a small disk cap allows
-(``disk.py``, as a zygote caps its subjects' home). The table says what was applied and
-whether the attempt failed.
-``--isolation strict`` grades only where the file-system and network layers hold.
+(``disk.py``, as a zygote caps its subjects' home), find the System V objects, POSIX message
+queue and keyring key the doctor made before forking it (``kernel_objects.py``). The table
+says what was applied and whether the attempt failed.
+``--isolation strict`` grades only where the file-system, network and IPC layers hold.
 """
 
 import json
@@ -19,12 +20,13 @@ from pathlib import Path
 from grader import layout
 from grader.grading.outputs import text_table
 from grader.run.testrun import Limits, rlimits
-from grader.sandbox import disk
+from grader.sandbox import disk, kernel_objects
 from grader.sandbox.cgroups import RunGroup
 from grader.sandbox.containment import contain, disabled_layers, landlock_abi
 
-REQUIRED_FOR_STRICT = ("filesystem", "network")
+REQUIRED_FOR_STRICT = ("filesystem", "network", "ipc")
 PROBE_DISK_MB, PROBE_DISK_FILES = 1, 64  # the doctor's own small cap: it writes twice as much of each
+PROBE_IPC_KEY = 0x10AD0C  # the System V key of the objects the doctor leaves for its child to look for
 
 
 @dataclass
@@ -35,8 +37,8 @@ class Layer:
     held: bool  # every attempt it should stop failed
 
 
-def _attempts(outside: Path, tcp_port: int, udp_port: int) -> dict[str, bool]:
-    """In the contained child: True where the attempt was refused."""
+def _attempts(outside: Path, tcp_port: int, udp_port: int, ipc_name: str) -> dict[str, bool]:
+    """In the contained child: True where the attempt was refused (for kernel objects: where it saw none)."""
     refused = {}
 
     def refuses(name, attempt):
@@ -74,6 +76,7 @@ def _attempts(outside: Path, tcp_port: int, udp_port: int) -> dict[str, bool]:
 
     refuses("disk bytes", many_bytes)
     refuses("disk files", many_files)
+    refused["kernel objects"] = not kernel_objects.find(PROBE_IPC_KEY, ipc_name)
     return refused
 
 
@@ -89,6 +92,8 @@ def probe(device: str = "cpu") -> list[Layer]:
             listener.bind(("127.0.0.1", 0))
             listener.listen()
             datagrams.bind(("127.0.0.1", 0))
+            ipc_name = f"lora-grader-doctor-{os.getpid()}"
+            left = kernel_objects.create(PROBE_IPC_KEY, ipc_name)
             read, write = os.pipe()
             pid = os.fork()
             if pid == 0:  # the child: contain, attempt, report, and never return
@@ -101,13 +106,14 @@ def probe(device: str = "cpu") -> list[Layer]:
                                      disabled_layers())
                     layers["disk"] = capped
                     os.write(write, json.dumps({"layers": layers, "refused": _attempts(
-                        outside, listener.getsockname()[1], datagrams.getsockname()[1])}).encode())
+                        outside, listener.getsockname()[1], datagrams.getsockname()[1], ipc_name)}).encode())
                 finally:
                     os._exit(0)
             os.close(write)
             with os.fdopen(read, "rb") as pipe:
                 answer = json.loads(pipe.read() or b"{}")
             os.waitpid(pid, 0)
+            kernel_objects.remove(PROBE_IPC_KEY, ipc_name)
     layers, refused = answer.get("layers", {}), answer.get("refused", {})
     group = None if "cgroup" in disabled_layers() else RunGroup.create(
         f"lora-grader-doctor-{os.getpid()}", tasks=limits.tasks, memory_mb=limits.memory_mb)
@@ -123,6 +129,8 @@ def probe(device: str = "cpu") -> list[Layer]:
               "checkout, other submissions, results", held("read outside", "write outside")),
         Layer("network", layers.get("network", ""), "TCP, UDP and unix-socket connections, loopback included",
               held("tcp", "udp")),
+        Layer("ipc", layers.get("ipc", ""), "a run's System V and POSIX IPC objects and keyring keys reaching "
+              "another run", left == list(kernel_objects.KINDS) and held("kernel objects")),
         Layer("signals", layers.get("signals", ""), "signalling, tracing or reading the grader and its workers",
               held("signal parent", "parent environment")),
         Layer("privileges", layers.get("privileges", ""), "using a root grader's capabilities", True),

@@ -7,7 +7,9 @@ import shutil
 import psutil
 import pytest
 
-from .arena import ADVERSARIAL, CORRECT, DO_NOTHING, SECRET, Arena, Listeners, fingerprint, outputs
+from grader.sandbox import kernel_objects
+
+from .arena import ADVERSARIAL, CORRECT, DO_NOTHING, SECRET, Arena, Listeners, attacks, fingerprint, outputs
 
 # The CPU time limit 10 times under the wall clock's: the tests share the machine's cores (pytest-xdist), and a
 # CPU burner stopped for CPU time must not reach the wall clock's limit first on a loaded machine. The limit counts
@@ -22,16 +24,19 @@ LIMITS = ("--timeout", str(TIMEOUT), "--cpu-time", str(CPU_TIME), "--test-timeou
           "--memory", str(MEMORY_MB), "--disk", str(DISK_MB), "--disk-files", str(DISK_FILES))
 FORGERIES = ("forge_reports", "forge_report_channel", "skip_test_bodies", "swap_helper_code", "hooks_from_gc")
 CONTAINED_ATTACKS = ("read_tests", "read_outside", "write_outside", "rewrite_results", "tcp_connect", "udp_send",
-                     "unix_connect", "kill_parent", "stop_parent", "kill_grader", "parent_environ", "planted_symlinks")
+                     "unix_connect", "kill_parent", "stop_parent", "kill_grader", "parent_environ", "planted_symlinks",
+                     "ipc_leave", "ipc_look")
 
 
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
-    """A victim graded 0 first; then every adversarial submission, an honest one and the victim again."""
+    """A victim graded 0 first, beside ``ipc_leave``; then every adversarial submission (``ipc_leave`` and
+    ``ipc_look`` again), an honest one and the victim again."""
     arena = Arena(tmp_path_factory.mktemp("adversarial"))
     victim = arena.root / "victim.py"
     shutil.copy(ADVERSARIAL / "empty.py", victim)
-    first = arena.grade([victim], *LIMITS)
+    kernel_objects.remove(attacks.IPC_KEY, attacks.CANARY)  # what an earlier run with the layer off left
+    first = arena.grade([victim, ADVERSARIAL / "ipc_leave.py"], *LIMITS)
     assert first.returncode == 0, first.stderr
     honest = arena.root / "honest.py"
     shutil.copy(CORRECT, honest)
@@ -44,11 +49,13 @@ def graded(tmp_path_factory):
     arena.kill_survivors()
     assert run.returncode == 0, run.stderr
     results = {folder.name: arena.results(folder.name) for folder in arena.out.iterdir() if folder.is_dir()}
-    return arena, results, run.stdout, received, survivors
+    left = kernel_objects.find(attacks.IPC_KEY, attacks.CANARY)
+    kernel_objects.remove(attacks.IPC_KEY, attacks.CANARY)
+    return arena, results, run.stdout, received, survivors, left
 
 
 def test_every_adversarial_submission_was_graded(graded):
-    _, results, table, _, _ = graded
+    _, results, table, *_ = graded
     expected = {p.stem if p.is_file() else p.name for p in ADVERSARIAL.iterdir() if not p.name.startswith(".")}
     assert set(results) == expected | {"honest", "victim"}
     for name in expected:
@@ -66,14 +73,14 @@ def test_a_contained_attack_leaves_the_honest_grade(graded, name):
 
 
 def test_the_other_submissions_keep_their_grades(graded):
-    arena, results, _, _, _ = graded
+    arena, results, *_ = graded
     assert results["honest"]["score"] == 100
     assert results["victim"]["score"] == 0  # rewrite_results could not reach it
     assert "victim,0.0" in (arena.out / "grades.csv").read_text().replace('"', "")
 
 
 def test_nothing_outside_the_workspaces_was_reached(graded):
-    arena, _, _, received, _ = graded
+    arena, _, _, received, *_ = graded
     assert received == []
     assert arena.escaped_files() == []
     assert fingerprint(arena.checkout / "tiny_models") == arena.models
@@ -109,7 +116,7 @@ def test_cpu_burners_are_stopped_by_the_cpu_time_of_their_whole_tree(graded, nam
     ("not_json", "not a readable notebook"),
 ])
 def test_cheats_and_crashes_score_zero_and_say_why(graded, name, evidence):
-    _, results, _, _, _ = graded
+    _, results, *_ = graded
     assert results[name]["score"] == 0
     assert evidence in outputs(results[name])
 
@@ -134,7 +141,7 @@ def test_patched_comparisons_change_nothing_the_judge_computes(graded):
 
 def test_the_hidden_tests_never_reach_a_submissions_feedback(graded):
     """read_tests raises any test file it can read: its feedback must hold none (it finds none, and passes)."""
-    arena, results, _, _, _ = graded
+    arena, results, *_ = graded
     feedback = (arena.out / "read_tests" / "feedback.md").read_text()
     assert results["read_tests"]["score"] == 100
     assert "def test_" not in feedback and "found the tests" not in outputs(results["read_tests"])
@@ -162,7 +169,7 @@ def test_garbage_nan_and_huge_tensors_fail_the_tests_that_asked(graded):
 @pytest.mark.parametrize("name, limit, peak", [("disk_filler", f"--disk {DISK_MB} MB", "peak_disk_mb"),
                                                ("file_creator", f"--disk-files {DISK_FILES}", "peak_disk_files")])
 def test_a_disk_filler_is_stopped_at_its_cap_and_leaves_nothing(graded, name, limit, peak):
-    arena, results, _, _, _ = graded
+    arena, results, *_ = graded
     result = results[name]
     assert result["extra_data"]["stopped"] == "disk full" and result["extra_data"]["limit"] == limit
     assert f"(the limit: {limit})" in result["output"]
@@ -192,7 +199,7 @@ def test_a_memory_hog_is_stopped_as_out_of_memory(graded):
 
 
 def test_a_notebook_keeps_what_its_working_cells_define(graded):
-    arena, results, _, _, _ = graded
+    arena, results, *_ = graded
     out = arena.out
     result = results["notebook_failing_cell"]
     merge_tests = [t for t in result["tests"] if t["name"].startswith("test_merge.py")]
@@ -203,14 +210,14 @@ def test_a_notebook_keeps_what_its_working_cells_define(graded):
 
 
 def test_files_handed_in_beside_the_module_are_left_out_and_named(graded):
-    arena, results, _, _, _ = graded
+    arena, results, *_ = graded
     out = arena.out
     assert results["conftest_rewrite"]["extra_data"]["ignored_files"] == ["conftest.py", "torch.py"]
     assert "`conftest.py`, `torch.py`" in (out / "conftest_rewrite" / "feedback.md").read_text()
 
 
 def test_forged_results_stay_forgeries(graded):
-    arena, results, _, _, _ = graded
+    arena, results, *_ = graded
     out = arena.out
     assert results["forged_results"]["score"] == 0
     assert sorted(p.name for p in (out / "forged_results").iterdir()) == ["feedback.md", "results.json"]
@@ -233,6 +240,12 @@ def test_an_import_error_is_stated_once_and_each_test_says_so_in_a_line(graded):
     assert result["output"].count("ValueError: ") == 1 and "[... " in result["output"]  # shortened, both ends kept
     lines = {test["output"] for test in result["tests"]}
     assert all(line.count("\n") == 0 and "could not be imported" in line and len(line) < 400 for line in lines)
+
+
+def test_no_kernel_object_outlives_its_run(graded):
+    """``ipc_leave`` made System V objects, a POSIX message queue and a keyring key in both batches; ``ipc_look``
+    found none of them (it keeps its 100, above), and none is left where the grader runs."""
+    assert graded[5] == []
 
 
 def test_every_run_ended_within_its_limit(graded):

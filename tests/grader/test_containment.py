@@ -13,8 +13,10 @@ from pathlib import Path
 import pytest
 
 from grader.run.testrun import kept_output
+from grader.sandbox import kernel_objects
 
 from .arena import ADVERSARIAL, CORRECT, ROOT, SECRET, Arena, Listeners, fingerprint, outputs
+from .arena import attacks as attacks_module
 
 LIMITS = ("--timeout", "20", "--cpu-time", "15", "--test-timeout", "5", "--memory", "1500")
 
@@ -56,6 +58,27 @@ def test_without_the_network_layer_tcp_udp_and_unix_sockets_get_through(arena):
         received = listeners.close()
     assert run.returncode == 0, run.stderr
     assert sorted(received) == [b"escaped over TCP", b"escaped over UDP", b"escaped over a unix socket"]
+
+
+@pytest.fixture
+def kernel_objects_cleared():
+    """No object of the IPC attacks' before the test, and none left after it (a test of the layer switched off
+    leaves them where the grader runs)."""
+    kernel_objects.remove(attacks_module.IPC_KEY, attacks_module.CANARY)
+    yield
+    kernel_objects.remove(attacks_module.IPC_KEY, attacks_module.CANARY)
+
+
+def test_without_the_ipc_layer_a_run_finds_what_the_one_before_left(arena, kernel_objects_cleared):
+    run = arena.grade(attacks("ipc_leave", "ipc_look"), *LIMITS, "--jobs", "1", disabled="ipc")
+    assert run.returncode == 0, run.stderr
+    assert arena.results("ipc_leave")["score"] == 100
+    look = outputs(arena.results("ipc_look"))
+    # A POSIX message queue it cannot open: Landlock checks the open of an existing queue as a file's, though it
+    # lets one be created; the IPC namespace is what frees a created one when the run ends.
+    assert "escaped: another run's ['shared memory', 'message queue', 'semaphores', 'key']" in look
+    left = kernel_objects.find(attacks_module.IPC_KEY, attacks_module.CANARY)
+    assert left == list(kernel_objects.KINDS)  # outliving the run, its worker and the grader
 
 
 def test_without_the_signal_layer_the_judge_is_killed_and_the_next_one_is_not(arena):
@@ -116,12 +139,12 @@ def test_doctor_reports_every_layer_in_force_here(tmp_path, where):
                          env={**os.environ, "TMPDIR": str(tmp_path)}, capture_output=True, text=True, timeout=60)
     assert run.returncode == 0, run.stderr
     assert "MISSING" not in run.stdout and " NO" not in run.stdout
-    for layer in ("filesystem", "network", "signals", "disk", "process tree"):
+    for layer in ("filesystem", "network", "ipc", "signals", "disk", "process tree"):
         assert layer in run.stdout
     assert "--isolation strict can grade here" in run.stdout
 
 
-@pytest.mark.parametrize("layer", ["filesystem", "network"])
+@pytest.mark.parametrize("layer", ["filesystem", "network", "ipc"])
 def test_strict_isolation_refuses_to_grade_without_a_layer(tmp_path, layer):
     env = {**os.environ, "LORA_GRADER_DISABLE_LAYERS": layer}
     run = subprocess.run([sys.executable, "-m", "grader", "grade", str(CORRECT), "--out", str(tmp_path / "out"),
