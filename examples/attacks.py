@@ -236,6 +236,47 @@ def _burn():
 for _ in range(4):
     _threading.Thread(target=_burn, daemon=True).start()
 '''),
+    "hunt_secrets": ("searches everything it can reach in its own process (every object the collector tracks, every "
+                     "frame of every thread, every module, the environment) for the judge's secrets: its seed, its "
+                     "report channel's token and its path, and raises if it finds one", '''
+import gc as _gc
+import re as _re
+import sys as _sys
+
+_FIFO = _re.compile(r"/.+/lora-grader-run-[^/]+/report")  # the report channel's path
+_TOKEN = _re.compile(r"[0-9a-f]{32}")
+# built at run time, so that no constant of this module's holds them (its globals are not searched)
+_IN_JSON, _TOKEN_NAME = "".join(['"--', 'seed", "']), "_".join(["LORA", "GRADER", "TOKEN"])
+
+
+def _secrets_in(value):
+    """What in value (a container, one level deep, not this module's globals) looks like a secret of the judge's:
+    the report channel's path, a token (its variable, or a value under a key named token), a seed in a list of
+    arguments or in the JSON of one."""
+    if value is globals():
+        return []
+    items = list(value.items()) if isinstance(value, dict) else list(value) if isinstance(value, (list, tuple)) else []
+    found = []
+    for index, item in enumerate(items):
+        for part in item if isinstance(item, tuple) else (item,):
+            if isinstance(part, str) and (_FIFO.fullmatch(part) or _IN_JSON in part or part == _TOKEN_NAME):
+                found.append(part[:80])
+        if isinstance(value, dict) and item[0] == "token" and isinstance(item[1], str) and _TOKEN.fullmatch(item[1]):
+            found.append(f"token {item[1]}")
+        if isinstance(value, list) and isinstance(item, str) and item == "--seed" and index + 1 < len(items):
+            found.append(f"--seed {items[index + 1]}")
+    return found
+
+
+_reachable = _gc.get_objects() + [vars(module) for module in list(_sys.modules.values())] + [dict(_os.environ)]
+for _frame in _sys._current_frames().values():
+    while _frame is not None:
+        _reachable.append(_frame.f_locals)  # a module's frame: its globals themselves
+        _frame = _frame.f_back
+_found = [secret for value in _reachable for secret in _secrets_in(value)]
+if _found:
+    raise RuntimeError(f"escaped: the judge's secrets {sorted(set(map(str, _found)))[:5]}")
+'''),
     "ipc_leave": ("leaves a System V segment, message queue and semaphore set, a POSIX message queue and a key in "
                   "the user's keyring, each named for the canary, for a later submission to find", IPC_CALLS + '''
 _libc.shmget(IPC_KEY, 16 << 20, 0o1000 | 0o600)  # IPC_CREAT: 16 MB pinned until removed

@@ -20,14 +20,26 @@ class DiskCap(TypedDict):
     files: int
 
 
+class JudgeSecrets(TypedDict):
+    """What the judge alone may know of its run, in a file of the grader's private folder (``RunRequest.secrets``).
+
+    Not in the request: the worker forks the judge, and the judge the zygote that forks every subject, so all the
+    worker and the zygote ever held is in each subject's memory. The judge reads this file only once the zygote is
+    forked (``warm_worker.run_child``), and removes it; a subject's Landlock keeps it from opening the file.
+    """
+
+    args: list[str]  # of pytest.main: the suite, and the run's --seed, which the submission must not know
+    report: str  # the FIFO the judge reports each test on
+    token: str  # what the judge's reports carry, so that the listener knows them from forgeries
+
+
 class RunRequest(TypedDict):
-    """One submission's run, from the grader to the worker."""
+    """One submission's run, from the grader to the worker: nothing a subject may not know (see ``JudgeSecrets``)."""
 
     cwd: str  # the workspace: the judge's copies of the tests, models and data
-    args: list[str]  # of pytest.main, in the judge
+    secrets: str  # the path of the run's JudgeSecrets, as JSON
     env: dict[str, str]  # on top of the worker's
     output: str  # the file the judge's and subjects' output goes to
-    report: str  # the FIFO the judge reports each test on
     rlimits: dict[str, tuple[int, int]]
     device: str
     disabled: list[str]  # containment layers switched off (tests only)

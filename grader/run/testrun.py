@@ -22,6 +22,7 @@ included, stays in its control group and ends up a child of the worker (a child
 subreaper), which kills it before the next run.
 """
 
+import json
 import os
 import secrets
 import shutil
@@ -34,7 +35,7 @@ from pathlib import Path
 from grader import layout
 from grader.grading.outcome import Stop
 from grader.run.listener import CollectedTest, Loaded, ReportListener, TestReport
-from grader.run.run_request import Answer, DiskCap, RunRequest, SubjectPlace
+from grader.run.run_request import Answer, DiskCap, JudgeSecrets, RunRequest, SubjectPlace
 from grader.run.worker_client import Worker, WorkerError
 from grader.sandbox import disk, processes
 from grader.sandbox.cgroups import RunGroup, run_name
@@ -110,15 +111,20 @@ def subject_place(workspace: Path, submission: str | None) -> SubjectPlace:
                         readable=readable)
 
 
-def run_environment(workspace: Path, run_id: str, token: str) -> dict[str, str]:
+def run_environment(workspace: Path, run_id: str) -> dict[str, str]:
     """What a run sets on top of the worker's environment: its own home, temp and marker."""
     return {
         "HOME": str(workspace),
         "TMPDIR": str(workspace / "tmp"),
         "HF_HOME": str(workspace / "tmp" / "huggingface"),
         MARKER: run_id,
-        "LORA_GRADER_TOKEN": token,
     }
+
+
+def write_private(path: Path, text: str) -> None:
+    """``text`` in a new file that only this user may read."""
+    with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w", encoding="utf-8") as f:
+        f.write(text)
 
 
 def pytest_command(submission: str | None, device: str, hidden: bool, limits: Limits, collect_only=False,
@@ -234,9 +240,11 @@ def run_pytest(workspace: Path, submission: str | None, *, worker: Worker, devic
     listener = ReportListener(run, fifo, token)
     place = subject_place(workspace, submission)
     started = time.monotonic()
+    secrets_file = private / "secrets.json"
+    write_private(secrets_file, json.dumps(JudgeSecrets(
+        args=pytest_command(submission, device, hidden, limits, collect_only, seed), report=str(fifo), token=token)))
     request = RunRequest(
-        cwd=str(workspace), args=pytest_command(submission, device, hidden, limits, collect_only, seed),
-        env=run_environment(workspace, run_id, token), output=str(output), report=str(fifo),
+        cwd=str(workspace), secrets=str(secrets_file), env=run_environment(workspace, run_id), output=str(output),
         rlimits=rlimits(limits, device), device=device, disabled=sorted(disabled),
         cgroups=group.procs_files if group else [], subject=place,
         disk=DiskCap(megabytes=limits.disk_mb, files=limits.disk_files), hide=str(layout.ROOT))

@@ -16,7 +16,9 @@ run it kills them all before it says the run is over.
 
 Protocol, one JSON object per line, each a type of ``run_request.py``: the worker says
 ``Ready``; the grader sends a ``RunRequest``; the worker answers ``Started`` and later
-``Exited``.
+``Exited``. What the judge alone may know (``JudgeSecrets``: its seed, its report channel)
+never passes through the worker: the judge reads it from a file once it has forked the
+zygote, so that no subject's memory holds it.
 """
 
 import contextlib
@@ -30,7 +32,7 @@ import traceback
 
 from grader import layout
 from grader.run import zygote
-from grader.run.run_request import BROOD_VARIABLE, Hatchling, RunRequest
+from grader.run.run_request import BROOD_VARIABLE, Hatchling, JudgeSecrets, RunRequest
 from grader.sandbox.containment import contain
 from grader.sandbox.processes import become_subreaper, die_with_parent, kill_children
 
@@ -114,7 +116,6 @@ def run_child(request: RunRequest) -> None:
         os.environ.update(request["env"])
         tempfile.tempdir = None  # the worker's temp folder is cached there: take the run's TMPDIR instead
         output = os.open(request["output"], os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-        report = os.open(request["report"], os.O_WRONLY)
         devnull = os.open(os.devnull, os.O_RDONLY)
         os.dup2(devnull, 0)
         os.dup2(output, 1)
@@ -129,17 +130,27 @@ def run_child(request: RunRequest) -> None:
             importlib.import_module("tests.assignment.subject")
             control = zygote.fork(request)
             os.environ[ZYGOTE_VARIABLE] = str(control.fileno())
+        secrets = read_secrets(request["secrets"])  # only now: no subject's memory holds them
+        report = os.open(secrets["report"], os.O_WRONLY)
         contain(request["cwd"], request["device"], request["rlimits"], request["hide"],
                 frozenset(request["disabled"]))
-        os.environ["LORA_GRADER_REPORT_FD"] = str(report)
+        os.environ.update({"LORA_GRADER_REPORT_FD": str(report), "LORA_GRADER_TOKEN": secrets["token"]})
         import pytest
 
-        code = pytest.main(request["args"])
+        code = pytest.main(secrets["args"])
     except BaseException:  # anything at all: the child must not fall back into the worker's loop
         with contextlib.suppress(BaseException):
             traceback.print_exc()  # into the output the instructor sees, once it is redirected
         code = 99
     os._exit(int(code))
+
+
+def read_secrets(path: str) -> JudgeSecrets:
+    """The judge's secrets (``run_request.JudgeSecrets``), from a file read once and removed."""
+    with open(path, encoding="utf-8") as f:
+        secrets = json.load(f)
+    os.unlink(path)
+    return secrets
 
 
 def serve(commands, answers) -> None:

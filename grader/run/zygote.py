@@ -4,8 +4,9 @@ The grader's test process is the *judge*: it runs pytest with the suite and deci
 verdict, and never imports, executes or unpickles anything of the submission's. Whenever
 the judge needs a subject (at the first test, and again after one died, hung or broke
 the protocol), it asks the zygote over a socket and hands it one end of a fresh socket
-pair. The zygote was forked from the run's process before the judge imported any test,
-so a subject, forked from the zygote, holds no test in its memory either; it joins the
+pair. The zygote was forked from the run's process before the judge imported any test or
+read its secrets (``run_request.JudgeSecrets``: the seed, the report channel), so a subject,
+forked from the zygote, holds none of them in its memory either; it joins the
 run's control groups (the submission's limits bound the subjects, not the judge) and a
 mount namespace whose tmpfs caps their home (``disk.py``), starts
 a session of its own, contains itself (``containment.py``) with the submission's module
@@ -54,7 +55,6 @@ def fork(request: RunRequest) -> socket.socket:
 
 
 def _serve(control: socket.socket, request: RunRequest) -> None:
-    os.environ.pop("LORA_GRADER_TOKEN", None)  # the judge's report channel's: nothing for a subject to inherit
     for procs in request["cgroups"]:  # the submission's limits: subjects only
         Path(procs).write_text("0")
     # the subjects' home capped (``disk.py``), once for the run: every subject, and all they start, share it

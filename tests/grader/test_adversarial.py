@@ -25,7 +25,7 @@ LIMITS = ("--timeout", str(TIMEOUT), "--cpu-time", str(CPU_TIME), "--test-timeou
 FORGERIES = ("forge_reports", "forge_report_channel", "skip_test_bodies", "swap_helper_code", "hooks_from_gc")
 CONTAINED_ATTACKS = ("read_tests", "read_outside", "write_outside", "rewrite_results", "tcp_connect", "udp_send",
                      "unix_connect", "kill_parent", "stop_parent", "kill_grader", "parent_environ", "planted_symlinks",
-                     "ipc_leave", "ipc_look")
+                     "ipc_leave", "ipc_look", "hunt_secrets")
 
 
 @pytest.fixture(scope="module")
