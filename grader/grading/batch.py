@@ -155,6 +155,7 @@ def grade_one(submission: Submission, out: Path, settings: Settings, expected: l
         "peak_disk_files": run.peak_disk_files if run else 0,
         "containment": (run.containment or {}) if run else {},
         "tree_limits": run.tree_limits if run else "",
+        "tree_polled": run.tree_polled if run else [],
         "worker_lost": run.worker_lost if run else False,
         "exit_code": run.exit_code if run else None,
         "note": note(outcome, module, run),

@@ -85,7 +85,10 @@ def containment_line(extra: dict) -> str:
         return "Containment: not reported (the test process never started)."
     held = [f"{name} ({state})" for name, state in layers.items() if state]
     missing = [name for name, state in layers.items() if not state]
-    tree = {"cgroup": "a control group", "polled": "the grader's polling"}.get(extra.get("tree_limits"), "?")
+    tree = {"cgroup": "a control group", "cgroup2": "a version 2 control group",
+            "polled": "the grader's polling"}.get(extra.get("tree_limits"), "?")
+    if extra.get("tree_polled"):
+        tree += f" ({' and '.join(extra['tree_polled'])} limits polled)"
     line = f"Contained by: {', '.join(held) or 'nothing'}; whole process tree limited by {tree}."
     return line + (f" Not contained: {', '.join(missing)}." if missing else "")
 

@@ -37,7 +37,8 @@ from grader.grading.outcome import Stop
 from grader.run.listener import CollectedTest, Loaded, ReportListener, TestReport
 from grader.run.run_request import Answer, DiskCap, JudgeSecrets, RunRequest, SubjectPlace
 from grader.run.worker_client import Worker, WorkerError
-from grader.sandbox import disk, processes
+from grader.sandbox import cgroups, disk, processes
+from grader.sandbox.cgroup2 import UnifiedGroup
 from grader.sandbox.cgroups import RunGroup, run_name
 from grader.sandbox.containment import disabled_layers
 
@@ -71,10 +72,11 @@ class Run:
     collected: list[CollectedTest] = field(default_factory=list)
     loaded: Loaded = field(default_factory=Loaded)  # what importing the submission gave
     containment: dict[str, str] | None = None  # each layer's state, as the test process applied it
-    tree_limits: str = ""  # how the whole tree was limited: "cgroup" or "polled"
+    tree_limits: str = ""  # how the whole tree was limited: "cgroup" (version 1), "cgroup2" or "polled"
+    tree_polled: list[str] = field(default_factory=list)  # limits of a version 2 group the grader polled instead
     stopped: Stop | None = None  # the limit the grader stopped it for
     limit: str = ""  # the limit that stopped it, as the option that sets it: "--memory 300 MB"
-    peak_memory_mb: float | None = None  # the most its control group held
+    peak_memory_mb: float | None = None  # the most its control group held, where the kernel counted it
     peak_disk_mb: float = 0.0  # the most its home held on disk, as the grader saw it
     peak_disk_files: int = 0  # and the most files (the home folder itself included)
     worker_lost: bool = False  # the worker died or stopped answering during the run
@@ -183,7 +185,7 @@ class TreeWatch:
     """The run's whole process tree: measured and ended through its control group, else through the
     worker's descendants (``processes.py``); and its home's disk use (``disk.py``), kept in ``run``."""
 
-    def __init__(self, worker: Worker, group: RunGroup | None, run: Run, home: str):
+    def __init__(self, worker: Worker, group: RunGroup | UnifiedGroup | None, run: Run, home: str):
         self.worker, self.group, self.run, self.home = worker, group, run, home
 
     def over(self, limits: Limits, started: float) -> tuple[Stop, str] | None:
@@ -197,6 +199,8 @@ class TreeWatch:
             tree = processes.descendants(self.worker.process.pid)
             pids = [process.pid for process in tree]
             cpu, memory = processes.cpu_seconds(tree), processes.resident_mb(tree)
+        if memory is None:  # a version 2 group without the memory controller
+            memory = processes.resident_mb(processes.descendants(self.worker.process.pid))
         if cpu > limits.cpu_seconds:
             return Stop.CPU_TIME, limit_option(Stop.CPU_TIME, limits)
         if memory > limits.memory_mb:
@@ -234,9 +238,10 @@ def run_pytest(workspace: Path, submission: str | None, *, worker: Worker, devic
     fifo, output = private / "report", private / "output"
     os.mkfifo(fifo, 0o600)
     disabled = disabled_layers()
-    group = None if "cgroup" in disabled else RunGroup.create(
+    group = None if "cgroup" in disabled else cgroups.create(
         run_name(run_id), tasks=limits.tasks, memory_mb=limits.memory_mb + MEMORY_HEADROOM_MB)
-    run.tree_limits = "cgroup" if group else "polled"
+    run.tree_limits = {1: "cgroup", 2: "cgroup2"}[group.version] if group else "polled"
+    run.tree_polled = list(group.missing) if group else []
     listener = ReportListener(run, fifo, token)
     place = subject_place(workspace, submission)
     started = time.monotonic()
@@ -266,8 +271,8 @@ def run_pytest(workspace: Path, submission: str | None, *, worker: Worker, devic
             worker.close()  # dead or wedged: the next run gets a fresh one
         else:
             run.exit_code = answer["exited"]
-        if group is not None:
-            run.peak_memory_mb = round(group.peak_memory_mb(), 1)
+        if group is not None and (peak := group.peak_memory_mb()) is not None:
+            run.peak_memory_mb = round(peak, 1)
             if not run.stopped and run.peak_memory_mb >= limits.memory_mb:  # the kernel's cap, between two polls
                 run.stopped, run.limit = Stop.OUT_OF_MEMORY, limit_option(Stop.OUT_OF_MEMORY, limits)
     except WorkerError:

@@ -6,8 +6,9 @@ submission starts, detached or not, stays in it, so the grader can read the tree
 time and memory, cap its number of tasks (a fork bomb stops at ``pids.max``) and end it
 whole (freeze, kill, thaw: nothing forks in between). Version 1 hierarchies (one
 mount per controller, as on this project's machines) are used beneath the grader's own
-group; elsewhere ``create`` returns None and the grader watches the process tree itself
-(``processes.py``).
+group (``RunGroup``); where ``/sys/fs/cgroup`` is the unified hierarchy, a version 2 group
+(``cgroup2.py``); elsewhere ``create`` returns None and the grader watches the process tree
+itself (``processes.py``).
 """
 
 import contextlib
@@ -19,6 +20,9 @@ from pathlib import Path
 from typing import ClassVar
 
 import psutil
+
+from grader.sandbox.cgroup2 import UnifiedGroup
+from grader.sandbox.cgroup2 import own_group as own_unified_group
 
 MOUNTS = Path("/sys/fs/cgroup")
 CONTROLLERS = ("pids", "cpuacct", "memory", "freezer")
@@ -46,9 +50,20 @@ def run_name(run_id: str) -> str:
     return f"lora-grader-{os.getpid()}-{run_id}"
 
 
-class RunGroup:
-    """One run's group in each controller."""
+def create(name: str, *, tasks: int, memory_mb: int) -> "RunGroup | UnifiedGroup | None":
+    """A run's group: on the version 1 hierarchies where this process has all four controllers, else on the
+    unified hierarchy where it may make groups, else None."""
+    group = RunGroup.create(name, tasks=tasks, memory_mb=memory_mb)
+    if group is None and (parent := own_unified_group(MOUNTS)) is not None:
+        group = UnifiedGroup.create(parent, name, tasks=tasks, memory_mb=memory_mb)
+    return group
 
+
+class RunGroup:
+    """One run's group in each controller of the version 1 hierarchies."""
+
+    version = 1
+    missing = ()  # every limit is the kernel's
     live: ClassVar[set["RunGroup"]] = set()  # every group this process made and has not removed (``thaw_all``)
 
     def __init__(self, folders: dict[str, Path]):
@@ -145,7 +160,7 @@ def thaw_all() -> None:
     may have frozen a group and not thawed it yet. A frozen process never ends, not even for a pending SIGKILL,
     and nothing else would ever thaw it; thawed, the SIGKILLs already sent to it, or to the worker it dies with,
     take effect."""
-    for group in list(RunGroup.live):
+    for group in [*RunGroup.live, *UnifiedGroup.live]:
         group.thaw()
 
 
@@ -202,3 +217,10 @@ def sweep() -> None:
             with contextlib.suppress(OSError):  # another grader's sweep removed it first
                 group.kill()
         group.remove()
+    parent = own_unified_group(MOUNTS)
+    for folder in parent.glob("lora-grader-*") if parent is not None else ():
+        found = RUN_GROUP.fullmatch(folder.name)
+        if found and not psutil.pid_exists(int(found["owner"])):
+            with contextlib.suppress(OSError):
+                UnifiedGroup(folder).kill()
+            UnifiedGroup(folder).remove()

@@ -20,8 +20,8 @@ from pathlib import Path
 from grader import layout
 from grader.grading.outputs import text_table
 from grader.run.testrun import Limits, rlimits
-from grader.sandbox import disk, kernel_objects
-from grader.sandbox.cgroups import RunGroup
+from grader.sandbox import cgroups, disk, kernel_objects
+from grader.sandbox.cgroup2 import LIMITS
 from grader.sandbox.containment import contain, disabled_layers, landlock_abi
 
 REQUIRED_FOR_STRICT = ("filesystem", "network", "ipc")
@@ -115,7 +115,7 @@ def probe(device: str = "cpu") -> list[Layer]:
             os.waitpid(pid, 0)
             kernel_objects.remove(PROBE_IPC_KEY, ipc_name)
     layers, refused = answer.get("layers", {}), answer.get("refused", {})
-    group = None if "cgroup" in disabled_layers() else RunGroup.create(
+    group = None if "cgroup" in disabled_layers() else cgroups.create(
         f"lora-grader-doctor-{os.getpid()}", tasks=limits.tasks, memory_mb=limits.memory_mb)
     if group is not None:
         group.remove()
@@ -137,10 +137,21 @@ def probe(device: str = "cpu") -> list[Layer]:
         Layer("rlimits", layers.get("rlimits", ""), "one process's CPU time, open files, file size, memory", True),
         Layer("disk", layers.get("disk", ""), "filling the disk that other submissions and the results share "
               "(without it, the grader stops a run once it sees it past --disk)", held("disk bytes", "disk files")),
-        Layer("process tree", "control group (pids, cpuacct, memory, freezer)" if group else "",
-              "fork bombs; CPU time and memory over all of a submission's processes", group is not None),
+        Layer("process tree", tree_layer(group), "fork bombs; CPU time and memory over all of a submission's processes",
+              group is not None and not group.missing),
     ] + ([] if abi else [Layer("landlock", "", "(this kernel has no Landlock: no file-system or signal layer)",
                                False)])
+
+
+def tree_layer(group) -> str:
+    """What holds the process tree: which hierarchy, and on the unified one which limits the grader polls."""
+    if group is None:
+        return ""
+    if group.version == 1:
+        return "control group (pids, cpuacct, memory, freezer)"
+    limits = "".join(f", {file}" for controller, file in LIMITS if controller not in group.missing)
+    polled = f"; polled: {', '.join(group.missing)}" if group.missing else ""
+    return f"control group v2 (cgroup.kill, cpu.stat{limits}){polled}"
 
 
 def missing_for_strict(layers: list[Layer]) -> list[str]:

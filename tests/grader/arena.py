@@ -120,17 +120,18 @@ class Arena:
         self.out = self.root / "out"
         self.models = fingerprint(self.checkout / "tiny_models")
 
-    def grade(self, paths: list[Path], *options: str, disabled: str = "", timeout: int = 900):
-        """``lora-grader grade`` from the copied checkout, its temporary folders inside the arena."""
+    def grade(self, paths: list[Path], *options: str, disabled: str = "", timeout: int = 900, prefix=()):
+        """``lora-grader grade`` from the copied checkout, its temporary folders inside the arena; ``prefix``: a
+        command it runs under."""
         submissions = self.root / "submissions"
         shutil.rmtree(submissions, ignore_errors=True)
         submissions.mkdir()
         for path in paths:
             (shutil.copytree if path.is_dir() else shutil.copy)(path, submissions / path.name)
         env = {**os.environ, "TMPDIR": str(self.tmp), "LORA_GRADER_DISABLE_LAYERS": disabled}
-        return subprocess.run([sys.executable, "-m", "grader", "grade", str(submissions), "--out", str(self.out),
-                               "--quiet", *options], cwd=self.checkout, env=env, capture_output=True, text=True,
-                              timeout=timeout)
+        command = [*prefix, sys.executable, "-m", "grader", "grade", str(submissions), "--out", str(self.out)]
+        return subprocess.run([*command, "--quiet", *options], cwd=self.checkout, env=env, capture_output=True,
+                              text=True, timeout=timeout)
 
     def results(self, name: str) -> dict:
         return json.loads((self.out / name / "results.json").read_text())

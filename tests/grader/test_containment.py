@@ -132,6 +132,24 @@ def test_without_the_disk_layer_the_cap_is_passed_before_the_watch_sees_it(arena
     assert not [path for path in arena.root.rglob("lora-grader-filler-*")]
 
 
+# The grader on the unified hierarchy: /sys/fs/cgroup replaced by a cgroup2 mount in a mount namespace of its own.
+# Here its memory and pids controllers stay bound to the version 1 hierarchies, so those two limits are polled.
+CGROUP2 = ("unshare", "-m", "sh", "-c", 'mount -t cgroup2 none /sys/fs/cgroup && exec "$@"', "sh")
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or shutil.which("unshare") is None,
+                    reason="mounting a cgroup2 hierarchy in a mount namespace of its own needs root and unshare")
+def test_on_the_unified_hierarchy_a_version_2_group_holds_the_tree(arena):
+    doctor = subprocess.run([*CGROUP2, sys.executable, "-m", "grader", "doctor"], cwd=ROOT, capture_output=True,
+                            text=True, timeout=60)
+    assert "control group v2 (cgroup.kill, cpu.stat); polled: memory, pids" in doctor.stdout, doctor.stdout
+    run = arena.grade(attacks("busy_children"), "--timeout", "60", "--cpu-time", "6", prefix=CGROUP2)
+    assert run.returncode == 0, run.stderr
+    extra = arena.results("busy_children")["extra_data"]  # its detached children's CPU counted by the group
+    assert (extra["tree_limits"], extra["tree_polled"], extra["stopped"]) == ("cgroup2", ["memory", "pids"], "CPU time")
+    assert arena.survivors() == []  # the detached children ended with the run
+
+
 @pytest.mark.parametrize("where", ["checkout", "temporary folder"])
 def test_doctor_reports_every_layer_in_force_here(tmp_path, where):
     """Also from a folder that holds the workspaces: a grader started there has it on its ``sys.path``."""
