@@ -12,17 +12,19 @@ import ctypes
 import os
 import platform
 
+from grader.sandbox.containment import SYSCALL_NUMBERS
+
 LIBC = ctypes.CDLL(None, use_errno=True)
 LIBC.syscall.restype = ctypes.c_long
 IPC_CREAT, IPC_RMID = 0o1000, 0
 KEY_SPEC_USER_KEYRING, KEYCTL_UNLINK, KEYCTL_SEARCH = -4, 9, 10
-KEYRING_SYSCALLS = {"x86_64": (248, 250), "aarch64": (217, 219)}  # add_key, keyctl
 KINDS = ("shared memory", "message queue", "semaphore set", "POSIX message queue", "key")
 
 
-def _keyring_call(index: int, *args) -> int:
-    numbers = KEYRING_SYSCALLS.get(platform.machine())
-    return LIBC.syscall(numbers[index], *args) if numbers else -1
+def _keyring_call(name: str, *args) -> int:
+    """``add_key`` or ``keyctl``, by this machine's syscall number; -1 where there is no table for it."""
+    numbers = SYSCALL_NUMBERS.get(platform.machine())
+    return LIBC.syscall(numbers[name], *args) if numbers else -1
 
 
 def create(key: int, name: str) -> list[str]:
@@ -33,7 +35,7 @@ def create(key: int, name: str) -> list[str]:
     if queue >= 0:
         LIBC.mq_close(queue)
     made.append(queue >= 0)
-    made.append(_keyring_call(0, b"user", name.encode(), b"left by a run", 13, KEY_SPEC_USER_KEYRING) >= 0)
+    made.append(_keyring_call("add_key", b"user", name.encode(), b"left by a run", 13, KEY_SPEC_USER_KEYRING) >= 0)
     return [kind for kind, ok in zip(KINDS, made, strict=True) if ok]
 
 
@@ -43,7 +45,7 @@ def _ids(key: int, name: str) -> dict[str, int]:
     if queue >= 0:
         LIBC.mq_close(queue)
     return dict(zip(KINDS, (LIBC.shmget(key, 0, 0), LIBC.msgget(key, 0), LIBC.semget(key, 0, 0), queue,
-                            _keyring_call(1, KEYCTL_SEARCH, KEY_SPEC_USER_KEYRING, b"user", name.encode(), 0)),
+                            _keyring_call("keyctl", KEYCTL_SEARCH, KEY_SPEC_USER_KEYRING, b"user", name.encode(), 0)),
                     strict=True))
 
 
@@ -63,4 +65,4 @@ def remove(key: int, name: str) -> None:
         LIBC.semctl(ids["semaphore set"], 0, IPC_RMID)
     LIBC.mq_unlink(f"/{name}".encode())
     if ids["key"] >= 0:
-        _keyring_call(1, KEYCTL_UNLINK, ids["key"], KEY_SPEC_USER_KEYRING)
+        _keyring_call("keyctl", KEYCTL_UNLINK, ids["key"], KEY_SPEC_USER_KEYRING)
