@@ -14,6 +14,7 @@ import json
 import os
 import socket
 import tempfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,7 +27,6 @@ from grader.sandbox.containment import contain, disabled_layers, landlock_abi
 
 REQUIRED_FOR_STRICT = ("filesystem", "network", "ipc")
 PROBE_DISK_MB, PROBE_DISK_FILES = 1, 64  # the doctor's own small cap: it writes twice as much of each
-PROBE_IPC_KEY = 0x10AD0C  # the System V key of the objects the doctor leaves for its child to look for
 
 
 @dataclass
@@ -37,7 +37,7 @@ class Layer:
     held: bool  # every attempt it should stop failed
 
 
-def _attempts(outside: Path, tcp_port: int, udp_port: int, ipc_name: str) -> dict[str, bool]:
+def _attempts(outside: Path, tcp_port: int, udp_port: int, ipc: tuple[int, str]) -> dict[str, bool]:
     """In the contained child: True where the attempt was refused (for kernel objects: where it saw none)."""
     refused = {}
 
@@ -76,7 +76,7 @@ def _attempts(outside: Path, tcp_port: int, udp_port: int, ipc_name: str) -> dic
 
     refuses("disk bytes", many_bytes)
     refuses("disk files", many_files)
-    refused["kernel objects"] = not kernel_objects.find(PROBE_IPC_KEY, ipc_name)
+    refused["kernel objects"] = not kernel_objects.find(*ipc)
     return refused
 
 
@@ -92,8 +92,9 @@ def probe(device: str = "cpu") -> list[Layer]:
             listener.bind(("127.0.0.1", 0))
             listener.listen()
             datagrams.bind(("127.0.0.1", 0))
-            ipc_name = f"lora-grader-doctor-{os.getpid()}"
-            left = kernel_objects.create(PROBE_IPC_KEY, ipc_name)
+            name = f"lora-grader-doctor-{os.getpid()}"  # each doctor its own objects: several may run at once
+            ipc = (zlib.crc32(name.encode()), name)  # System V key, name
+            left = kernel_objects.create(*ipc)
             read, write = os.pipe()
             pid = os.fork()
             if pid == 0:  # the child: contain, attempt, report, and never return
@@ -106,14 +107,14 @@ def probe(device: str = "cpu") -> list[Layer]:
                                      disabled_layers())
                     layers["disk"] = capped
                     os.write(write, json.dumps({"layers": layers, "refused": _attempts(
-                        outside, listener.getsockname()[1], datagrams.getsockname()[1], ipc_name)}).encode())
+                        outside, listener.getsockname()[1], datagrams.getsockname()[1], ipc)}).encode())
                 finally:
                     os._exit(0)
             os.close(write)
             with os.fdopen(read, "rb") as pipe:
                 answer = json.loads(pipe.read() or b"{}")
             os.waitpid(pid, 0)
-            kernel_objects.remove(PROBE_IPC_KEY, ipc_name)
+            kernel_objects.remove(*ipc)
     layers, refused = answer.get("layers", {}), answer.get("refused", {})
     group = None if "cgroup" in disabled_layers() else cgroups.create(
         f"lora-grader-doctor-{os.getpid()}", tasks=limits.tasks, memory_mb=limits.memory_mb)
