@@ -41,12 +41,18 @@ def _walk(root):
             yield _pathlib.Path(folder) / name
 '''
 
-IPC_KEY = 0x4C6F5241  # the System V key both IPC attacks use ("LoRA")
+IPC_KEY = 0x4C6F5241  # the System V key both IPC attacks use ("LoRA"); a test may grade copies with another
+
+
+def ipc_name(key: int) -> str:
+    """The name of the IPC attacks' POSIX queue and keyring key, for the System V ``key`` they use."""
+    return f"{CANARY}-{key:x}"
 IPC_CALLS = f'''
 import ctypes as _ctypes
 import platform as _platform
 
 IPC_KEY = {IPC_KEY:#x}
+IPC_NAME = f"{{CANARY}}-{{IPC_KEY:x}}".encode()  # ipc_name(IPC_KEY)
 _libc = _ctypes.CDLL(None, use_errno=True)
 _libc.syscall.restype = _ctypes.c_long
 
@@ -282,15 +288,15 @@ if _found:
 _libc.shmget(IPC_KEY, 16 << 20, 0o1000 | 0o600)  # IPC_CREAT: 16 MB pinned until removed
 _libc.msgget(IPC_KEY, 0o1000 | 0o600)
 _libc.semget(IPC_KEY, 1, 0o1000 | 0o600)
-_libc.mq_close(_libc.mq_open(b"/" + CANARY.encode(), _os.O_CREAT | _os.O_RDWR, 0o600, None))
-_keyring(0, b"user", CANARY.encode(), b"a message", 9, -4)  # add_key to KEY_SPEC_USER_KEYRING
+_libc.mq_close(_libc.mq_open(b"/" + IPC_NAME, _os.O_CREAT | _os.O_RDWR, 0o600, None))
+_keyring(0, b"user", IPC_NAME, b"a message", 9, -4)  # add_key to KEY_SPEC_USER_KEYRING
 '''),
     "ipc_look": ("looks for what an earlier submission left in System V IPC, POSIX message queues and the user's "
                  "keyring, and raises if it finds any", IPC_CALLS + '''
-_queue = _libc.mq_open(b"/" + CANARY.encode(), _os.O_RDONLY, 0, None)
+_queue = _libc.mq_open(b"/" + IPC_NAME, _os.O_RDONLY, 0, None)
 _found = {"shared memory": _libc.shmget(IPC_KEY, 0, 0), "message queue": _libc.msgget(IPC_KEY, 0),
           "semaphores": _libc.semget(IPC_KEY, 0, 0), "POSIX message queue": _queue,
-          "key": _keyring(1, 10, -4, b"user", CANARY.encode(), 0)}  # keyctl(KEYCTL_SEARCH, user keyring)
+          "key": _keyring(1, 10, -4, b"user", IPC_NAME, 0)}  # keyctl(KEYCTL_SEARCH, user keyring)
 if any(found >= 0 for found in _found.values()):
     raise RuntimeError(f"escaped: another run's {[kind for kind, found in _found.items() if found >= 0]}")
 '''),

@@ -691,6 +691,7 @@ import ctypes as _ctypes
 import platform as _platform
 
 IPC_KEY = 0x4c6f5241
+IPC_NAME = f"{CANARY}-{IPC_KEY:x}".encode()  # ipc_name(IPC_KEY)
 _libc = _ctypes.CDLL(None, use_errno=True)
 _libc.syscall.restype = _ctypes.c_long
 
@@ -703,5 +704,5 @@ def _keyring(which, *args):
 _libc.shmget(IPC_KEY, 16 << 20, 0o1000 | 0o600)  # IPC_CREAT: 16 MB pinned until removed
 _libc.msgget(IPC_KEY, 0o1000 | 0o600)
 _libc.semget(IPC_KEY, 1, 0o1000 | 0o600)
-_libc.mq_close(_libc.mq_open(b"/" + CANARY.encode(), _os.O_CREAT | _os.O_RDWR, 0o600, None))
-_keyring(0, b"user", CANARY.encode(), b"a message", 9, -4)  # add_key to KEY_SPEC_USER_KEYRING
+_libc.mq_close(_libc.mq_open(b"/" + IPC_NAME, _os.O_CREAT | _os.O_RDWR, 0o600, None))
+_keyring(0, b"user", IPC_NAME, b"a message", 9, -4)  # add_key to KEY_SPEC_USER_KEYRING

@@ -691,6 +691,7 @@ import ctypes as _ctypes
 import platform as _platform
 
 IPC_KEY = 0x4c6f5241
+IPC_NAME = f"{CANARY}-{IPC_KEY:x}".encode()  # ipc_name(IPC_KEY)
 _libc = _ctypes.CDLL(None, use_errno=True)
 _libc.syscall.restype = _ctypes.c_long
 
@@ -700,9 +701,9 @@ def _keyring(which, *args):
     numbers = {"x86_64": (248, 250), "aarch64": (217, 219)}.get(_platform.machine())
     return _libc.syscall(numbers[which], *args) if numbers else -1
 
-_queue = _libc.mq_open(b"/" + CANARY.encode(), _os.O_RDONLY, 0, None)
+_queue = _libc.mq_open(b"/" + IPC_NAME, _os.O_RDONLY, 0, None)
 _found = {"shared memory": _libc.shmget(IPC_KEY, 0, 0), "message queue": _libc.msgget(IPC_KEY, 0),
           "semaphores": _libc.semget(IPC_KEY, 0, 0), "POSIX message queue": _queue,
-          "key": _keyring(1, 10, -4, b"user", CANARY.encode(), 0)}  # keyctl(KEYCTL_SEARCH, user keyring)
+          "key": _keyring(1, 10, -4, b"user", IPC_NAME, 0)}  # keyctl(KEYCTL_SEARCH, user keyring)
 if any(found >= 0 for found in _found.values()):
     raise RuntimeError(f"escaped: another run's {[kind for kind, found in _found.items() if found >= 0]}")

@@ -60,25 +60,32 @@ def test_without_the_network_layer_tcp_udp_and_unix_sockets_get_through(arena):
     assert sorted(received) == [b"escaped over TCP", b"escaped over UDP", b"escaped over a unix socket"]
 
 
+IPC_KEY = attacks_module.IPC_KEY + 1  # not the adversarial batch's, which may run beside this test
+IPC = (IPC_KEY, attacks_module.ipc_name(IPC_KEY))
+
+
 @pytest.fixture
-def kernel_objects_cleared():
-    """No object of the IPC attacks' before the test, and none left after it (a test of the layer switched off
-    leaves them where the grader runs)."""
-    kernel_objects.remove(attacks_module.IPC_KEY, attacks_module.CANARY)
-    yield
-    kernel_objects.remove(attacks_module.IPC_KEY, attacks_module.CANARY)
+def ipc_attacks(arena) -> list[Path]:
+    """The IPC attacks with a key of this test's own, and none of its objects before the test or left after it
+    (with the layer switched off they stay where the grader runs)."""
+    copies, ours = [], (f"IPC_KEY = {attacks_module.IPC_KEY:#x}", f"IPC_KEY = {IPC_KEY:#x}")
+    for path in attacks("ipc_leave", "ipc_look"):
+        copies.append(arena.root / path.name)
+        copies[-1].write_text(path.read_text().replace(*ours))
+    kernel_objects.remove(*IPC)
+    yield copies
+    kernel_objects.remove(*IPC)
 
 
-def test_without_the_ipc_layer_a_run_finds_what_the_one_before_left(arena, kernel_objects_cleared):
-    run = arena.grade(attacks("ipc_leave", "ipc_look"), *LIMITS, "--jobs", "1", disabled="ipc")
+def test_without_the_ipc_layer_a_run_finds_what_the_one_before_left(arena, ipc_attacks):
+    run = arena.grade(ipc_attacks, *LIMITS, "--jobs", "1", disabled="ipc")
     assert run.returncode == 0, run.stderr
     assert arena.results("ipc_leave")["score"] == 100
     look = outputs(arena.results("ipc_look"))
     # A POSIX message queue it cannot open: Landlock checks the open of an existing queue as a file's, though it
     # lets one be created; the IPC namespace is what frees a created one when the run ends.
     assert "escaped: another run's ['shared memory', 'message queue', 'semaphores', 'key']" in look
-    left = kernel_objects.find(attacks_module.IPC_KEY, attacks_module.CANARY)
-    assert left == list(kernel_objects.KINDS)  # outliving the run, its worker and the grader
+    assert kernel_objects.find(*IPC) == list(kernel_objects.KINDS)  # outliving the run, its worker and the grader
 
 
 def test_without_the_signal_layer_the_judge_is_killed_and_the_next_one_is_not(arena):
