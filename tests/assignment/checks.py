@@ -4,6 +4,9 @@ Everything here runs in the judge, on data: what the subject sent back is never 
 to be of the type asked for, so each reading says in words what it found instead.
 """
 
+import math
+import re
+
 import pytest
 import torch
 from torch import allclose as _allclose  # bound now: a student's run shares its process with the submission,
@@ -83,7 +86,6 @@ def unnamed_layers(message: str, model) -> list[str]:
     another name component. Whole names and the folded names of ``linear_layer_names`` name every layer;
     the last components alone (``query, key, value, dense``) do not tell four ``dense`` layers apart.
     """
-    import re
 
     def words(name: str) -> tuple[str, ...]:  # the components after the last layer number, or the last two
         parts = name.split(".")
@@ -140,6 +142,4 @@ def unregistered(lora, model, layer_names) -> list[str]:
 
 
 def head_count(parameters: list[dict]) -> int:
-    import math
-
     return sum(math.prod(p["shape"]) for p in parameters if is_head(p["name"]))
