@@ -29,7 +29,7 @@ XDIST := -n auto --dist loadfile --no-loadscope-reorder
 .PHONY: grade test check clean
 
 grade: $(VENV)/.installed
-	$(BIN)/python -m grader grade examples/submissions --out graded
+	$(BIN)/python -m grader grade examples/lora-bert --out graded
 
 test: $(VENV)/.installed
 	$(BIN)/ruff check .

@@ -3,7 +3,7 @@
     python bench/class_report.py                       # 2,000 students, similarity on 2,000 files
     python bench/class_report.py --students 200 --similarity 100
 
-The class is made from the bundled examples graded for real (``examples/submissions``):
+The class is made from the bundled examples graded for real (``examples/lora-bert``):
 each synthetic student gets a skill, and each test a difficulty; a student passes a test
 when the two allow it, and a failure carries the output of a real failure of that test,
 its numbers changed. The similarity files are the reference with each part kept or left
@@ -26,11 +26,14 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from grader.analysis import class_report, similarity  # noqa: E402
+from grader.assignments.pack import find  # noqa: E402
 from grader.grading.submissions import discover  # noqa: E402
+
+LORA_BERT = find("lora-bert")
 
 
 def graded_examples(folder: Path) -> list[dict]:
-    subprocess.run([sys.executable, "-m", "grader", "grade", str(ROOT / "examples" / "submissions"), "--out",
+    subprocess.run([sys.executable, "-m", "grader", "grade", str(LORA_BERT.examples), "--out",
                     str(folder), "--quiet"], check=True, capture_output=True, cwd=ROOT)
     return [json.loads(path.read_text()) for path in sorted(folder.glob("*/results.json"))]
 
@@ -62,7 +65,7 @@ def synthetic_class(examples: list[dict], size: int, out: Path, seed: int = 0) -
 def synthetic_code(size: int, out: Path, seed: int = 0) -> None:
     """The reference with each solution block kept or replaced by the template's stub, names changed."""
     rng = random.Random(seed)
-    reference = (ROOT / "reference" / "lora_bert.py").read_text()
+    reference = (LORA_BERT.reference).read_text()
     blocks = re.split(r"(        # BEGIN SOLUTION\n.*?# END SOLUTION\n)", reference, flags=re.S)
     out.mkdir(parents=True)
     for number in range(size):
@@ -91,9 +94,9 @@ def main() -> None:
               f"{seconds:.1f} s, report.html {size / 1e6:.2f} MB")
         if args.similarity:
             synthetic_code(args.similarity, work / "code")
-            found, _ = discover([work / "code"])
+            found, _ = discover([work / "code"], LORA_BERT.file_names)
             started = time.perf_counter()
-            pairs = similarity.run(found, work / "similarity")
+            pairs = similarity.run(found, work / "similarity", LORA_BERT)
             seconds = time.perf_counter() - started
             size = (work / "similarity" / similarity.HTML).stat().st_size
             print(f"similarity, {len(found)} files ({len(found) * (len(found) - 1) // 2} pairs): {seconds:.1f} s, "

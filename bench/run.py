@@ -40,8 +40,12 @@ import threading
 import time
 from pathlib import Path
 
+from grader.assignments.pack import find
+
+LORA_BERT = find("lora-bert")
+
 ROOT = Path(__file__).resolve().parent.parent
-EXAMPLES = ROOT / "examples" / "submissions"
+EXAMPLES = LORA_BERT.examples
 OFFLINE = {**os.environ, "HF_HUB_OFFLINE": "1"}
 
 
@@ -197,7 +201,7 @@ def worker_start(jobs: int, rounds: int) -> dict:
 
 
 def load_reference():
-    spec = importlib.util.spec_from_file_location("lora_bert_reference", ROOT / "reference" / "lora_bert.py")
+    spec = importlib.util.spec_from_file_location("lora_bert_reference", LORA_BERT.reference)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module

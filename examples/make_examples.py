@@ -1,6 +1,6 @@
 """Write the generated example submissions from the reference solution.
 
-- ``examples/submissions/``: one correct submission (as a file and as a notebook) and
+- ``examples/lora-bert/``: one correct submission (as a file and as a notebook) and
   typical student mistakes, each the reference with one mistake from
   ``tests/mutants/mutants.py``. The README's first command grades this folder.
 - ``examples/adversarial/notebook_failing_cell.ipynb``: the reference as a notebook in
@@ -26,7 +26,10 @@ sys.path[:0] = [str(ROOT), str(HERE)]
 
 from attacks import ATTACKS, CHANNEL_CLOSER, FORGERIES, HIDDEN_TEST_READER, PRELUDE  # noqa: E402
 
+from grader.assignments.pack import find  # noqa: E402
 from grader.authoring.template import to_notebook  # noqa: E402
+
+LORA_BERT = find("lora-bert")
 
 MISTAKES = ("b_random", "scaling_alpha", "nothing_frozen", "freeze_minus_zero", "merge_without_scaling",
             "substring_match")
@@ -69,24 +72,24 @@ def with_header(description: str, source: str) -> str:
 
 def render() -> dict[str, str]:
     """The generated files, by path relative to ``examples/``."""
-    reference = (ROOT / "reference" / "lora_bert.py").read_text(encoding="utf-8")
+    reference = LORA_BERT.reference.read_text(encoding="utf-8")
     mutants = load_mutants()
     files = {
-        "submissions/correct.py": with_header("correct", reference),
-        "submissions/correct_notebook.ipynb": to_notebook(reference),
+        "lora-bert/correct.py": with_header("correct", reference),
+        "lora-bert/correct_notebook.ipynb": to_notebook(reference, "lora_bert"),
     }
     for name in MISTAKES:
-        files[f"submissions/{name}.py"] = with_header(mutants[name].description, mutants[name].apply(reference))
+        files[f"lora-bert/{name}.py"] = with_header(mutants[name].description, mutants[name].apply(reference))
     merge_cell = "# %%\ndef merge_lora("
     assert reference.count(merge_cell) == 1, "the reference's merge_lora cell moved"
     leftover = "# %%\nmerged = merge_lora(model)  # left over from exploring\n\n\ndef merge_lora("
     failing = reference.replace(merge_cell, leftover)
     failing += "\n\n# %%\nprint(model.config)  # another leftover\n"
-    files["adversarial/notebook_failing_cell.ipynb"] = to_notebook(failing)
+    files["adversarial/notebook_failing_cell.ipynb"] = to_notebook(failing, "lora_bert")
     for name, (description, attack) in ATTACKS.items():
         files[f"adversarial/{name}.py"] = with_header(f"a correct solution that {description}",
                                                       reference + PRELUDE + attack)
-    template = (ROOT / "student_template" / "lora_bert.py").read_text(encoding="utf-8")
+    template = (LORA_BERT.template / "lora_bert.py").read_text(encoding="utf-8")
     for name, (description, attack) in FORGERIES.items():
         files[f"adversarial/{name}.py"] = with_header(f"the untouched template that {description}",
                                                       template + PRELUDE + attack)

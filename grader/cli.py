@@ -10,10 +10,10 @@ from pathlib import Path
 
 from grader import layout
 from grader.analysis import class_report, item_analysis, similarity
+from grader.assignments import pack
 from grader.authoring import release, template
 from grader.grading import batch, gpus, outputs, sharding
 from grader.grading.result import RESULTS
-from grader.grading.rubric import DEFAULT as DEFAULT_RUBRIC
 from grader.grading.rubric import Rubric, RubricError
 from grader.grading.submissions import Submission, SubmissionError, discover, safe_name
 from grader.platforms import files as platform_files
@@ -44,27 +44,57 @@ def shown(path: Path) -> Path:
     return path.relative_to(layout.ROOT) if path.is_relative_to(layout.ROOT) else path
 
 
+def chosen_packs(args) -> list[pack.Pack]:
+    """``--assignment``: one pack; for ``template``, every pack of the checkout when none is named."""
+    try:
+        if args.assignment is None:
+            return pack.available() if args.command == "template" else [pack.find()]
+        return [pack.find(args.assignment)]
+    except pack.PackError as error:
+        raise UsageError(str(error)) from None
+
+
 def cmd_template(args) -> int:
-    files = template.render(layout.REFERENCE)
-    if args.check:
-        stale = template.stale_files(files, layout.TEMPLATE_DIR)
+    """Regenerate each pack's template (``--check``: write nothing, say what is stale or leaks a solution)."""
+    failed = False
+    for chosen in chosen_packs(args):
+        files = template.render(chosen.reference, chosen.module)
+        if not args.check:
+            template.write(files, chosen.template)
+            for name in files:
+                print(f"wrote {shown(chosen.template / name)}")
+            continue
+        stale = template.stale_files(files, chosen.template)
         for path in stale:
-            print(f"{shown(path)} is out of date with {shown(layout.REFERENCE)}; "
-                  "run: python -m grader template", file=sys.stderr)
-        leaked = template.leaks(layout.REFERENCE, layout.TEMPLATE_DIR)
+            print(f"{shown(path)} is out of date with {shown(chosen.reference)}; "
+                  f"run: python -m grader template --assignment {chosen.name}", file=sys.stderr)
+        leaked = template.leaks(chosen.reference, chosen.template)
         for line in leaked:
             print(f"solution code in the template: {line}", file=sys.stderr)
         if not stale and not leaked:
-            print("student_template/ matches the reference and holds no solution line")
-        return 1 if stale or leaked else 0
-    template.write(files, layout.TEMPLATE_DIR)
-    for name in files:
-        print(f"wrote {shown(layout.TEMPLATE_DIR / name)}")
+            print(f"{shown(chosen.template)}/ matches {shown(chosen.reference)} and holds no solution line")
+        failed = failed or bool(stale or leaked)
+    return 1 if failed else 0
+
+
+def cmd_assignments(args) -> int:
+    """The packs of this checkout, a line each; any spec that is not valid is an error naming its field."""
+    try:
+        found = pack.available()
+    except pack.PackError as error:
+        raise UsageError(str(error)) from None
+    rows = [("name", "module", "scaling", "targets", "title")]
+    rows += [(p.name, f"{p.module}.py", p.conventions["scaling"], p.conventions["targets"]["syntax"], p.title)
+             for p in found]
+    print(outputs.text_table(rows))
+    print(f"\n{len(found)} assignment(s), each in reference/NAME/{pack.SPEC}; a new one starts as a copy of another "
+          "(README: Starting a new assignment)")
     return 0
 
 
 def cmd_release(args) -> int:
-    release.build(args.out)
+    (assignment,) = chosen_packs(args)
+    release.build(args.out, assignment)
     print(f"wrote the student bundle to {args.out}")
     return 0
 
@@ -114,10 +144,12 @@ def check_isolation(mode: str, layers: list[doctor.Layer]) -> str:
 
 
 def cmd_grade(args) -> int:
+    (assignment,) = chosen_packs(args)
     try:
-        found, skipped = ([as_one(path) for path in args.paths], []) if args.single else discover(args.paths, args.out)
+        found, skipped = ([as_one(path) for path in args.paths], []) if args.single \
+            else discover(args.paths, assignment.file_names, args.out)
         submissions = shard(found, args.shard)
-        rubric = Rubric.load(args.rubric)
+        rubric = Rubric.load(args.rubric, assignment.suite) if args.rubric else Rubric.of_pack(assignment)
     except (SubmissionError, RubricError) as error:
         raise UsageError(str(error)) from None
     device = resolve_device(args.device)
@@ -127,7 +159,8 @@ def cmd_grade(args) -> int:
     layers = doctor.probe(device)
     containment = check_isolation(args.isolation, layers)
     settings = batch.Settings(
-        device=device, jobs=jobs, gpus=given, rubric=rubric, hidden=args.hidden, force=args.force, seed=args.seed,
+        pack=assignment, device=device, jobs=jobs, gpus=given, rubric=rubric, hidden=args.hidden, force=args.force,
+        seed=args.seed,
         limits=Limits(test_timeout=args.test_timeout, timeout=args.timeout, cpu_seconds=args.cpu_time,
                       memory_mb=memory, disk_mb=args.disk, disk_files=args.disk_files))
     tmpfs = any(layer.name == "disk" and layer.applied and layer.held for layer in layers)
@@ -138,7 +171,8 @@ def cmd_grade(args) -> int:
         print(containment, file=sys.stderr)
     if given:
         print(gpus.describe(jobs, given), file=sys.stderr)
-    print(f"rubric {shown(args.rubric)}: {rubric.total:g} points", file=sys.stderr)
+    print(f"assignment {assignment.name}, rubric {shown(args.rubric or assignment.spec_file)}: {rubric.total:g} points",
+          file=sys.stderr)
     results, plan = batch.grade(submissions, args.out, settings, progress=not args.quiet)
     print(containment)
     print(plan.summary())
@@ -162,8 +196,9 @@ def cmd_grade(args) -> int:
 
 
 def cmd_prairielearn(args) -> int:
+    (assignment,) = chosen_packs(args)
     try:
-        prairielearn.build(args.out)
+        prairielearn.build(args.out, assignment)
     except FileExistsError as error:
         raise UsageError(str(error)) from None
     print(f"wrote the PrairieLearn course files to {args.out}: see {args.out / 'README.md'}")
@@ -203,11 +238,12 @@ def cmd_report(args) -> int:
 
 
 def cmd_similarity(args) -> int:
+    (assignment,) = chosen_packs(args)
     try:
-        found, _ = discover(args.paths, args.out)
+        found, _ = discover(args.paths, assignment.file_names, args.out)
     except SubmissionError as error:
         raise UsageError(str(error)) from None
-    pairs = similarity.run(found, args.out)
+    pairs = similarity.run(found, args.out, assignment)
     if (args.out / class_report.HTML).is_file():  # a graded folder: its report now links the ranking
         class_report.write(args.out)
     print(outputs.text_table([("first", "second", "similarity", "tokens in common")] + [
@@ -226,7 +262,8 @@ def as_one(path: Path) -> Submission:
 
 def cmd_gradescope(args) -> int:
     try:
-        gradescope.build(args.out, args.timeout)
+        (assignment,) = chosen_packs(args)
+        gradescope.build(args.out, assignment, args.timeout)
     except ValueError as error:
         raise UsageError(str(error)) from None
     print(f"wrote the Gradescope autograder bundle {args.out}: upload it as the assignment's autograder")
@@ -243,22 +280,36 @@ def cmd_merge(args) -> int:
     return 0
 
 
+def add_assignment_option(parser, default_text: str = f"default: {pack.DEFAULT}") -> None:
+    parser.add_argument("--assignment", metavar="NAME|PATH", default=None,
+                        help=f"the assignment pack: a name from `lora-grader assignments`, or the path of a pack's "
+                        f"folder or {pack.SPEC} ({default_text})")
+
+
 def add_template(commands) -> None:
-    generate = commands.add_parser("template", help="regenerate student_template/ from reference/lora_bert.py")
-    generate.add_argument("--check", action="store_true", help="write nothing; exit 1 if student_template/ is stale")
+    generate = commands.add_parser("template", help="regenerate student_template/NAME/ from each pack's reference")
+    generate.add_argument("--check", action="store_true", help="write nothing; exit 1 if a template is stale")
+    add_assignment_option(generate, "default: every pack")
     generate.set_defaults(run=cmd_template)
+
+
+def add_assignments(commands) -> None:
+    listing = commands.add_parser("assignments", help="list the assignment packs, a line each")
+    listing.set_defaults(run=cmd_assignments)
 
 
 def add_release(commands) -> None:
     bundle = commands.add_parser("release", help="write the student bundle (template, public tests, models, data)")
     bundle.add_argument("out", type=Path, help="a folder that does not exist yet")
+    add_assignment_option(bundle)
     bundle.set_defaults(run=cmd_release)
 
 
 def add_grade(commands) -> None:
     grade = commands.add_parser("grade", help="grade submissions: results.json and feedback.md each, grades.csv")
     grade.add_argument("paths", nargs="+", type=Path, metavar="PATH",
-                       help="a submission (.py, .ipynb, .zip, or a folder with lora_bert.py) or a folder of them")
+                       help="a submission (.py, .ipynb, .zip, or a folder with the assignment's module) or a "
+                       "folder of them")
     grade.add_argument("--out", type=Path, required=True, help="where results go (created if missing)")
     grade.add_argument("--device", choices=("cpu", "cuda", "auto"), default="cpu",
                        help="where the tests run the models; auto picks CUDA when present (default: cpu)")
@@ -281,8 +332,10 @@ def add_grade(commands) -> None:
                        help=f"per submission, all the files its processes write (default {Limits.disk_mb})")
     grade.add_argument("--disk-files", type=at_least(MIN_DISK_FILES, "files"), default=Limits.disk_files,
                        metavar="N", help=f"per submission, files and folders it creates (default {Limits.disk_files})")
-    grade.add_argument("--rubric", type=Path, default=DEFAULT_RUBRIC,
-                       help="points per test file or test (default: grader/grading/rubric.toml)")
+    grade.add_argument("--rubric", type=Path, default=None,
+                       help="a file of points per test file or test, [points] (default: the pack's own, in its "
+                       f"{pack.SPEC})")
+    add_assignment_option(grade)
     visibility = grade.add_mutually_exclusive_group()
     visibility.add_argument("--hidden", dest="hidden", action="store_true", default=True,
                             help="run the hidden tests too (default)")
@@ -294,7 +347,7 @@ def add_grade(commands) -> None:
     grade.add_argument("--shard", metavar="K/N", help="grade only the K-th of N slices of the submissions; "
                        "auto: K and N from a Slurm job array; auto/N: K from a Kubernetes indexed Job")
     grade.add_argument("--single", action="store_true",
-                       help="each PATH is one submission, even a folder without lora_bert.py (as on Gradescope)")
+                       help="each PATH is one submission, even a folder without the module (as on Gradescope)")
     grade.add_argument("--quiet", action="store_true", help="no progress bar")
     grade.add_argument("--format", choices=platform_files.FORMATS, default="gradescope",
                        help="beside each results.json (Gradescope's format, always written): classroom.json, the "
@@ -312,6 +365,7 @@ def add_gradescope(commands) -> None:
     autograder.add_argument("--timeout", type=positive_seconds, default=gradescope.DEFAULT_TIMEOUT, metavar="SECONDS",
                             help="the assignment's autograder timeout on Gradescope: the grader stops "
                             f"{gradescope.HEADROOM_SECONDS} s before it (default {gradescope.DEFAULT_TIMEOUT})")
+    add_assignment_option(autograder)
     autograder.set_defaults(run=cmd_gradescope)
 
 
@@ -326,6 +380,7 @@ def add_prairielearn(commands) -> None:
     course = commands.add_parser("prairielearn", help="write PrairieLearn course files: the grader in "
                                  "serverFilesCourse, a question with externalGradingOptions, the image's Dockerfile")
     course.add_argument("out", type=Path, help="a folder that does not exist yet")
+    add_assignment_option(course)
     course.set_defaults(run=cmd_prairielearn)
 
 
@@ -354,6 +409,7 @@ def add_similarity(commands) -> None:
     alike = commands.add_parser("similarity", help="rank pairs of submissions by code in common beyond the template")
     alike.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="submissions, or a folder of them")
     alike.add_argument("--out", type=Path, required=True, help="where similarity.html and similarity.csv go")
+    add_assignment_option(alike)
     alike.set_defaults(run=cmd_similarity)
 
 
@@ -365,8 +421,8 @@ def add_merge(commands) -> None:
 
 
 # One builder per command: its arguments, and the cmd_ function it calls.
-COMMANDS = (add_template, add_release, add_grade, add_gradescope, add_doctor, add_prairielearn, add_gradebook,
-            add_report, add_similarity, add_merge)
+COMMANDS = (add_assignments, add_template, add_release, add_grade, add_gradescope, add_doctor, add_prairielearn,
+            add_gradebook, add_report, add_similarity, add_merge)
 
 
 def entry_point() -> int:

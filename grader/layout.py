@@ -2,7 +2,8 @@
 
 The grader runs from a checkout of this repository. A grading workspace and the
 student bundle both need the suite beside the tiny models and the data, in the same
-places relative to each other as here.
+places relative to each other as here. What belongs to one assignment (its reference,
+template, suite, rubric) its pack says: ``grader/assignments/pack.py``.
 """
 
 import shutil
@@ -10,14 +11,10 @@ import tomllib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-REFERENCE = ROOT / "reference" / "lora_bert.py"
-TEMPLATE_DIR = ROOT / "student_template"
 TESTS = ROOT / "tests"
-SUITE = TESTS / "assignment"
 SUITE_ROOT_FILES = ("__init__.py", "conftest.py", "options.py")  # of tests/: the suite's options and markers
 TINY_MODELS = ROOT / "tiny_models"
 DATA = ROOT / "data"
-ASSIGNMENT = ROOT / "ASSIGNMENT.md"
 PYPROJECT = ROOT / "pyproject.toml"
 
 
@@ -43,7 +40,7 @@ def project() -> dict:
         return tomllib.load(f)["project"]
 
 
-STAFF_ONLY = ("jinja2", "matplotlib", "copydetect")  # the class report and similarity, never a student's run
+STAFF_ONLY = ("jinja2", "matplotlib", "copydetect", "jsonschema")  # reports, similarity, packs: not a student's run
 
 
 def requirements(students: bool = False) -> str:

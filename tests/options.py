@@ -15,8 +15,8 @@ def pytest_addoption(parser):
         "--submission",
         default=None,
         metavar="PATH",
-        help="the lora_bert.py to judge: a .py file, a folder holding lora_bert.py, or a "
-        "lora_bert.ipynb (default: reference/lora_bert.py, else the lora_bert.py or .ipynb in the rootdir)",
+        help="the module to judge (lora_bert.py for lora-bert): a .py file, a folder holding it, or a notebook "
+        "(default: the pack's reference in the repository, else the module or notebook in the rootdir)",
     )
     group.addoption(
         "--device",

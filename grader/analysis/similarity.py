@@ -35,8 +35,8 @@ from typing import TYPE_CHECKING
 import nbformat
 import numpy as np
 
-from grader import layout
 from grader.analysis import pages
+from grader.assignments.pack import Pack
 from grader.grading.outputs import csv_text, write_atomic
 from grader.grading.submissions import Submission, take_module
 
@@ -66,10 +66,10 @@ class Pair:
         return max(self.shares)
 
 
-def code_of(submission: Submission) -> str | None:
+def code_of(submission: Submission, names: tuple[str, ...]) -> str | None:
     """The module's code (a notebook's code cells, in order), or None when the submission has no module."""
     with tempfile.TemporaryDirectory(prefix="lora-grader-similarity-") as folder:
-        module = take_module(submission, Path(folder))
+        module = take_module(submission, Path(folder), names)
         if module.file is None:
             return None
         return code_in(module.file)
@@ -85,14 +85,15 @@ def code_in(path: Path) -> str:
     return "\n\n".join(cell.source for cell in notebook.cells if cell.cell_type == "code")
 
 
-def template_hashes(template: Path = layout.TEMPLATE_DIR) -> np.ndarray:
-    """Every fingerprint of the template's module and notebook (a window of 1 keeps them all)."""
+def template_hashes(assignment: Pack) -> np.ndarray:
+    """Every fingerprint of the pack's template, module and notebook (a window of 1 keeps them all)."""
     from copydetect import CodeFingerprint
     from copydetect.defaults import NOISE_THRESHOLD
 
     hashes = set()
-    for path in sorted(template.glob("lora_bert.*")):
-        hashes |= CodeFingerprint("lora_bert.py", NOISE_THRESHOLD, 1, fp=io.StringIO(code_in(path))).hashes
+    for name in assignment.file_names:
+        path = assignment.template / name
+        hashes |= CodeFingerprint(name, NOISE_THRESHOLD, 1, fp=io.StringIO(code_in(path))).hashes
     return np.array(sorted(hashes), dtype=np.int64)
 
 
@@ -185,11 +186,12 @@ def html(pairs: list[Pair], codes: dict[str, str], empty: list[str], missing: li
                         empty=empty, missing=missing, screen=SCREEN)
 
 
-def run(submissions: list[Submission], out: Path) -> list[Pair]:
-    """Compare every pair of ``submissions``; write similarity.html and similarity.csv into ``out``."""
-    codes = {s.name: code for s in submissions if (code := code_of(s)) is not None}
+def run(submissions: list[Submission], out: Path, assignment: Pack) -> list[Pair]:
+    """Compare every pair of ``submissions`` beyond ``assignment``'s template; write similarity.html and
+    similarity.csv into ``out``."""
+    codes = {s.name: code for s in submissions if (code := code_of(s, assignment.file_names)) is not None}
     missing = [s.name for s in submissions if s.name not in codes]
-    prints = fingerprints(codes, template_hashes())
+    prints = fingerprints(codes, template_hashes(assignment))
     empty = sorted(name for name, fingerprint in prints.items() if not fingerprint.hashes)
     pairs = compare(prints)
     compared = len(codes) * (len(codes) - 1) // 2

@@ -13,6 +13,7 @@ import tempfile
 from pathlib import Path
 
 from grader import layout
+from grader.assignments.pack import SPEC_IN_SUITE, Pack
 from grader.authoring import template
 from grader.grading import batch
 from grader.grading.rubric import Rubric, part_titles
@@ -140,13 +141,15 @@ def python_version() -> str:
     return layout.project()["requires-python"].removeprefix(">=")
 
 
-def copy_suite(folder: Path) -> list[str]:
-    """The suite's helpers as they are and its test files without hidden tests; README table rows."""
+def copy_suite(folder: Path, assignment: Pack) -> list[str]:
+    """The suite's helpers as they are, its test files without hidden tests, and the pack's spec (the suite reads
+    its conventions there); README table rows."""
     tests = folder / "tests"
     (tests / "assignment").mkdir(parents=True)
     layout.copy_suite_root(tests, BUNDLE_SUITE_ROOT)
+    shutil.copy(assignment.spec_file, tests / SPEC_IN_SUITE)
     rows = []
-    for path in sorted(layout.SUITE.glob("*.py")):
+    for path in sorted(assignment.suite.glob("*.py")):
         source = path.read_text(encoding="utf-8")
         if path.name.startswith("test_"):
             source = public_source(source)
@@ -158,45 +161,46 @@ def copy_suite(folder: Path) -> list[str]:
     return rows
 
 
-def points(rubric: Rubric) -> dict:
+def points(rubric: Rubric, assignment: Pack) -> dict:
     """tests/points.json: each public test's points and the hidden tests' total, as the grader scores on
     the CPU (the suite shows students their points from it; see tests/assignment/points.py)."""
     worker = Worker()
     try:
-        tests = batch.expected_tests(batch.Settings(device="cpu", rubric=rubric), worker)
+        tests = batch.expected_tests(batch.Settings(pack=assignment, device="cpu", rubric=rubric), worker)
     finally:
         worker.close()
     shares = rubric.max_scores([test["id"] for test in tests])
     return {
         "total": rubric.total,
         "hidden": sum(shares[test["id"]] for test in tests if test["hidden"]),
-        "parts": part_titles(rubric),
+        "parts": part_titles(rubric, assignment.suite),
         "tests": {test["id"]: shares[test["id"]] for test in tests if not test["hidden"]},
     }
 
 
-def fill(folder: Path) -> None:
-    template.write(template.render(layout.REFERENCE), folder)
-    rows = copy_suite(folder)
-    (folder / "tests" / "points.json").write_text(json.dumps(points(Rubric.load()), indent=1) + "\n")
+def fill(folder: Path, assignment: Pack) -> None:
+    template.write(template.render(assignment.reference, assignment.module), folder)
+    rows = copy_suite(folder, assignment)
+    rubric = Rubric.of_pack(assignment)
+    (folder / "tests" / "points.json").write_text(json.dumps(points(rubric, assignment), indent=1) + "\n")
     layout.copy_models_and_data(folder)
-    shutil.copy(layout.ASSIGNMENT, folder / "ASSIGNMENT.md")
+    shutil.copy(assignment.contract, folder / "ASSIGNMENT.md")
     (folder / "pytest.ini").write_text(PYTEST_INI)
     (folder / "requirements.txt").write_text(layout.requirements(students=True))
     (folder / "README.md").write_text(README.format(table="\n".join(rows), python=python_version()))
     workflows = folder / ".github" / "workflows"
     workflows.mkdir(parents=True)
-    (workflows / "classroom.yml").write_text(classroom.workflow(Rubric.load()))
+    (workflows / "classroom.yml").write_text(classroom.workflow(rubric))
 
 
-def build(out: Path) -> None:
+def build(out: Path, assignment: Pack) -> None:
     out = Path(out)
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise ReleaseError(f"{out} already exists and is not an empty folder; choose a new one")
     out.parent.mkdir(parents=True, exist_ok=True)
     scratch = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
     try:
-        fill(scratch)
+        fill(scratch, assignment)
         if out.exists():
             out.rmdir()
         scratch.rename(out)

@@ -1,11 +1,11 @@
-"""Generate the student template, ``lora_bert.py`` and ``lora_bert.ipynb``, from the reference.
+"""Generate a pack's student template, ``MODULE.py`` and ``MODULE.ipynb``, from its reference.
 
 Each region between ``# BEGIN SOLUTION`` and ``# END SOLUTION`` becomes a stub, at the
 same indentation, that raises ``NotImplementedError`` naming the function to write;
 signatures, docstrings, hints and the provided code stay. The reference is written in
 the "percent" cell format (``# %%`` starts a code cell, ``# %% [markdown]`` a markdown
 cell), from which the notebook takes its cells. The same reference always gives the
-same bytes, so ``--check`` can tell whether ``student_template/`` is up to date.
+same bytes, so ``--check`` can tell whether ``student_template/NAME/`` is up to date.
 """
 
 import ast
@@ -24,15 +24,17 @@ MARKER = re.compile(r"#.*\b(?:(?:BEGIN|END|START|STOP)[\s_-]*SOLUTIONS?|SOLUTION
 CELL = re.compile(r"^# %%(?P<kind>.*)$")
 MAIN_GUARD = 'if __name__ == "__main__":'
 
-NOTEBOOK_ENDING_MARKDOWN = """\
-## Running the tests and the training
+NOTEBOOK_TESTS_MARKDOWN = """\
+## Running the tests{and_training}
 
-Keep this notebook as `lora_bert.ipynb` beside `tests/`, `tiny_models/` and `data/`.
+Keep this notebook as `{module}.ipynb` beside `tests/`, `tiny_models/` and `data/`.
 `check()` (defined above) runs the public tests from here and shows your points;
 `check("LoRALayer")` only those of Part 1. In a terminal there,
-`pytest --submission lora_bert.ipynb` does the same on the saved notebook. Each
-failure names the rule, what was expected and what was found.
+`pytest --submission {module}.ipynb` does the same on the saved notebook. Each
+failure names the rule, what was expected and what was found."""
 
+# For a reference with a ``main(argv)``: a last cell that trains, which the tests never run.
+NOTEBOOK_TRAINING_MARKDOWN = """\
 The cell below fine-tunes the tiny BERT once your parts work. It runs here in Jupyter
 but not when the tests import the notebook: training belongs under
 `if __name__ == "__main__":`."""
@@ -155,14 +157,18 @@ def percent_cells(source: str) -> list[tuple[str, str]]:
     return cells
 
 
-def to_notebook(template_source: str) -> str:
-    """The notebook: the template's cells, then a section on running the tests and the training.
+def to_notebook(template_source: str, module: str) -> str:
+    """The notebook: the template's cells, then a section on running the tests (and the training, where the
+    module has a ``main``).
 
     The reference's ``if __name__ == "__main__": main()`` cell is left out: in Jupyter
     ``__name__`` is ``"__main__"`` and ``main()`` would parse the kernel's arguments.
     """
     cells = [(kind, text) for kind, text in percent_cells(template_source) if not text.startswith(MAIN_GUARD)]
-    cells += [("markdown", NOTEBOOK_ENDING_MARKDOWN), ("code", NOTEBOOK_ENDING_CODE)]
+    trains = "\ndef main(" in template_source
+    tests = NOTEBOOK_TESTS_MARKDOWN.format(module=module, and_training=" and the training" if trains else "")
+    cells += [("markdown", f"{tests}\n\n{NOTEBOOK_TRAINING_MARKDOWN}"), ("code", NOTEBOOK_ENDING_CODE)] if trains \
+        else [("markdown", tests)]
     make = {"code": nbformat.v4.new_code_cell, "markdown": nbformat.v4.new_markdown_cell}
     notebook = nbformat.v4.new_notebook(
         cells=[make[kind](text, id=f"cell-{index:02d}") for index, (kind, text) in enumerate(cells)],
@@ -173,10 +179,10 @@ def to_notebook(template_source: str) -> str:
     return nbformat.writes(notebook) + "\n"
 
 
-def render(reference: Path) -> dict[str, str]:
-    """The template's files, by name, generated from ``reference`` in memory."""
+def render(reference: Path, module: str) -> dict[str, str]:
+    """The template's files, ``MODULE.py`` and ``MODULE.ipynb``, generated from ``reference`` in memory."""
     template = strip_solutions(reference.read_text(encoding="utf-8"), reference)
-    return {"lora_bert.py": template, "lora_bert.ipynb": to_notebook(template)}
+    return {f"{module}.py": template, f"{module}.ipynb": to_notebook(template, module)}
 
 
 def write(files: dict[str, str], folder: Path) -> None:
@@ -198,7 +204,7 @@ def leaks(reference: Path, folder: Path) -> list[str]:
     """``file:line: text`` for every line of a solution region found in the files of ``folder``."""
     secret = solution_only_lines(reference.read_text(encoding="utf-8"), reference)
     found = []
-    for path in sorted(folder.glob("lora_bert.*")):
+    for path in sorted(p for p in folder.iterdir() if p.suffix in (".py", ".ipynb")):
         text = path.read_text(encoding="utf-8")
         if path.suffix == ".ipynb":
             text = "\n".join(cell.source for cell in nbformat.reads(text, as_version=4).cells)

@@ -25,6 +25,7 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
+from grader.assignments.pack import Pack, find
 from grader.grading import budget, fingerprint, gpus, outputs
 from grader.grading.outcome import Outcome
 from grader.grading.result import RESULTS, GradeResult, ResultError
@@ -49,11 +50,16 @@ class Settings:
     device: str = "cpu"
     jobs: int = field(default_factory=lambda: os.cpu_count() or 1)
     limits: Limits = field(default_factory=Limits)
-    rubric: Rubric = field(default_factory=Rubric.load)
+    pack: Pack = field(default_factory=find)  # the assignment: its suite, module and conventions
+    rubric: Rubric | None = None  # None: the pack's own
     hidden: bool = True
     force: bool = False
     seed: int | None = None  # of the inputs the tests draw; None: a fresh one per submission, never known in advance
     gpus: list[str] = field(default_factory=list)  # CUDA_VISIBLE_DEVICES entries, handed to workers in turn
+
+    def __post_init__(self):
+        if self.rubric is None:
+            self.rubric = Rubric.of_pack(self.pack)
 
 
 @functools.cache  # the same for every submission of a batch
@@ -68,7 +74,7 @@ def expected_tests(settings: Settings, worker: Worker) -> list[CollectedTest]:
     """The tests every submission is graded on, collected once from the grader's own copy of the suite
     (without the CUDA tests on the CPU, nor the peft tests where peft is missing: nobody could pass them)."""
     with tempfile.TemporaryDirectory(prefix="lora-grader-collect-") as folder:
-        prepare_workspace(Path(folder))
+        prepare_workspace(Path(folder), settings.pack)
         run = run_pytest(Path(folder), None, worker=worker, device=settings.device, hidden=settings.hidden,
                          limits=settings.limits, collect_only=True)
     if not run.collected:
@@ -124,9 +130,9 @@ def grade_one(submission: Submission, out: Path, settings: Settings, expected: l
     # into every folder it could reach.
     with tempfile.TemporaryDirectory(prefix="lora-grader-", ignore_cleanup_errors=True) as folder:
         workspace = Path(folder)
-        module = take_module(submission, workspace)
+        module = take_module(submission, workspace, settings.pack.file_names)
         if module.file is not None:
-            prepare_workspace(workspace)
+            prepare_workspace(workspace, settings.pack)
             run = run_pytest(workspace, module.file.name, worker=worker, device=settings.device,
                              hidden=settings.hidden, limits=settings.limits, seed=seed)
     if run is None:

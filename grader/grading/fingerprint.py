@@ -28,9 +28,9 @@ def digest_files(paths: list[Path]) -> str:
 
 
 @functools.cache  # the same for every submission of a batch
-def grading_assets() -> str:
-    """The suite with its root files, the tiny models, the data, and the grader's own code."""
-    return digest_files([layout.SUITE, *(layout.TESTS / name for name in layout.SUITE_ROOT_FILES),
+def grading_assets(suite: Path, spec: Path) -> str:
+    """The pack's suite and spec, the suite's root files, the tiny models, the data, and the grader's own code."""
+    return digest_files([suite, spec, *(layout.TESTS / name for name in layout.SUITE_ROOT_FILES),
                          layout.TINY_MODELS, layout.DATA, layout.ROOT / "grader"])
 
 
@@ -43,7 +43,7 @@ def of(submission_path: Path, settings) -> dict[str, str]:
     return {
         "submission": digest_files([submission_path])[:16],
         "source": str(submission_path),
-        "assets": grading_assets()[:16],
+        "assets": grading_assets(settings.pack.suite, settings.pack.spec_file)[:16],
         "rubric": short(settings.rubric.points),
         "limits": short(dataclasses.asdict(settings.limits)),
         "device": settings.device,
@@ -52,7 +52,7 @@ def of(submission_path: Path, settings) -> dict[str, str]:
 
 
 REASONS = {"submission": "the submission changed", "source": "graded from another file",
-           "assets": "the suite, models, data or grader changed", "rubric": "the rubric changed",
+           "assets": "the assignment, suite, models, data or grader changed", "rubric": "the rubric changed",
            "limits": "the limits changed", "device": "another device", "hidden": "hidden tests on or off"}
 
 

@@ -1,7 +1,8 @@
-"""Points per test: a rubric file maps groups of tests (a test file, or one test) to points.
+"""Points per test: a rubric maps groups of tests (a test file, or one test) to points.
 
-A rubric is checked against the suite when it is loaded: a section, file or test that the
-suite does not have is an error naming the closest ones it does, since a typo would
+A pack's spec holds its default rubric (its ``[points]`` table); ``grade --rubric FILE`` takes
+another file with that one table. A rubric is checked against the suite when it is loaded: a
+section, file or test that the suite does not have is an error naming the closest ones it does, since a typo would
 otherwise silently change every student's total.
 """
 
@@ -13,9 +14,8 @@ from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
-from grader import layout
+from grader.assignments.pack import Pack, find
 
-DEFAULT = Path(__file__).with_name("rubric.toml")
 SECTIONS = ("points",)
 
 
@@ -28,7 +28,17 @@ class Rubric:
     points: dict[str, float]  # group -> points
 
     @classmethod
-    def load(cls, path: Path = DEFAULT, suite: Path = layout.SUITE) -> "Rubric":
+    def of_pack(cls, pack: Pack) -> "Rubric":
+        """The pack's default rubric, its spec's ``[points]``."""
+        return cls.checked(pack.points, pack.suite, pack.spec_file)
+
+    @classmethod
+    def load(cls, path: Path | None = None, suite: Path | None = None) -> "Rubric":
+        """A rubric file, ``[points]`` alone, for the suite in ``suite`` (the default pack's); no file: the default
+        pack's own rubric."""
+        if path is None:
+            return cls.of_pack(find())
+        suite = suite or find().suite
         try:
             with open(path, "rb") as f:
                 document = tomllib.load(f)
@@ -38,12 +48,15 @@ class Rubric:
         if unknown or "points" not in document:
             raise RubricError(f"{path}: {unknown_names('section', unknown or ['(none)'], SECTIONS)}; "
                               "a rubric has one section, [points]")
-        points = document["points"]
+        return cls.checked(document["points"], suite, path)
+
+    @classmethod
+    def checked(cls, points: dict, suite: Path, source: Path) -> "Rubric":
         if not all(isinstance(value, (int, float)) and value >= 0 for value in points.values()):
-            raise RubricError(f"{path}: points must be numbers of at least 0")
+            raise RubricError(f"{source}: points must be numbers of at least 0")
         known = suite_groups(suite)
         if unknown := [group for group in points if group not in known]:
-            raise RubricError(f"{path}: {unknown_names('group', unknown, known)}")
+            raise RubricError(f"{source}: {unknown_names('group', unknown, known)}")
         return cls(points)
 
     @property
@@ -100,9 +113,10 @@ def part_of(test_name: str, parts: dict[str, str]) -> str:
     return parts.get(file, file.removeprefix("test_").removesuffix(".py"))
 
 
-def part_titles(rubric: Rubric, suite: Path = layout.SUITE) -> dict[str, str]:
+def part_titles(rubric: Rubric, suite: Path | None = None) -> dict[str, str]:
     """Each test file's part of the assignment (``test_merge.py`` -> ``merge_lora``) in the rubric's order,
     named as the suite's own tests/assignment/points.py names them for students."""
+    suite = suite or find().suite
     spec = importlib.util.spec_from_file_location("suite_points", suite / "points.py")
     module = importlib.util.module_from_spec(spec)  # the suite is files, not a package of this project
     spec.loader.exec_module(module)

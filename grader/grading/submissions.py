@@ -1,8 +1,9 @@
 """Find submissions on disk and take from each only the module the assignment asks for.
 
-A submission is a ``lora_bert.py`` under any name, a ``.ipynb``, a ``.zip``, or a folder
-holding ``lora_bert.py`` or ``lora_bert.ipynb``. Any other folder is a folder of
-submissions, each entry named after its file or folder. Only the module is copied
+A submission is the assignment's module (``lora_bert.py`` for lora-bert: the pack's
+``file_names``) under any name, a ``.ipynb``, a ``.zip``, or a folder holding the module
+or its notebook. Any other folder is a folder of submissions, each entry named after its
+file or folder. Only the module is copied
 into the grading workspace: a ``conftest.py`` or ``torch.py`` handed in beside it is
 left behind and named in the feedback.
 """
@@ -14,7 +15,6 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-MODULE_NAMES = ("lora_bert.py", "lora_bert.ipynb")
 SUFFIXES = (".py", ".ipynb", ".zip")
 MAX_UNZIPPED_BYTES = 50 * 1024 * 1024
 
@@ -33,14 +33,14 @@ class Submission:
 class Module:
     """The module taken from a submission, or why there is none."""
 
-    file: Path | None  # the copy in the workspace, named lora_bert.py or lora_bert.ipynb
+    file: Path | None  # the copy in the workspace, under the module's own name (lora_bert.py, lora_bert.ipynb)
     ignored: list[str] = field(default_factory=list)  # other files handed in, left behind
     problem: str | None = None
 
 
-def is_single_submission(path: Path) -> bool:
+def is_single_submission(path: Path, names: tuple[str, ...]) -> bool:
     if path.is_dir():
-        return any((path / name).is_file() for name in MODULE_NAMES)
+        return any((path / name).is_file() for name in names)
     return path.suffix in SUFFIXES
 
 
@@ -63,14 +63,16 @@ def _skip_reason(entry: Path, out: Path | None) -> str | None:
         "expected .py, .ipynb, .zip or a folder)"
 
 
-def discover(paths: list[Path], out: Path | None = None) -> tuple[list[Submission], list[tuple[Path, str]]]:
-    """The submissions named by ``paths``, in a stable order, with unique names that differ in more than
+def discover(paths: list[Path], names: tuple[str, ...], out: Path | None = None
+             ) -> tuple[list[Submission], list[tuple[Path, str]]]:
+    """The submissions named by ``paths`` (``names``: what the module may be called, the pack's ``file_names``),
+    in a stable order, with unique names that differ in more than
     case (a case-insensitive disk would merge them); and the entries left out, each with the reason."""
     found, skipped = [], []
     for path in map(Path, paths):
         if not path.exists():
             raise SubmissionError(f"{path}: no such file or folder")
-        if is_single_submission(path):
+        if is_single_submission(path, names):
             found.append(path)
         elif path.is_dir():
             reasons = {entry: _skip_reason(entry, out) for entry in sorted(path.iterdir())}
@@ -95,10 +97,10 @@ def discover(paths: list[Path], out: Path | None = None) -> tuple[list[Submissio
     return submissions, skipped
 
 
-def _choose(files: list[Path], root: Path) -> tuple[Path | None, list[str]]:
-    """The module among a folder's files (``lora_bert.py`` first, then the notebook), and the rest."""
+def _choose(files: list[Path], root: Path, names: tuple[str, ...]) -> tuple[Path | None, list[str]]:
+    """The module among a folder's files (by ``names``: the Python file first, then the notebook), and the rest."""
     by_depth = sorted(files, key=lambda f: (len(f.relative_to(root).parts), str(f)))
-    chosen = next((f for name in MODULE_NAMES for f in by_depth if f.name == name), None)
+    chosen = next((f for name in names for f in by_depth if f.name == name), None)
     if chosen is None:
         candidates = [f for f in by_depth if f.suffix in (".py", ".ipynb")]
         chosen = candidates[0] if len(candidates) == 1 else None
@@ -120,19 +122,21 @@ def _unzip(archive: Path, into: Path) -> Path:
     return into
 
 
-def take_module(submission: Submission, workspace: Path) -> Module:
-    """Copy the submission's module into ``workspace`` under its canonical name."""
+def take_module(submission: Submission, workspace: Path, names: tuple[str, ...]) -> Module:
+    """Copy the submission's module into ``workspace`` under its canonical name (``names``: the Python file's,
+    the notebook's)."""
     unpacked = workspace / "unzipped"
     try:
         path = _unzip(submission.path, unpacked) if submission.path.suffix == ".zip" else submission.path
         if path.is_dir():
             files = [f for f in path.rglob("*") if f.is_file() and "__pycache__" not in f.parts]
-            chosen, ignored = _choose(files, path)
+            chosen, ignored = _choose(files, path, names)
         else:
             chosen, ignored = path, []
         if chosen is None:
-            return Module(None, ignored, f"no {' or '.join(MODULE_NAMES)} in the submission")
-        target = workspace / ("lora_bert.ipynb" if chosen.suffix == ".ipynb" else "lora_bert.py")
+            return Module(None, ignored, f"no {' or '.join(names)} in the submission")
+        module = names[0].rpartition(".")[0]
+        target = workspace / (f"{module}.ipynb" if chosen.suffix == ".ipynb" else f"{module}.py")
         shutil.copyfile(chosen, target)
         return Module(target, ignored)
     except (SubmissionError, zipfile.BadZipFile, OSError) as error:

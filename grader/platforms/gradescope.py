@@ -22,6 +22,7 @@ import zipfile
 from pathlib import Path
 
 from grader import layout
+from grader.assignments.pack import Pack
 
 SETUP_SH = """\
 #!/usr/bin/env bash
@@ -52,7 +53,7 @@ PYTHON=${PYTHON:-$ROOT/venv/bin/python}
 OUT=$(mktemp -d)
 mkdir -p "$ROOT/results"
 cd "$ROOT/source" && "$PYTHON" -m grader grade "$ROOT/submission" --single --out "$OUT" --quiet --jobs 1 \\
-    --no-report --timeout @SECONDS@ --cpu-time @SECONDS@ --memory container 2> "$OUT/errors"
+    --assignment @SPEC@ --no-report --timeout @SECONDS@ --cpu-time @SECONDS@ --memory container 2> "$OUT/errors"
 status=$?
 cat "$OUT/errors" >&2
 if [ -f "$OUT/submission/results.json" ]; then
@@ -66,26 +67,28 @@ printf '{"score": 0.0, "visibility": "visible", "tests": [], "output": "%s"}\\n'
 What it said:\\n\\n$reason" > "$ROOT/results/results.json"
 """
 
-INCLUDED = ("grader", *(f"tests/{name}" for name in layout.SUITE_ROOT_FILES), "tests/assignment", "tiny_models",
-            "data", "pyproject.toml", "README.md", "ASSIGNMENT.md")
+# Besides these, the pack's spec and suite; never its reference, which students' code must not find.
+INCLUDED = ("grader", *(f"tests/{name}" for name in layout.SUITE_ROOT_FILES), "tiny_models", "data", "pyproject.toml",
+            "README.md")
 
 
 HEADROOM_SECONDS = 120  # of the autograder timeout: the grader's start (torch, a worker) and its writing
 DEFAULT_TIMEOUT = 600  # Gradescope's autograder timeout unless the assignment raises it
 
 
-def run_autograder(timeout: float) -> str:
-    """The script, its limits inside an autograder timeout of ``timeout`` seconds."""
+def run_autograder(timeout: float, assignment: Pack) -> str:
+    """The script for ``assignment``, its limits inside an autograder timeout of ``timeout`` seconds."""
     if timeout <= 2 * HEADROOM_SECONDS:
         raise ValueError(f"an autograder timeout of {timeout:g} s leaves a submission no time: give at least "
                          f"{2 * HEADROOM_SECONDS + 1} s")
-    return RUN_AUTOGRADER.replace("@SECONDS@", f"{timeout - HEADROOM_SECONDS:g}")
+    spec = assignment.spec_file.relative_to(layout.ROOT).as_posix()
+    return RUN_AUTOGRADER.replace("@SECONDS@", f"{timeout - HEADROOM_SECONDS:g}").replace("@SPEC@", spec)
 
 
-def build(out: Path, timeout: float = DEFAULT_TIMEOUT) -> None:
-    """Write the bundle to ``out`` (a .zip), with setup.sh and run_autograder at its root; ``timeout``: the
-    assignment's autograder timeout on Gradescope, in seconds."""
-    script = run_autograder(timeout)
+def build(out: Path, assignment: Pack, timeout: float = DEFAULT_TIMEOUT) -> None:
+    """Write the bundle of ``assignment`` to ``out`` (a .zip), with setup.sh and run_autograder at its root;
+    ``timeout``: the assignment's autograder timeout on Gradescope, in seconds."""
+    script = run_autograder(timeout, assignment)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     _handle, temporary = tempfile.mkstemp(dir=out.parent, suffix=".zip")
@@ -94,8 +97,8 @@ def build(out: Path, timeout: float = DEFAULT_TIMEOUT) -> None:
             info = zipfile.ZipInfo(name)
             info.external_attr = (stat.S_IFREG | 0o755) << 16
             bundle.writestr(info, text)
-        for included in INCLUDED:
-            path = layout.ROOT / included
+        for path in (*(layout.ROOT / included for included in INCLUDED), assignment.suite, assignment.spec_file,
+                     assignment.contract):
             files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
             for file in files:
                 if "__pycache__" not in file.parts and not file.name.startswith("make_"):

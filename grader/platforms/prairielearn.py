@@ -26,6 +26,7 @@ import uuid
 from pathlib import Path
 
 from grader import layout
+from grader.assignments.pack import Pack
 from grader.grading.outputs import shortened
 from grader.grading.result import GradeResult
 from grader.grading.rubric import part_of
@@ -89,7 +90,8 @@ OUT=$(mktemp -d)
 mkdir -p "$GRADE/results"
 cd "$HERE"
 if "$PYTHON" -m grader grade "$GRADE/student" --single --out "$OUT" --format prairielearn --no-report --quiet \\
-        --jobs 1 --timeout {GRADER_TIMEOUT} --cpu-time {GRADER_TIMEOUT} --memory container 2> "$OUT/stderr"; then
+        --assignment @SPEC@ --jobs 1 --timeout {GRADER_TIMEOUT} --cpu-time {GRADER_TIMEOUT} --memory container \\
+        2> "$OUT/stderr"; then
     cp "$OUT/student/{RESULTS}" "$GRADE/results/results.json"
 else
     # the grader itself failed: not the student's doing, so not gradable (no attempt used)
@@ -104,9 +106,9 @@ fi
 
 QUESTION_HTML = """\
 <pl-question-panel>
-  <p>Upload your <code>lora_bert.py</code> (the module you wrote from the template). It is graded by the same
+  <p>Upload your <code>@MODULE@</code> (the module you wrote from the template). It is graded by the same
   tests as the bundle's, and hidden ones.</p>
-  <pl-file-upload file-names="lora_bert.py"></pl-file-upload>
+  <pl-file-upload file-names="@MODULE@"></pl-file-upload>
 </pl-question-panel>
 
 <pl-submission-panel>
@@ -125,14 +127,14 @@ RUN pip install --no-cache-dir torch --index-url https://download.pytorch.org/wh
 """
 
 README = f"""\
-# The LoRA/BERT assignment on PrairieLearn
+# @TITLE@ on PrairieLearn
 
 Written by `lora-grader prairielearn`. Copy into the course repository:
 
 - `serverFilesCourse/{FOLDER}/`: the grader, the suite with its hidden tests, the tiny models
   and the data (no reference solution); `run.sh` is the job's entrypoint.
 - `questions/{QUESTION}/`: the question (`info.json` with `externalGradingOptions`,
-  `question.html` with a file upload for `lora_bert.py`).
+  `question.html` with a file upload for `@MODULE@`).
 
 Build the image from `Dockerfile` (Python 3.11, the CPU build of torch, the grader's
 dependencies from `requirements.txt`), push it where the course's graders can pull it, and put its name in
@@ -143,10 +145,10 @@ not finish is "not gradable": PrairieLearn takes no points and uses no attempt.
 """
 
 
-def info_json() -> dict:
+def info_json(assignment: Pack) -> dict:
     return {
-        "uuid": str(uuid.uuid5(uuid.NAMESPACE_URL, "lora-grader/prairielearn/loraBert")),
-        "title": "Fine-tuning BERT with LoRA",
+        "uuid": str(uuid.uuid5(uuid.NAMESPACE_URL, f"lora-grader/prairielearn/{assignment.name}")),
+        "title": assignment.title,
         "topic": "LoRA",
         "tags": ["lora-grader"],
         "type": "v3",
@@ -163,26 +165,34 @@ def info_json() -> dict:
     }
 
 
-def build(out: Path) -> None:
-    """The course files: serverFilesCourse/lora_grader (grader, suite, models, data, run.sh) and the question."""
+def filled(text: str, assignment: Pack) -> str:
+    """``text`` with the pack's module file, title and spec (relative to the grader's folder) put in."""
+    spec = assignment.spec_file.relative_to(layout.ROOT).as_posix()
+    return (text.replace("@MODULE@", assignment.file_names[0]).replace("@TITLE@", assignment.title)
+            .replace("@SPEC@", spec))
+
+
+def build(out: Path, assignment: Pack) -> None:
+    """The course files of ``assignment``: serverFilesCourse/lora_grader (grader, the pack's suite and spec, models,
+    data, run.sh; never its reference) and the question."""
     if out.exists():
         raise FileExistsError(f"{out} exists: give a folder that does not")
     grader = out / "serverFilesCourse" / FOLDER
-    for included in gradescope.INCLUDED:
-        source = layout.ROOT / included
-        target = grader / included
+    for source in (*(layout.ROOT / included for included in gradescope.INCLUDED), assignment.suite,
+                   assignment.spec_file, assignment.contract):
+        target = grader / source.relative_to(layout.ROOT)
         if source.is_dir():
             shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__", "make_*"))
         else:
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy(source, target)
     entrypoint = grader / "run.sh"
-    entrypoint.write_text(ENTRYPOINT)
+    entrypoint.write_text(filled(ENTRYPOINT, assignment))
     entrypoint.chmod(entrypoint.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
     question = out / "questions" / QUESTION
     question.mkdir(parents=True)
-    (question / "info.json").write_text(json.dumps(info_json(), indent=2) + "\n")
-    (question / "question.html").write_text(QUESTION_HTML)
+    (question / "info.json").write_text(json.dumps(info_json(assignment), indent=2) + "\n")
+    (question / "question.html").write_text(filled(QUESTION_HTML, assignment))
     (out / "Dockerfile").write_text(DOCKERFILE)
     (out / "requirements.txt").write_text(layout.requirements())
-    (out / "README.md").write_text(README)
+    (out / "README.md").write_text(filled(README, assignment))

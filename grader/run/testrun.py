@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from grader import layout
+from grader.assignments.pack import SPEC_IN_SUITE, Pack
 from grader.grading.outcome import Stop
 from grader.run.listener import CollectedTest, Loaded, ReportListener, TestReport
 from grader.run.run_request import Answer, DiskCap, JudgeSecrets, RunRequest, SubjectPlace
@@ -89,14 +90,16 @@ class Run:
 SUBJECT = "subject"  # the folder of a workspace that the submission's processes see: never the tests
 
 
-def prepare_workspace(workspace: Path) -> None:
-    """The grader's copies of the tests, models and data, and the report plugin, in ``workspace``; in its
-    ``subject`` folder, the subjects' own copies of the models and data, and their home."""
+def prepare_workspace(workspace: Path, pack: Pack) -> None:
+    """The grader's copies of the pack's suite and spec (``tests/assignment.toml``: the conventions the suite
+    reads), the models and data, and the report plugin, in ``workspace``; in its ``subject`` folder, the
+    subjects' own copies of the models and data, and their home."""
     (workspace / SUBJECT / "home").mkdir(parents=True)
     layout.copy_models_and_data(workspace / SUBJECT)
     tests = workspace / "tests"
-    shutil.copytree(layout.SUITE, tests / "assignment", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(pack.suite, tests / "assignment", ignore=shutil.ignore_patterns("__pycache__"))
     layout.copy_suite_root(tests)
+    shutil.copy(pack.spec_file, tests / SPEC_IN_SUITE)
     layout.copy_models_and_data(workspace)
     shutil.copy(Path(__file__).with_name("child_plugin.py"), workspace / f"{PLUGIN_MODULE}.py")
     (workspace / "pytest.ini").write_text("[pytest]\ntestpaths = tests\n")

@@ -1,15 +1,19 @@
-"""Where the suite finds the tiny models and the data, and what the contract calls the head."""
+"""Where the suite finds the tiny models and the data, and what the assignment's conventions call the head, the
+models and their default targets (``conventions.py``: from the pack's spec)."""
 
 from pathlib import Path
+
+from .conventions import load, model_type
 
 ROOT = Path(__file__).resolve().parents[2]
 TINY_MODELS = ROOT / "tiny_models"
 DATASET = ROOT / "data" / "reviews.csv"
-MODEL_NAMES = ("bert-tiny", "distilbert-tiny")
-HEAD_MODULES = ("classifier", "pre_classifier")
-DEFAULT_TARGETS = {"bert-tiny": ("query", "value"), "distilbert-tiny": ("q_lin", "v_lin"),
-                   "bert": ("query", "value"), "distilbert": ("q_lin", "v_lin")}  # tiny models and model types
-CONTRACT = "ASSIGNMENT.md"
+CONVENTIONS = load()
+MODEL_NAMES = CONVENTIONS.models
+HEAD_MODULES = CONVENTIONS.head
+# by model type, and by tiny model
+DEFAULT_TARGETS = {**CONVENTIONS.default_targets,
+                   **{name: CONVENTIONS.default_targets[model_type(TINY_MODELS, name)] for name in MODEL_NAMES}}
 
 
 def is_head(qualified_name: str) -> bool:

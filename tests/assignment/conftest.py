@@ -33,7 +33,7 @@ gc.freeze()
 gc.enable()
 
 from . import global_state, points, pristine  # noqa: E402
-from .assets import TINY_MODELS  # noqa: E402
+from .assets import CONVENTIONS, TINY_MODELS  # noqa: E402
 from .judge import Judge, LocalChannel, remote_channel  # noqa: E402
 from .subject import Server  # noqa: E402
 from .submission import LoadedSubmission, load_submission  # noqa: E402
@@ -50,9 +50,9 @@ def pytest_configure(config):
 
 
 def default_submission(rootdir: Path) -> Path:
-    """The reference in this repository; in a student bundle, the folder (its ``lora_bert.py`` or ``.ipynb``)."""
-    reference = rootdir / "reference" / "lora_bert.py"
-    return reference if reference.exists() else rootdir
+    """The pack's reference in this repository; in a student bundle, the folder (its module or notebook)."""
+    reference = CONVENTIONS.reference
+    return reference if reference.is_file() else rootdir
 
 
 def device_name(config) -> str:

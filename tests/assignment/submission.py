@@ -14,8 +14,10 @@ import types
 from dataclasses import dataclass, field
 from pathlib import Path
 
-MODULE_NAME = "lora_bert"
-FILENAMES = ("lora_bert.py", "lora_bert.ipynb")
+from .conventions import load
+
+MODULE_NAME = load().module  # lora_bert: the module the assignment's pack names
+FILENAMES = (f"{MODULE_NAME}.py", f"{MODULE_NAME}.ipynb")
 
 
 @dataclass
@@ -30,7 +32,7 @@ class LoadedSubmission:
 
 
 def find_submission(path: Path) -> Path:
-    """The file to import: ``path`` itself, or the ``lora_bert.py``/``.ipynb`` in a folder."""
+    """The file to import: ``path`` itself, or the module (``lora_bert.py``) or notebook in a folder."""
     path = Path(path)
     if path.is_dir():
         for name in FILENAMES:
@@ -43,7 +45,7 @@ def find_submission(path: Path) -> Path:
 
 
 def load_submission(path: Path) -> LoadedSubmission:
-    """Import the submission as the module ``lora_bert``; every failure is recorded, not raised."""
+    """Import the submission as the assignment's module (``lora_bert``); every failure is recorded, not raised."""
     loaded = LoadedSubmission(Path(path))
     try:
         loaded.path = find_submission(path)

@@ -15,7 +15,7 @@ import pytest
 import torch
 from torch import nn
 
-from .assets import DEFAULT_TARGETS, MODEL_NAMES
+from .assets import CONVENTIONS, DEFAULT_TARGETS, MODEL_NAMES
 from .checks import (
     close,
     equal,
@@ -285,7 +285,8 @@ def test_lora_agrees_with_peft(lora, base_model, own_model, device, name):
                                                         target_modules=list(DEFAULT_TARGETS[name]))).eval()
     with torch.no_grad():
         for layer_name in of_kind(ours, "LinearLoRA"):
-            for attribute, value in (("rank", 4), ("alpha", 12.0), ("scaling", 3.0)):  # the LoRALayer's own tests
+            for attribute, value in (("rank", 4), ("alpha", CONVENTIONS.alpha_for(3.0, 4)),  # the LoRALayer's own
+                                     (CONVENTIONS.scaling_attribute, 3.0)):  # tests
                 with contextlib.suppress(SubjectRaised):  # judge its scaling; a read-only property is as good
                     ours.set(f"{layer_name}.lora.{attribute}", value)
             twin = theirs.base_model.model.get_submodule(layer_name)

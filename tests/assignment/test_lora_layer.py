@@ -5,6 +5,7 @@ import itertools
 import pytest
 import torch
 
+from .assets import CONVENTIONS
 from .checks import close, describe, expect, max_difference, shape, tensor
 from .protocol import Placed
 
@@ -14,13 +15,18 @@ def set_weights(layer, A, B):
     layer.assign("B", B)
 
 
+# A factor of 1.5, as each convention gets it (alpha 6 at rank 4, or alpha 1.5)
+RANK, ALPHA = 4, CONVENTIONS.alpha_for(1.5, 4)
+
+
 @pytest.mark.parametrize("alpha, rank", [(16, 3), (8, 16), (1.5, 2), (32, 8)])
-def test_scaling_is_alpha_over_rank(lora, alpha, rank):
+def test_scaling_follows_the_convention(lora, alpha, rank):
     layer = lora.LoRALayer(10, 6, rank=rank, alpha=alpha)
-    scaling = layer.get("scaling", "no attribute `scaling`")
-    expect(isinstance(scaling, int | float) and scaling == pytest.approx(alpha / rank),
-           f"LoRALayer: scaling is alpha / rank as a float division (alpha={alpha}, rank={rank})",
-           alpha / rank, scaling)
+    name, expected = CONVENTIONS.scaling_attribute, CONVENTIONS.factor(alpha, rank)
+    scaling = layer.get(name, f"no attribute `{name}`")
+    division = " as a float division" if "/" in CONVENTIONS.scaling else ""
+    expect(isinstance(scaling, int | float) and scaling == pytest.approx(expected),
+           f"LoRALayer: {name} is {CONVENTIONS.scaling}{division} (alpha={alpha}, rank={rank})", expected, scaling)
 
 
 def test_stores_its_arguments(lora):
@@ -71,7 +77,7 @@ def test_A_starts_random_and_full_rank(lora):
 
 @pytest.mark.parametrize("batch_shape", [(), (5,), (2, 5)], ids=["1-D", "2-D", "3-D"])
 def test_forward_formula(lora, device, batch_shape):
-    layer = lora.LoRALayer(10, 6, rank=4, alpha=6).call("to", device.type)  # scaling 1.5
+    layer = lora.LoRALayer(10, 6, rank=RANK, alpha=ALPHA).call("to", device.type)
     A, B = torch.randn(10, 4), torch.randn(4, 6)
     x = torch.randn(*batch_shape, 10)
     set_weights(layer, A, B)
@@ -79,7 +85,7 @@ def test_forward_formula(lora, device, batch_shape):
     found = layer(Placed(x, device.type))
     expect(close(found, expected),
            f"LoRALayer.forward: x of shape {tuple(x.shape)} gives scaling * x @ A @ B, "
-           f"shape {tuple(expected.shape)} (with A, B set by hand, alpha=6, rank=4)",
+           f"shape {tuple(expected.shape)} (with A, B set by hand, alpha={ALPHA:g}, rank={RANK})",
            f"values within 1e-5, shape {tuple(expected.shape)}", max_difference(found, expected))
 
 
@@ -87,7 +93,7 @@ def test_forward_formula(lora, device, batch_shape):
 def test_forward_reads_A_and_B_at_every_call(lora, mode):
     """A forward that keeps ``A @ B`` from an earlier call (a cache for inference, say) goes stale once training
     or a merge test changes B."""
-    layer = lora.LoRALayer(10, 6, rank=4, alpha=6).call(mode)  # scaling 1.5, no dropout
+    layer = lora.LoRALayer(10, 6, rank=RANK, alpha=ALPHA).call(mode)  # no dropout
     x = torch.randn(5, 10)
     for step in ("first", "second"):
         A, B = torch.randn(10, 4), torch.randn(4, 6)
@@ -100,7 +106,7 @@ def test_forward_reads_A_and_B_at_every_call(lora, mode):
 
 
 def test_forward_keeps_float64_precision(lora):
-    layer = lora.LoRALayer(10, 6, rank=4, alpha=6).call("to", torch.float64)  # scaling 1.5
+    layer = lora.LoRALayer(10, 6, rank=RANK, alpha=ALPHA).call("to", torch.float64)
     A, B = torch.randn(10, 4, dtype=torch.float64), torch.randn(4, 6, dtype=torch.float64)
     set_weights(layer, A, B)
     x = torch.randn(5, 10, dtype=torch.float64)
@@ -129,7 +135,7 @@ def test_dropout_is_off_in_eval_mode(lora):
     layer = lora.LoRALayer(10, 6, rank=4, alpha=8, dropout=0.5).call("eval")
     A, B, x = torch.randn(10, 4), torch.randn(4, 6), torch.randn(5, 10)
     set_weights(layer, A, B)
-    expected = 2.0 * x @ A @ B
+    expected = CONVENTIONS.factor(8, 4) * x @ A @ B
     found = layer(x)
     expect(close(found, expected), "LoRALayer: dropout acts only in training mode; in eval mode "
            "forward is exactly scaling * x @ A @ B", "no dropout in eval mode", max_difference(found, expected))
@@ -145,7 +151,7 @@ def test_dropout_acts_on_the_input_in_training_mode(lora):
     below 1e-15 for each of those placements.
     """
     p, in_dim = 0.25, 6
-    layer = lora.LoRALayer(in_dim, 5, rank=3, alpha=3, dropout=p).call("train")  # scaling 1
+    layer = lora.LoRALayer(in_dim, 5, rank=3, alpha=CONVENTIONS.alpha_for(1, 3), dropout=p).call("train")
     A, B, x = torch.randn(in_dim, 3), torch.randn(3, 5), torch.randn(16, in_dim)
     set_weights(layer, A, B)
     masks = torch.tensor(list(itertools.product((0.0, 1.0), repeat=in_dim)), dtype=torch.float64)
@@ -178,7 +184,7 @@ def test_dropout_draws_each_element_at_every_call(lora):
     once and reused, or one per row instead of per element, agrees everywhere along its axis.
     """
     p, n, rows, calls = 0.25, 64, 64, 8
-    layer = lora.LoRALayer(n, n, rank=n, alpha=n, dropout=p).call("train")  # scaling 1
+    layer = lora.LoRALayer(n, n, rank=n, alpha=CONVENTIONS.alpha_for(1, n), dropout=p).call("train")
     set_weights(layer, torch.eye(n), torch.eye(n))
     x = 1 + torch.rand(rows, n)  # no zero of its own
     rule = (f"LoRALayer(dropout={p}) in training mode drops as nn.Dropout does: each element of x zeroed with "

@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from . import pristine
-from .assets import DEFAULT_TARGETS, MODEL_NAMES, TINY_MODELS
+from .assets import CONVENTIONS, DEFAULT_TARGETS, MODEL_NAMES, TINY_MODELS
 from .checks import (
     close,
     equal,
@@ -31,15 +31,15 @@ def trained_lora_model(lora, base_model, name, dtype=None, targets=None, dropout
     """A model with LoRA on ``targets`` (the default ones) whose A, B and biases the judge drew, as after some
     training: (the subject's model, the layers). The layers are wrapped by the judge with the student's
     LinearLoRA (merge_lora's one dependency: it replaces LinearLoRA objects), not by add_lora; rank, alpha and
-    scaling are set to 4, 12 and 3 whatever the student's LoRALayer computes."""
+    scaling are set to 4, 12 and 3 (alpha 3 where alpha is the scaling) whatever the student's LoRALayer computes."""
     model = base_model(name, dtype=dtype)
     own = pristine.fresh(TINY_MODELS, name, 2)
     layers = matching_linears(own, targets or DEFAULT_TARGETS[name])
     for layer in layers:
         linear = own.get_submodule(layer)
-        wrapped = lora.LinearLoRA(model.get(layer), 4, 12, dropout)
+        wrapped = lora.LinearLoRA(model.get(layer), 4, ALPHA, dropout)
         model.set(layer, wrapped)
-        for attribute, value in (("rank", 4), ("alpha", 12.0), ("scaling", SCALING)):
+        for attribute, value in (("rank", 4), ("alpha", ALPHA), (CONVENTIONS.scaling_attribute, SCALING)):
             with contextlib.suppress(SubjectRaised):  # a read-only property computing it is as good
                 model.set(f"{layer}.lora.{attribute}", value)
         model.assign(f"{layer}.lora.A", torch.randn(linear.in_features, 4) / 4)
@@ -49,6 +49,7 @@ def trained_lora_model(lora, base_model, name, dtype=None, targets=None, dropout
 
 
 SCALING = 3.0
+ALPHA = float(CONVENTIONS.alpha_for(SCALING, 4))  # at rank 4
 
 
 def judge_merged(name: str, tensors: dict, layers, dtype=None) -> nn.Module:

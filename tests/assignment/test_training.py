@@ -7,7 +7,7 @@ LoRA's ``scaling * A @ B`` into a copy of its own tiny model and computes the lo
 import pytest
 import torch
 
-from .assets import DEFAULT_TARGETS, MODEL_NAMES, is_head
+from .assets import CONVENTIONS, DEFAULT_TARGETS, MODEL_NAMES, is_head
 from .checks import expect, matching_linears, names, of_kind
 from .judge import Ref
 
@@ -62,8 +62,9 @@ def own_loss(own_model, trained: dict, scalings: dict, batches) -> float:
 
 
 def scalings_of(model) -> dict:
-    found = {layer: model.get(f"{layer}.lora.scaling", None) for layer in of_kind(model, "LinearLoRA")}
-    expect(all(isinstance(s, int | float) for s in found.values()), "every LoRALayer has a numeric scaling",
+    attribute = CONVENTIONS.scaling_attribute
+    found = {layer: model.get(f"{layer}.lora.{attribute}", None) for layer in of_kind(model, "LinearLoRA")}
+    expect(all(isinstance(s, int | float) for s in found.values()), f"every LoRALayer has a numeric {attribute}",
            "numbers", names(f"{layer}: {s!r}" for layer, s in found.items()))
     return found
 

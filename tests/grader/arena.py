@@ -18,10 +18,13 @@ from pathlib import Path
 import psutil
 
 from grader import layout
+from grader.assignments.pack import find
 from grader.layout import ROOT
 
+LORA_BERT = find("lora-bert")
+
 ADVERSARIAL = ROOT / "examples" / "adversarial"
-CORRECT = ROOT / "examples" / "submissions" / "correct.py"
+CORRECT = LORA_BERT.examples / "correct.py"
 _spec = importlib.util.spec_from_file_location("attacks", ROOT / "examples" / "attacks.py")
 attacks = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(attacks)

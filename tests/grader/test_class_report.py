@@ -13,10 +13,13 @@ import pytest
 
 from grader import cli
 from grader.analysis import class_report, item_analysis
+from grader.assignments.pack import find
 from grader.grading.rubric import Rubric, part_titles
 from grader.layout import ROOT
 
-EXAMPLES = ROOT / "examples" / "submissions"
+LORA_BERT = find("lora-bert")
+
+EXAMPLES = LORA_BERT.examples
 
 
 def read_csv(path: Path) -> list[dict]:

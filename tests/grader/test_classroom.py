@@ -23,11 +23,14 @@ from pathlib import Path
 import pytest
 import yaml
 
+from grader.assignments.pack import find
 from grader.grading.rubric import Rubric
 from grader.layout import ROOT
 from grader.platforms import classroom
 
-EXAMPLES = ROOT / "examples" / "submissions"
+LORA_BERT = find("lora-bert")
+
+EXAMPLES = LORA_BERT.examples
 MAX_ARG_STRLEN = 131072  # Linux: the longest one environment string may be
 RUNNERS_PATTERN = re.compile(r"^([a-zA-Z0-9]+,)*[a-zA-Z0-9]+$")  # main.js, in its catch
 

@@ -5,6 +5,7 @@ inside them."""
 import pytest
 
 from grader import cli
+from grader.assignments.pack import find
 from grader.platforms import gradescope
 from grader.sandbox import cgroups
 
@@ -62,7 +63,7 @@ def test_a_container_too_small_is_refused_with_what_it_needs(monkeypatch, tmp_pa
 
 
 def test_gradescope_stops_the_grader_before_the_autograder_timeout():
-    assert "--timeout 480 --cpu-time 480 --memory container" in gradescope.run_autograder(600)
-    assert "--timeout 1080 --cpu-time 1080" in gradescope.run_autograder(1200)
+    assert "--timeout 480 --cpu-time 480 --memory container" in gradescope.run_autograder(600, find())
+    assert "--timeout 1080 --cpu-time 1080" in gradescope.run_autograder(1200, find())
     with pytest.raises(ValueError, match="at least 241 s"):
-        gradescope.run_autograder(200)
+        gradescope.run_autograder(200, find())

@@ -7,10 +7,12 @@ from pathlib import Path
 
 import pytest
 
+from grader.assignments.pack import find
 from grader.grading import batch, gpus
 from grader.grading.submissions import discover
-from grader.layout import ROOT
 from grader.run.worker_client import Worker, worker_environment
+
+LORA_BERT = find("lora-bert")
 
 
 @pytest.mark.parametrize("listed, count, expected", [
@@ -75,8 +77,8 @@ def in_process_batch(tmp_path_factory):
     folder = tmp_path / "class"
     folder.mkdir()
     for name in ("a", "b", "c"):
-        shutil.copy(ROOT / "examples" / "submissions" / "correct.py", folder / f"{name}.py")
-    submissions, _ = discover([folder], tmp_path / "out")
+        shutil.copy(LORA_BERT.examples / "correct.py", folder / f"{name}.py")
+    submissions, _ = discover([folder], LORA_BERT.file_names, tmp_path / "out")
     bystander = subprocess.Popen(["sleep", "600"])
     try:
         with pytest.MonkeyPatch.context() as monkeypatch:

@@ -13,7 +13,10 @@ import jsonschema
 import pytest
 
 from grader import cli
+from grader.assignments.pack import find
 from grader.layout import ROOT
+
+LORA_BERT = find("lora-bert")
 
 SCHEMA = json.loads((Path(__file__).with_name("gradescope_results.schema.json")).read_text())
 
@@ -39,12 +42,12 @@ def read_csv(path: Path) -> list[dict]:
 def submissions(tmp_path_factory) -> Path:
     """A class folder: the reference, the template, a zip and a notebook."""
     folder = tmp_path_factory.mktemp("class")
-    shutil.copy(ROOT / "reference" / "lora_bert.py", folder / "alice.py")
-    shutil.copy(ROOT / "student_template" / "lora_bert.py", folder / "bob.py")
+    shutil.copy(LORA_BERT.reference, folder / "alice.py")
+    shutil.copy(LORA_BERT.template / "lora_bert.py", folder / "bob.py")
     with zipfile.ZipFile(folder / "carol.zip", "w") as archive:
-        archive.write(ROOT / "reference" / "lora_bert.py", "carol/lora_bert.py")
+        archive.write(LORA_BERT.reference, "carol/lora_bert.py")
         archive.writestr("carol/notes.txt", "my notes")
-    shutil.copy(ROOT / "examples" / "submissions" / "correct_notebook.ipynb", folder / "dave.ipynb")
+    shutil.copy(LORA_BERT.examples / "correct_notebook.ipynb", folder / "dave.ipynb")
     return folder
 
 
@@ -163,7 +166,7 @@ def test_a_custom_rubric(submissions, tmp_path):
     rubric = tmp_path / "rubric.toml"
     rubric.write_text('[points]\n"test_lora_layer.py" = 10\n"test_lora_layer.py::test_B_starts_at_zero" = 5\n')
     broken = tmp_path / "broken.py"
-    broken.write_text((ROOT / "reference" / "lora_bert.py").read_text().replace(
+    broken.write_text((LORA_BERT.reference).read_text().replace(
         "torch.zeros(rank, out_dim)", "torch.randn(rank, out_dim)"))
     grade(broken, "--out", tmp_path / "out", "--rubric", rubric)
     document = results(tmp_path / "out", "broken")
@@ -173,14 +176,14 @@ def test_a_custom_rubric(submissions, tmp_path):
 
 @pytest.mark.parametrize("args, message", [
     (["no/such/path", "--out", "x"], "no/such/path: no such file or folder"),
-    (["examples/submissions", "--out", "x", "--device", "cuda"], "no CUDA device"),
-    (["examples/submissions", "--out", "x", "--shard", "3/2"], "--shard 3/2"),
-    (["examples/submissions", "--out", "x", "--rubric", "README.md"], "not a rubric"),
-    (["examples/submissions", "--out", "x", "--rubric", "tests/grader/rubrics/file_typo.toml"],
+    (["examples/lora-bert", "--out", "x", "--device", "cuda"], "no CUDA device"),
+    (["examples/lora-bert", "--out", "x", "--shard", "3/2"], "--shard 3/2"),
+    (["examples/lora-bert", "--out", "x", "--rubric", "README.md"], "not a rubric"),
+    (["examples/lora-bert", "--out", "x", "--rubric", "tests/grader/rubrics/file_typo.toml"],
      "unknown group 'test_lora_layr.py' (did you mean 'test_lora_layer.py'"),
-    (["examples/submissions", "--out", "x", "--rubric", "tests/grader/rubrics/test_typo.toml"],
+    (["examples/lora-bert", "--out", "x", "--rubric", "tests/grader/rubrics/test_typo.toml"],
      "unknown group 'test_merge.py::test_merged_wieght_formula' (did you mean 'test_merge.py::test_merged_weight"),
-    (["examples/submissions", "--out", "x", "--rubric", "tests/grader/rubrics/section_typo.toml"],
+    (["examples/lora-bert", "--out", "x", "--rubric", "tests/grader/rubrics/section_typo.toml"],
      "unknown section 'point' (did you mean 'points'?)"),
 ])
 def test_misuse_is_a_one_line_error(args, message):
@@ -208,7 +211,7 @@ def test_merging_something_that_is_not_grades_is_a_one_line_error(tmp_path):
     ("--memory", "300", "300 MB is below the 512 MB that grading the reference needs"),
 ])
 def test_limits_that_cannot_work_are_refused(tmp_path, option, value, message):
-    run = grade("examples/submissions", "--out", tmp_path / "out", option, value, check=False)
+    run = grade("examples/lora-bert", "--out", tmp_path / "out", option, value, check=False)
     assert run.returncode == 2
     assert f"argument {option}: " in run.stderr and message in run.stderr
     assert not (tmp_path / "out").exists()

@@ -12,8 +12,11 @@ from pathlib import Path
 import jsonschema
 import pytest
 
+from grader.assignments.pack import find
 from grader.layout import ROOT
 from grader.platforms import gradescope
+
+LORA_BERT = find("lora-bert")
 
 SCHEMA = json.loads((Path(__file__).with_name("gradescope_results.schema.json")).read_text())
 
@@ -32,7 +35,7 @@ def test_bundle_grades_a_submission_in_a_simulated_autograder(tmp_path):
     assert not [n for n in names if n.startswith(("reference/", "student_template/", "examples/"))]
 
     (tmp_path / "submission").mkdir()  # a student's upload, under a name of their own
-    shutil.copy(ROOT / "reference" / "lora_bert.py", tmp_path / "submission" / "my_lora.py")
+    shutil.copy(LORA_BERT.reference, tmp_path / "submission" / "my_lora.py")
     env = {**os.environ, "AUTOGRADER_ROOT": str(tmp_path), "PYTHON": sys.executable}
     where = subprocess.run([sys.executable, "-c", "import grader.layout as l; print(l.ROOT)"],
                            cwd=tmp_path / "source", capture_output=True, text=True, env=env)
@@ -55,7 +58,7 @@ def test_run_autograder_always_leaves_results_gradescope_reads(tmp_path, interpr
     results.json valid against Gradescope's schema, written by the shell alone."""
     (tmp_path / "source").mkdir()
     (tmp_path / "submission").mkdir()
-    (tmp_path / "source" / "run_autograder").write_text(gradescope.run_autograder(600))
+    (tmp_path / "source" / "run_autograder").write_text(gradescope.run_autograder(600, find()))
     python = tmp_path / "python"
     if interpreter != "missing":
         python.write_text(interpreter)

@@ -12,10 +12,13 @@ from pathlib import Path
 import psutil
 import pytest
 
+from grader.assignments.pack import find
 from grader.layout import ROOT
 from grader.sandbox import cgroups
 
-CORRECT = ROOT / "examples" / "submissions" / "correct.py"
+LORA_BERT = find("lora-bert")
+
+CORRECT = LORA_BERT.examples / "correct.py"
 
 
 def start(folder: Path, out: Path, scratch: Path) -> subprocess.Popen:

@@ -10,11 +10,13 @@ import jsonschema
 import pytest
 
 from grader import cli
+from grader.assignments.pack import find
 from grader.grading.result import GradeResult
-from grader.layout import ROOT
 from grader.platforms import prairielearn
 
-EXAMPLES = ROOT / "examples" / "submissions"
+LORA_BERT = find("lora-bert")
+
+EXAMPLES = LORA_BERT.examples
 SCHEMA = json.loads(Path(__file__).with_name("prairielearn_results.schema.json").read_text())
 MAX_BYTES = 1_000_000  # "this file should be limited to 1 MB"
 

@@ -7,9 +7,12 @@ from pathlib import Path
 
 import pytest
 
+from grader.assignments.pack import find
 from grader.layout import ROOT
 
-EXAMPLES = ROOT / "examples" / "submissions"
+LORA_BERT = find("lora-bert")
+
+EXAMPLES = LORA_BERT.examples
 
 
 def grade(folder: Path, out: Path, *options: str) -> str:

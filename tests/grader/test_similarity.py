@@ -10,11 +10,13 @@ import pytest
 
 from grader import cli
 from grader.analysis import similarity
+from grader.assignments.pack import find
 from grader.grading.submissions import discover
-from grader.layout import ROOT
 
-REFERENCE = (ROOT / "reference" / "lora_bert.py").read_text()
-TEMPLATE = (ROOT / "student_template" / "lora_bert.py").read_text()
+LORA_BERT = find("lora-bert")
+
+REFERENCE = (LORA_BERT.reference).read_text()
+TEMPLATE = (LORA_BERT.template / "lora_bert.py").read_text()
 
 CAROL = '''
         # YOUR CODE HERE
@@ -58,7 +60,7 @@ def folder(tmp_path_factory) -> Path:
     (folder / "dave.py").write_text(TEMPLATE)
     (folder / "gus").mkdir()
     (folder / "gus" / "notes.txt").write_text("I ran out of time")
-    (folder / "erin.ipynb").write_bytes((ROOT / "student_template" / "lora_bert.ipynb").read_bytes())
+    (folder / "erin.ipynb").write_bytes((LORA_BERT.template / "lora_bert.ipynb").read_bytes())
     return folder
 
 
@@ -112,9 +114,9 @@ def test_the_page_shows_the_matching_regions_side_by_side(ranked):
 
 def test_the_template_is_what_makes_the_difference(folder):
     """Without the template removed, two untouched templates would be a perfect match."""
-    found, _ = discover([folder])
-    codes = {s.name: code for s in found if (code := similarity.code_of(s)) is not None}
-    kept = similarity.compare(similarity.fingerprints(codes, similarity.template_hashes()))
+    found, _ = discover([folder], LORA_BERT.file_names)
+    codes = {s.name: code for s in found if (code := similarity.code_of(s, LORA_BERT.file_names)) is not None}
+    kept = similarity.compare(similarity.fingerprints(codes, similarity.template_hashes(LORA_BERT)))
     unfiltered = similarity.compare(similarity.fingerprints(codes, similarity.np.array([], dtype=int)))
     assert ("dave", "erin") not in {(p.first, p.second) for p in kept}
     assert ("dave", "erin") in {(p.first, p.second) for p in unfiltered}
@@ -133,11 +135,11 @@ def test_the_report_of_a_graded_folder_links_the_ranking(folder, tmp_path):
 
 
 def test_a_large_class_on_every_core_ranks_as_one_process_does(folder, monkeypatch):
-    found, _ = discover([folder])
-    codes = {s.name: code for s in found if (code := similarity.code_of(s)) is not None}
-    serial = similarity.compare(similarity.fingerprints(codes, similarity.template_hashes()))
+    found, _ = discover([folder], LORA_BERT.file_names)
+    codes = {s.name: code for s in found if (code := similarity.code_of(s, LORA_BERT.file_names)) is not None}
+    serial = similarity.compare(similarity.fingerprints(codes, similarity.template_hashes(LORA_BERT)))
     monkeypatch.setattr(similarity, "PARALLEL_FROM", 2)
-    parallel = similarity.compare(similarity.fingerprints(codes, similarity.template_hashes()))
+    parallel = similarity.compare(similarity.fingerprints(codes, similarity.template_hashes(LORA_BERT)))
     assert [(p.first, p.second, p.shares, p.tokens) for p in parallel] == \
         [(p.first, p.second, p.shares, p.tokens) for p in serial]
     assert len(serial) > 2

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from grader.layout import ROOT
 
-CONTRACT = ROOT / "ASSIGNMENT.md"
+CONTRACT = ROOT / "reference" / "lora-bert" / "ASSIGNMENT.md"
 TABLE = Path(__file__).with_name("CLAUSES.md")
 SECTION = "## Graded names"
 # A sentence ends at a full stop followed by a space and a capital or a backtick, which

@@ -15,13 +15,16 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from grader.assignments.pack import find
 from grader.layout import ROOT
 
 from ..suite_run import run_suite
 from . import clauses, isolation
 from .mutants import BROKEN, CORRECT, Mutant
 
-REFERENCE = ROOT / "reference" / "lora_bert.py"
+LORA_BERT = find("lora-bert")
+
+REFERENCE = LORA_BERT.reference
 # One broken implementation per part, the in-process tamperer, and correct ones. Not scaling_alpha: with a
 # scaling 8 times too large its training tests are numerically chaotic, and two processes that lay their
 # tensors out differently in memory can round differently.

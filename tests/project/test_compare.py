@@ -1,17 +1,21 @@
-"""``python reference/lora_bert.py compare``: fine-tuning methods side by side, reduced to three set-ups here."""
+"""``python reference/lora-bert/lora_bert.py compare``: fine-tuning methods side by side, reduced to three set-ups
+here."""
 
 import csv
 import sys
 from pathlib import Path
 
+from grader.assignments.pack import find
 from grader.layout import ROOT
 from tests.assignment.submission import load_submission
+
+LORA_BERT = find("lora-bert")
 
 SETUPS = ["head only", "top 1 layer", "LoRA r=8, default targets"]
 
 
 def reference():
-    return load_submission(ROOT / "reference" / "lora_bert.py").module
+    return load_submission(LORA_BERT.reference).module
 
 
 def run(lora):

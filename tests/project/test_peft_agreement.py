@@ -6,14 +6,17 @@ import pytest
 import torch
 from transformers import AutoModelForSequenceClassification
 
+from grader.assignments.pack import find
 from grader.layout import ROOT
 from tests.assignment.submission import load_submission
+
+LORA_BERT = find("lora-bert")
 
 peft = pytest.importorskip("peft", reason="peft is in the dev extra")
 
 
 def reference():
-    return load_submission(ROOT / "reference" / "lora_bert.py").module
+    return load_submission(LORA_BERT.reference).module
 
 
 @pytest.mark.parametrize("name, targets", [("bert-tiny", ["query", "value", "intermediate.dense"]),

@@ -15,12 +15,15 @@ import pytest
 from nbclient import NotebookClient
 
 from grader import layout
+from grader.assignments.pack import find
 from grader.authoring import release, template
 from grader.grading.rubric import Rubric
 from grader.platforms import classroom
 
 from ..mutants.mutants import BROKEN
 from ..suite_run import collected, run_suite, suite_environment
+
+LORA_BERT = find("lora-bert")
 
 HIDDEN_SOURCE = '''import pytest
 
@@ -60,14 +63,14 @@ def test_a_wholly_hidden_module_is_left_out():
 @pytest.fixture(scope="module")
 def bundle(tmp_path_factory):
     out = tmp_path_factory.mktemp("release") / "lora-assignment"
-    release.build(out)
+    release.build(out, LORA_BERT)
     return out
 
 
 def test_bundle_holds_the_public_suite_only(bundle):
     hidden_in_repo = collected(("tests/assignment", "-m", "hidden"))
     assert hidden_in_repo, "the repository should have hidden tests for this check to mean anything"
-    shutil.copy(layout.REFERENCE, bundle / "lora_bert.py")
+    shutil.copy(LORA_BERT.reference, bundle / "lora_bert.py")
     in_bundle = run_suite(None, cwd=bundle, args=())
     public_in_repo = collected(("tests/assignment", "-m", "not hidden"))
     assert set(in_bundle.outcomes) == set(public_in_repo)
@@ -78,7 +81,7 @@ def test_bundle_holds_the_public_suite_only(bundle):
 
 
 def test_bundle_judges_the_template_as_unfinished(bundle):
-    shutil.copy(layout.TEMPLATE_DIR / "lora_bert.py", bundle / "lora_bert.py")
+    shutil.copy(LORA_BERT.template / "lora_bert.py", bundle / "lora_bert.py")
     run = run_suite(None, cwd=bundle, args=())
     assert len(run.with_outcome("failed")) >= 70, run.output
     assert run.with_outcome("passed") == {"tests/assignment/test_module.py::test_importing_prints_little"}
@@ -110,7 +113,7 @@ def test_the_bundle_tells_students_the_truth_about_their_tools(bundle):
 def test_refuses_to_overwrite_a_folder(tmp_path):
     (tmp_path / "keep.txt").write_text("student work")
     with pytest.raises(release.ReleaseError, match="not an empty folder"):
-        release.build(tmp_path)
+        release.build(tmp_path, LORA_BERT)
     assert (tmp_path / "keep.txt").read_text() == "student work"
 
 
@@ -141,7 +144,7 @@ def readme_runs(bundle, tmp_path_factory) -> dict[str, subprocess.CompletedProce
     """Every ``pytest`` command of the bundle README, as a student types it, on the template: command -> run."""
     commands = readme_pytest_commands((bundle / "README.md").read_text())
     return {command: run_in_fresh_copy(bundle, tmp_path_factory.mktemp("readme"), command,
-                                       layout.TEMPLATE_DIR / "lora_bert.py") for command in commands}
+                                       LORA_BERT.template / "lora_bert.py") for command in commands}
 
 
 def test_every_pytest_command_of_the_bundle_readme_works_as_written(readme_runs):
@@ -158,7 +161,7 @@ def test_the_template_shows_zero_points_briefly_and_the_reference_full_public_po
     assert "Traceback" not in on_template and "NotImplementedError" in on_template
     public = sum(json.loads((bundle / "tests" / "points.json").read_text())["tests"].values())
     assert re.search(rf"public tests +0\.0 / +{public:.1f}", on_template), on_template
-    on_reference = run_in_fresh_copy(bundle, tmp_path, "pytest", layout.REFERENCE)
+    on_reference = run_in_fresh_copy(bundle, tmp_path, "pytest", LORA_BERT.reference)
     assert on_reference.returncode == 0, on_reference.stdout[-3000:]
     assert re.search(rf"public tests +{public:.1f} / +{public:.1f}", on_reference.stdout), on_reference.stdout
     assert "The hidden tests hold the other" in on_reference.stdout
@@ -193,7 +196,8 @@ def table_rows(shown: str) -> dict[str, tuple[float, float]]:
 
 
 def test_check_in_the_notebook_shows_full_public_points_for_a_correct_solution(bundle, tmp_path):
-    shown, seconds = run_check_in_notebook(bundle, tmp_path, template.to_notebook(layout.REFERENCE.read_text()))
+    notebook = template.to_notebook(LORA_BERT.reference.read_text(), LORA_BERT.module)
+    shown, seconds = run_check_in_notebook(bundle, tmp_path, notebook)
     rows = table_rows(shown)
     public = sum(json.loads((bundle / "tests" / "points.json").read_text())["tests"].values())
     assert rows["public tests"] == (pytest.approx(public, abs=0.05), pytest.approx(public, abs=0.05)), shown
@@ -202,8 +206,8 @@ def test_check_in_the_notebook_shows_full_public_points_for_a_correct_solution(b
 
 
 def test_check_in_the_notebook_shows_what_a_broken_part_loses(bundle, tmp_path):
-    broken = next(m for m in BROKEN if m.name == "merge_without_scaling").apply(layout.REFERENCE.read_text())
-    rows = table_rows(run_check_in_notebook(bundle, tmp_path, template.to_notebook(broken))[0])
+    broken = next(m for m in BROKEN if m.name == "merge_without_scaling").apply(LORA_BERT.reference.read_text())
+    rows = table_rows(run_check_in_notebook(bundle, tmp_path, template.to_notebook(broken, LORA_BERT.module))[0])
     got, of = rows["merge_lora"]
     assert got < of and rows["LoRALayer"] == (20.0, 20.0)
     assert rows["public tests"][0] == pytest.approx(rows["public tests"][1] - (of - got), abs=0.05)

@@ -5,12 +5,15 @@ from pathlib import Path
 
 import nbformat
 
+from grader.assignments.pack import find
 from grader.layout import ROOT
 from tests.assignment.submission import load_submission
 
 from ..suite_run import pytest_in
 
-REFERENCE = ROOT / "reference" / "lora_bert.py"
+LORA_BERT = find("lora-bert")
+
+REFERENCE = LORA_BERT.reference
 
 
 def write_notebook(path: Path, cells: list[str]) -> Path:

@@ -1,0 +1,134 @@
+"""One assignment, whole: its spec (``reference/NAME/assignment.toml``) and the files it names.
+
+Each course brings its own LoRA assignment: other names, another scaling, another way of
+naming the layers to wrap. The harness names none of them; it reads a pack. A pack's spec
+lies in ``reference/NAME/`` beside its reference and contract; its template, examples and
+suite lie where the spec says, under the repository root, so that ``reference/``,
+``student_template/`` and ``examples/`` each hold a folder per pack. The spec is checked
+against ``assignment.schema.json``, which this project publishes, as PrairieLearn checks
+its ``info.json`` files against its schemas: a typo in a course's file is an error that
+names the field, not a grade computed from a default.
+"""
+
+import json
+import tomllib
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+import jsonschema
+
+from grader import layout
+
+SPEC = "assignment.toml"
+SPEC_IN_SUITE = "assignment.toml"  # under a workspace's or a bundle's tests/, where the suite reads its conventions
+SCHEMA = Path(__file__).with_name("assignment.schema.json")
+PACKS = layout.ROOT / "reference"  # reference/NAME/assignment.toml
+DEFAULT = "lora-bert"
+
+
+class PackError(ValueError):
+    """An assignment that cannot be found or whose spec is not valid."""
+
+
+@dataclass(frozen=True)
+class Pack:
+    folder: Path  # where assignment.toml lies
+    spec: dict  # assignment.toml, valid against the schema
+
+    @property
+    def name(self) -> str:
+        return self.spec["name"]
+
+    @property
+    def title(self) -> str:
+        return self.spec["title"]
+
+    @property
+    def module(self) -> str:
+        """The module students hand in, without suffix (``lora_bert``)."""
+        return self.spec["module"]
+
+    @property
+    def file_names(self) -> tuple[str, ...]:
+        """What a submission's module may be called, the Python file first."""
+        return tuple(f"{self.module}.{suffix}" for suffix in ("py", "ipynb") if suffix in self.spec["formats"])
+
+    @property
+    def spec_file(self) -> Path:
+        return self.folder / SPEC
+
+    @property
+    def reference(self) -> Path:
+        return self.folder / self.spec["reference"]
+
+    @property
+    def contract(self) -> Path:
+        return self.folder / self.spec["contract"]
+
+    @property
+    def suite(self) -> Path:
+        return layout.ROOT / self.spec["suite"]
+
+    @property
+    def template(self) -> Path:
+        return layout.ROOT / self.spec["template"]
+
+    @property
+    def examples(self) -> Path:
+        return layout.ROOT / self.spec["examples"]
+
+    @property
+    def points(self) -> dict[str, float]:
+        """The default rubric: group -> points."""
+        return dict(self.spec["points"])
+
+    @property
+    def conventions(self) -> dict:
+        return self.spec["conventions"]
+
+
+def load(spec_file: Path) -> Pack:
+    """The pack whose spec is ``spec_file``, checked against the schema and against the files it names."""
+    try:
+        with open(spec_file, "rb") as f:
+            spec = tomllib.load(f)
+    except (OSError, tomllib.TOMLDecodeError) as error:
+        raise PackError(f"{spec_file}: not an assignment spec ({error})") from None
+    errors = sorted(validator().iter_errors(spec), key=lambda e: list(e.absolute_path))
+    if errors:
+        raise PackError(f"{spec_file}: " + "; ".join(describe(error) for error in errors))
+    pack = Pack(spec_file.parent, spec)
+    if not pack.suite.is_dir():  # the reference may be absent: a grading bundle leaves it out
+        raise PackError(f"{spec_file}: no suite at {pack.suite}")
+    return pack
+
+
+def describe(error: jsonschema.ValidationError) -> str:
+    """``conventions.scaling: 'alpha*2' is not one of ['alpha / rank', 'alpha']``."""
+    where = ".".join(str(part) for part in error.absolute_path) or "(top level)"
+    return f"{where}: {error.message}"
+
+
+@cache
+def validator() -> jsonschema.Draft202012Validator:
+    return jsonschema.Draft202012Validator(json.loads(SCHEMA.read_text(encoding="utf-8")))
+
+
+def available() -> list[Pack]:
+    """Every pack of this checkout, by name."""
+    return [load(spec) for spec in sorted(PACKS.glob(f"*/{SPEC}"))]
+
+
+def find(name_or_path: str | Path = DEFAULT) -> Pack:
+    """A pack by name (``umd-lorabert``), or by the path of its spec or of its folder."""
+    path = Path(name_or_path)
+    if path.is_dir():
+        path = path / SPEC
+    if path.is_file():
+        return load(path)
+    spec = PACKS / str(name_or_path) / SPEC
+    if "/" not in str(name_or_path) and spec.is_file():
+        return load(spec)
+    names = sorted(spec.parent.name for spec in PACKS.glob(f"*/{SPEC}"))
+    raise PackError(f"no assignment {str(name_or_path)!r}: not a pack's folder or spec, nor one of {', '.join(names)}")

@@ -1,0 +1,83 @@
+"""Assignment packs: specs checked against the published schema, listed, chosen with --assignment, and read as data."""
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from grader import cli
+from grader.assignments import pack
+from grader.layout import ROOT
+
+PACKS = pack.available()
+
+
+@pytest.mark.parametrize("found", PACKS, ids=lambda p: p.name)
+def test_every_pack_is_whole_where_its_spec_says(found):
+    assert found.folder == ROOT / "reference" / found.name
+    for path in (found.reference, found.contract, found.suite, found.examples):
+        assert path.exists(), path
+    assert all((found.template / name).is_file() for name in found.file_names), found.template
+
+
+def test_the_command_line_lists_each_pack_a_line_each(capsys):
+    assert cli.main(["assignments"]) == 0
+    shown = capsys.readouterr().out.splitlines()
+    for found in PACKS:
+        (line,) = [line for line in shown if line.split()[:1] == [found.name]]
+        assert f"{found.module}.py" in line and found.conventions["scaling"] in line
+
+
+def spec_copy(folder: Path, **changes: str) -> Path:
+    """The lora-bert pack's spec in ``folder`` (its suite and template as they are), with lines replaced."""
+    lora_bert = pack.find("lora-bert")
+    text = lora_bert.spec_file.read_text()
+    for old, new in changes.items():
+        assert old in text, old
+        text = text.replace(old, new)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / pack.SPEC).write_text(text)
+    shutil.copy(lora_bert.contract, folder)
+    return folder
+
+
+def test_a_spec_that_breaks_the_schema_is_an_error_naming_the_field(tmp_path, capsys):
+    folder = spec_copy(tmp_path / "typo", **{'scaling = "alpha / rank"': 'scaling = "alpha/rank"'})
+    with pytest.raises(pack.PackError, match=r"conventions\.scaling: 'alpha/rank' is not one of"):
+        pack.find(folder)
+    assert cli.main(["grade", str(ROOT / "examples" / "lora-bert"), "--out", str(tmp_path / "out"),
+                     "--assignment", str(folder)]) == 2
+    assert "conventions.scaling" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
+def test_an_unknown_assignment_names_the_packs_there_are(tmp_path, capsys):
+    assert cli.main(["release", str(tmp_path / "bundle"), "--assignment", "lora-bret"]) == 2
+    error = capsys.readouterr().err
+    assert "no assignment 'lora-bret'" in error and all(found.name in error for found in PACKS)
+
+
+def test_the_scaling_is_read_from_the_pack_not_written_in_the_tests(tmp_path):
+    """The same suite, told by its pack that the update is scaled by alpha: the example that scales by alpha passes
+    the LoRALayer's tests and the reference fails them, through the grader's own workspace (which carries the
+    spec)."""
+    folder = spec_copy(tmp_path / "by-alpha", **{'scaling = "alpha / rank"': 'scaling = "alpha"'})
+    submissions = tmp_path / "class"
+    submissions.mkdir()
+    shutil.copy(pack.find("lora-bert").reference, submissions / "reference.py")
+    shutil.copy(ROOT / "examples" / "lora-bert" / "scaling_alpha.py", submissions / "by_alpha.py")
+    run = subprocess.run([sys.executable, "-m", "grader", "grade", str(submissions), "--out", str(tmp_path / "out"),
+                          "--assignment", str(folder), "--quiet", "--no-report", "--seed", "0", "--public"],
+                         cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr
+
+    def lora_layer_failures(name: str) -> set[str]:
+        tests = json.loads((tmp_path / "out" / name / "results.json").read_text())["tests"]
+        return {t["name"].partition("::")[2].split("[")[0] for t in tests
+                if "test_lora_layer.py" in t["name"] and t["status"] == "failed"}
+
+    assert lora_layer_failures("by_alpha") == set()
+    assert {"test_scaling_follows_the_convention", "test_forward_formula"} <= lora_layer_failures("reference")
