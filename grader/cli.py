@@ -188,7 +188,7 @@ def cmd_grade(args) -> int:
                          rubric)
     written = ""
     if args.report:
-        class_report.write(args.out, rubric)
+        class_report.write(args.out, rubric, assignment.suite)
         written = f", the class report in {args.out / class_report.HTML}"
     print(f"\nresults.json and feedback.md per submission in {args.out}/, all scores in {args.out / outputs.GRADES}"
           f"{written}")
@@ -227,7 +227,8 @@ def cmd_gradebook(args) -> int:
 
 
 def cmd_report(args) -> int:
-    written = class_report.ClassReport.build(args.out)
+    (assignment,) = chosen_packs(args)
+    written = class_report.ClassReport.build(args.out, Rubric.of_pack(assignment), assignment.suite)
     if not written.students:
         raise UsageError(f"{args.out}: no graded submission in it (give the --out folder of a grade run)")
     class_report.save(written)
@@ -245,7 +246,7 @@ def cmd_similarity(args) -> int:
         raise UsageError(str(error)) from None
     pairs = similarity.run(found, args.out, assignment)
     if (args.out / class_report.HTML).is_file():  # a graded folder: its report now links the ranking
-        class_report.write(args.out)
+        class_report.write(args.out, Rubric.of_pack(assignment), assignment.suite)
     print(outputs.text_table([("first", "second", "similarity", "tokens in common")] + [
         (pair.first, pair.second, f"{100 * pair.similarity:.0f}%", str(pair.tokens)) for pair in pairs[:10]]))
     print(f"\n{len(pairs)} pair(s) share code beyond the template, of {len(found) * (len(found) - 1) // 2}; "
@@ -402,6 +403,7 @@ def add_gradebook(commands) -> None:
 def add_report(commands) -> None:
     summary = commands.add_parser("report", help="write the class report of a graded folder (report.html, CSVs)")
     summary.add_argument("out", type=Path, help="the --out folder of a grade run")
+    add_assignment_option(summary)
     summary.set_defaults(run=cmd_report)
 
 

@@ -42,8 +42,9 @@ class ClassReport:
     titles: dict[str, str]  # test file -> part
 
     @classmethod
-    def build(cls, out: Path, rubric: Rubric | None = None) -> "ClassReport":
-        titles = part_titles(rubric or Rubric.load())
+    def build(cls, out: Path, rubric: Rubric | None = None, suite: Path | None = None) -> "ClassReport":
+        """The report of a graded folder; ``rubric`` and ``suite`` (the pack's) name the parts, in order."""
+        titles = part_titles(rubric or Rubric.load(), suite)
         students, unreadable = item_analysis.load(out)
         parts = item_analysis.analyse(students, titles)
         present = {part.name for part in parts}
@@ -153,9 +154,9 @@ def markdown(report: ClassReport, most_failed: int = 15) -> str:
     return "\n".join(lines).rstrip() + "\n"
 
 
-def write(out: Path, rubric: Rubric | None = None) -> ClassReport:
+def write(out: Path, rubric: Rubric | None = None, suite: Path | None = None) -> ClassReport:
     """Every file of the class report, into ``out``; each written whole or not at all."""
-    report = ClassReport.build(out, rubric)
+    report = ClassReport.build(out, rubric, suite)
     save(report)
     return report
 
