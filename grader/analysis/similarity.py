@@ -91,9 +91,10 @@ def template_hashes(assignment: Pack) -> np.ndarray:
     from copydetect.defaults import NOISE_THRESHOLD
 
     hashes = set()
+    as_python = f"{assignment.module}.py"  # copydetect tokenizes by the suffix: a notebook's code is Python
     for name in assignment.file_names:
-        path = assignment.template / name
-        hashes |= CodeFingerprint(name, NOISE_THRESHOLD, 1, fp=io.StringIO(code_in(path))).hashes
+        code = code_in(assignment.template / name)
+        hashes |= CodeFingerprint(as_python, NOISE_THRESHOLD, 1, fp=io.StringIO(code)).hashes
     return np.array(sorted(hashes), dtype=np.int64)
 
 

@@ -117,6 +117,10 @@ class Arena:
                         ignore=shutil.ignore_patterns("__pycache__"))
         for name in layout.SUITE_ROOT_FILES:
             shutil.copy(ROOT / "tests" / name, self.checkout / "tests" / name)
+        pack = self.checkout / LORA_BERT.folder.relative_to(ROOT)  # its spec and contract: no solution here
+        pack.mkdir(parents=True)
+        for path in (LORA_BERT.spec_file, LORA_BERT.contract):
+            shutil.copy(path, pack / path.name)
         (self.root / attacks.ANSWER_KEY).write_text(SECRET)
         self.tmp = self.root / "tmp"
         self.tmp.mkdir()

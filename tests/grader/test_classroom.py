@@ -192,7 +192,7 @@ def test_a_repository_without_the_module_gets_zero_points_and_the_reason(workflo
     (tmp_path / "submission").mkdir()
     (tmp_path / "submission" / "README.md").write_text("my repository\n")
     shutil.copytree(ROOT / "grader", tmp_path / "grader" / "grader", ignore=shutil.ignore_patterns("__pycache__"))
-    for part in ("tests", "tiny_models", "data"):
+    for part in ("reference", "tests", "tiny_models", "data"):
         shutil.copytree(ROOT / part, tmp_path / "grader" / part, ignore=shutil.ignore_patterns("__pycache__"))
     outputs, summary = tmp_path / "github_output", tmp_path / "step_summary"
     outputs.touch()

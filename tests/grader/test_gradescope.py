@@ -32,7 +32,9 @@ def test_bundle_grades_a_submission_in_a_simulated_autograder(tmp_path):
             assert stat.S_IMODE(archive.getinfo(script).external_attr >> 16) & 0o111, script
         archive.extractall(tmp_path / "source")
     assert "tests/assignment/test_counting.py" in names and "tiny_models/bert-tiny/model.safetensors" in names
-    assert not [n for n in names if n.startswith(("reference/", "student_template/", "examples/"))]
+    solution = "reference/lora-bert/lora_bert.py"
+    assert not [n for n in names if n.startswith(("student_template/", "examples/")) or n == solution]
+    assert "reference/lora-bert/assignment.toml" in names  # the pack's spec, without its reference
 
     (tmp_path / "submission").mkdir()  # a student's upload, under a name of their own
     shutil.copy(LORA_BERT.reference, tmp_path / "submission" / "my_lora.py")

@@ -56,7 +56,8 @@ def test_info_json_follows_the_documented_options(course):
     for shared in options["serverFilesCourse"]:
         assert (course / "serverFilesCourse" / shared).is_dir()
     assert (course / "serverFilesCourse" / prairielearn.FOLDER / "tests" / "assignment" / "conftest.py").is_file()
-    assert not list(course.rglob("reference")), "the reference solution stays out of the course files"
+    assert not list(course.rglob(LORA_BERT.reference.name)), "the reference solution stays out of the course files"
+    assert (course / "serverFilesCourse" / "lora_grader" / "reference" / "lora-bert" / "assignment.toml").is_file()
     assert "file-names=\"lora_bert.py\"" in (course / "questions" / prairielearn.QUESTION / "question.html").read_text()
 
 
