@@ -38,4 +38,6 @@ def pytest_configure(config):
     config.addinivalue_line(
         "markers", "cuda: needs a CUDA device; skipped without one, and not graded on the CPU")
     config.addinivalue_line(
+        "markers", "convention(dropout=..., targets=...): judges one pack's answer; left out of the others' runs")
+    config.addinivalue_line(
         "markers", "peft: uses peft as an oracle; skipped, and not graded, where peft is not installed")

@@ -35,10 +35,10 @@ addopts = -p tests.options
 BUNDLE_SUITE_ROOT = ("__init__.py", "options.py", "notebook.py")
 
 README = """\
-# Fine-tuning BERT with LoRA
+# {title}
 
-Your assignment: write the parts of `lora_bert.py` marked `# YOUR CODE HERE` (or, if
-you prefer a notebook, of `lora_bert.ipynb`). `ASSIGNMENT.md` states every rule your
+Your assignment: write the parts of `{module}.py` marked `# YOUR CODE HERE` (or, if
+you prefer a notebook, of `{module}.ipynb`). `ASSIGNMENT.md` states every rule your
 code must follow; the tests in `tests/` check them.
 
 ## Install
@@ -53,20 +53,20 @@ pip install torch --index-url https://download.pytorch.org/whl/cpu
 pip install -r requirements.txt
 ```
 
-To work in the notebook rather than in `lora_bert.py`:
+To work in the notebook rather than in `{module}.py`:
 
 ```bash
 pip install notebook
-jupyter notebook lora_bert.ipynb
+jupyter notebook {module}.ipynb
 ```
 
 ## Run the tests
 
 ```bash
-pytest                                         # judges lora_bert.py
-pytest --submission lora_bert.ipynb            # judges the notebook instead
+pytest                                         # judges {module}.py
+pytest --submission {module}.ipynb            # judges the notebook instead
 pytest -k lora_layer                           # only the tests of Part 1
-pytest --submission=../elsewhere/lora_bert.py  # a file outside this folder
+pytest --submission=../elsewhere/{module}.py  # a file outside this folder
 ```
 
 (For a file outside this folder, write `--submission=PATH` with the `=`: with a space,
@@ -78,15 +78,7 @@ the untouched template the tests of each part wait for code that still raises
 the rule you broke, what was expected and what was found. The run ends with your
 points, part by part, from the rubric the graders use, and how many points the hidden
 tests hold: they check the same rules and run when your submission is graded.
-
-## Train
-
-```bash
-python lora_bert.py --model tiny_models/bert-tiny
-```
-
-prints how many parameters LoRA trains, then the loss and the accuracy of every epoch.
-
+{train}
 ## What the tests check
 
 The graders also run hidden tests, on the same rules; `tests/points.json` says what
@@ -97,6 +89,18 @@ on the run's summary page.
 | file | what it checks | tests |
 | --- | --- | --- |
 {table}
+"""
+
+
+# For a module with a ``main``: how to train with it.
+TRAIN = """
+## Train
+
+```bash
+python {module}.py --model tiny_models/bert-tiny
+```
+
+prints how many parameters LoRA trains, then the loss and the accuracy of every epoch.
 """
 
 
@@ -149,8 +153,11 @@ def copy_suite(folder: Path, assignment: Pack) -> list[str]:
     layout.copy_suite_root(tests, BUNDLE_SUITE_ROOT)
     shutil.copy(assignment.spec_file, tests / SPEC_IN_SUITE)
     rows = []
+    graded = {group.partition("::")[0] for group in assignment.points}
     for path in sorted(assignment.suite.glob("*.py")):
         source = path.read_text(encoding="utf-8")
+        if path.name.startswith("test_") and path.name not in graded:
+            continue  # a part this assignment does not have
         if path.name.startswith("test_"):
             source = public_source(source)
             if source is None:
@@ -187,10 +194,13 @@ def fill(folder: Path, assignment: Pack) -> None:
     shutil.copy(assignment.contract, folder / "ASSIGNMENT.md")
     (folder / "pytest.ini").write_text(PYTEST_INI)
     (folder / "requirements.txt").write_text(layout.requirements(students=True))
-    (folder / "README.md").write_text(README.format(table="\n".join(rows), python=python_version()))
+    trains = "\ndef main(" in assignment.reference.read_text(encoding="utf-8")
+    (folder / "README.md").write_text(README.format(
+        title=assignment.title, module=assignment.module, table="\n".join(rows), python=python_version(),
+        train=TRAIN.format(module=assignment.module) if trains else ""))
     workflows = folder / ".github" / "workflows"
     workflows.mkdir(parents=True)
-    (workflows / "classroom.yml").write_text(classroom.workflow(rubric))
+    (workflows / "classroom.yml").write_text(classroom.workflow(rubric, assignment))
 
 
 def build(out: Path, assignment: Pack) -> None:

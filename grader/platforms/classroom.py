@@ -35,6 +35,8 @@ import json
 import math
 import re
 
+from grader import layout
+from grader.assignments.pack import Pack
 from grader.grading.outcome import Outcome
 from grader.grading.outputs import shortened
 from grader.grading.result import GradeResult
@@ -141,7 +143,7 @@ def step_outputs(documents: dict[str, dict]) -> str:
 
 
 WORKFLOW = """\
-# GitHub Classroom autograding for the LoRA/BERT assignment, written by `lora-grader release`.
+# GitHub Classroom autograding for {title}, written by `lora-grader release`.
 # Classroom reads the points from the reporter's notice on this job ("Points X/Y"): keep the
 # workflow's and the job's names. The grader comes from the course's private repository (make it from
 # `lora-grader gradescope`'s bundle, which holds no reference solution): set the repository
@@ -180,10 +182,11 @@ jobs:
         # Neither module handed in: the repository is graded as it is, 0 points and the reason, rather than
         # a failed step and no points at all.
         run: |
-          module=../submission/lora_bert.py
-          [ -f "$module" ] || module=../submission/lora_bert.ipynb
+          module=../submission/{module}.py
+          [ -f "$module" ] || module=../submission/{module}.ipynb
           [ -f "$module" ] || module=../submission
-          python -m grader grade "$module" --single --out ../graded --format classroom --no-report --quiet --jobs 1
+          python -m grader grade "$module" --single --out ../graded --format classroom --no-report --quiet --jobs 1 \\
+              --assignment {spec}
           cat ../graded/*/feedback.md >> "$GITHUB_STEP_SUMMARY"
       - name: Autograding Reporter
         if: always()
@@ -195,8 +198,11 @@ jobs:
 """
 
 
-def workflow(rubric: Rubric) -> str:
-    """``.github/workflows/classroom.yml`` for the student repository template: one runner per rubric group."""
+def workflow(rubric: Rubric, assignment: Pack) -> str:
+    """``.github/workflows/classroom.yml`` for the student repository template of ``assignment``: one runner per
+    rubric group."""
     names = runner_names(rubric)
     env = "\n".join(f'          {name.upper()}_RESULTS: "${{{{ steps.grade.outputs.{name} }}}}"' for name in names)
-    return WORKFLOW.format(env=env, runners=",".join(names))
+    spec = assignment.spec_file.relative_to(layout.ROOT).as_posix()
+    return WORKFLOW.format(env=env, runners=",".join(names), title=assignment.title, module=assignment.module,
+                           spec=spec)

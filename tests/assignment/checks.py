@@ -13,7 +13,7 @@ from torch import allclose as _allclose  # bound now: a student's run shares its
 from torch import equal as _equal  # which may replace torch.allclose or torch.equal (the grader's never does)
 from torch import nn
 
-from .assets import is_head
+from .assets import CONVENTIONS, is_head
 
 
 def expect(ok, rule: str, expected, found) -> None:
@@ -70,10 +70,9 @@ def of_kind(model, kind: str) -> dict[str, dict]:
 
 def matching_linears(model, targets) -> list[str]:
     """In the judge's own copy of a model: the nn.Linear layers the contract's matching selects for ``targets``
-    (a name equal to an entry or ending with ``"." + entry``, never the head), in order."""
+    (entries in the pack's syntax: ``Conventions.matches``; never the head), in order."""
     return sorted(name for name, module in model.named_modules()
-                  if isinstance(module, nn.Linear) and not is_head(name)
-                  and any(name == entry or name.endswith("." + entry) for entry in targets))
+                  if isinstance(module, nn.Linear) and not is_head(name) and CONVENTIONS.matches(name, targets))
 
 
 def unnamed_layers(message: str, model) -> list[str]:

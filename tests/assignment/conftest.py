@@ -49,6 +49,27 @@ def pytest_configure(config):
     torch.set_num_threads(1)
 
 
+def pytest_ignore_collect(collection_path, config):
+    """A test file the pack's rubric does not name checks a part this assignment does not have."""
+    if collection_path.name.startswith("test_") and collection_path.suffix == ".py":
+        return collection_path.name not in CONVENTIONS.test_files or None
+    return None
+
+
+def pytest_collection_modifyitems(config, items):
+    """A test marked ``convention(dropout=True)`` or ``convention(targets="suffixes")`` judges one answer to a
+    question packs answer differently (``conventions.py``); it is left out of the runs of the other packs."""
+    kept, left = [], []
+    for item in items:
+        marker = item.get_closest_marker("convention")
+        wanted = marker.kwargs if marker else {}
+        ours = {"dropout": CONVENTIONS.dropout, "targets": CONVENTIONS.targets_syntax}
+        (kept if all(ours[key] == value for key, value in wanted.items()) else left).append(item)
+    if left:
+        config.hook.pytest_deselected(items=left)
+        items[:] = kept
+
+
 def default_submission(rootdir: Path) -> Path:
     """The pack's reference in this repository; in a student bundle, the folder (its module or notebook)."""
     reference = CONVENTIONS.reference

@@ -1,4 +1,4 @@
-"""add_lora: which layers it wraps (defaults, name-suffix matching, never the head, never twice) and errors.
+"""add_lora: which layers it wraps (defaults, the pack's target syntax, never the head, never twice) and errors.
 
 add_lora is judged on what it does itself: which layers it replaces, what it gives each
 ``LinearLoRA`` it builds (a spy in the subject records the constructor's arguments), and what
@@ -10,6 +10,7 @@ no loop below runs over nothing.
 """
 
 import contextlib
+import re
 
 import pytest
 import torch
@@ -28,9 +29,17 @@ from .checks import (
     of_kind,
     unnamed_layers,
 )
+from .conventions import BY_PARENT, SUFFIXES
 from .judge import SubjectRaised
 
 BERT_LAYERS = range(4)  # bert-tiny has four transformer layers
+
+
+def add_lora(lora, model, targets=None, **arguments):
+    """``add_lora(model, ...)`` as this pack's signature takes it: ``targets`` (entries in its syntax) under its
+    keyword, and the arguments its add_lora has no default for (``add_lora_arguments``) filled in."""
+    named = CONVENTIONS.targets(targets) if targets is not None else {}
+    return lora.add_lora(model, **{**CONVENTIONS.add_lora_arguments, **arguments}, **named)
 
 
 def wrapped_names(model) -> set[str]:
@@ -50,7 +59,7 @@ def wrapped_as_expected(model, expected: set[str], call: str) -> set[str]:
     return found
 
 
-LINEAR_LORA_PARAMETERS = ("linear", "rank", "alpha", "dropout")  # the contract's order
+LINEAR_LORA_PARAMETERS = ("linear", "rank", "alpha", "dropout")  # the contract's order (dropout where there is one)
 
 
 def linear_lora_calls(lora) -> list[dict]:
@@ -59,14 +68,14 @@ def linear_lora_calls(lora) -> list[dict]:
     for call in lora.builtin("calls", "LinearLoRA"):
         given = dict(zip(LINEAR_LORA_PARAMETERS, call["args"], strict=False))
         given.update({k: v for k, v in call["kwargs"].items() if k in LINEAR_LORA_PARAMETERS})
-        calls.append({"dropout": 0.0, **given})
+        calls.append({"dropout": 0.0, **given} if CONVENTIONS.dropout else given)
     return calls
 
 
 @pytest.mark.parametrize("name", MODEL_NAMES)
 def test_default_targets(lora, base_model, own_model, name):
     model = base_model(name)
-    returned = lora.add_lora(model)
+    returned = add_lora(lora, model)
     expected = default_targets(own_model(name), name)
     found = wrapped_names(model)
     expect(returned is model, "add_lora works in place and returns the model it was given",
@@ -76,6 +85,7 @@ def test_default_targets(lora, base_model, own_model, name):
            names(expected), names(found))
 
 
+@pytest.mark.convention(targets=SUFFIXES)
 @pytest.mark.parametrize("target, expected", [
     ("intermediate.dense", {f"bert.encoder.layer.{i}.intermediate.dense" for i in BERT_LAYERS}),
     ("attention.output.dense", {f"bert.encoder.layer.{i}.attention.output.dense" for i in BERT_LAYERS}),
@@ -84,13 +94,48 @@ def test_default_targets(lora, base_model, own_model, name):
 ])
 def test_matches_a_suffix_of_the_qualified_name(lora, base_model, target, expected):
     model = base_model("bert-tiny")
-    lora.add_lora(model, target_modules=[target])
+    add_lora(lora, model, [target])
     found = wrapped_names(model)
     expect(found == expected,
            f"add_lora(target_modules=['{target}']) wraps the nn.Linear layers whose qualified name equals "
            f"'{target}' or ends with '.{target}'", names(expected), names(found))
 
 
+@pytest.mark.convention(targets=BY_PARENT)
+@pytest.mark.parametrize("targets, expected", [
+    ({"intermediate": ["dense"]}, {f"bert.encoder.layer.{i}.intermediate.dense" for i in BERT_LAYERS}),
+    ({"output": ["dense"]}, {f"bert.encoder.layer.{i}.output.dense" for i in BERT_LAYERS}),  # not attention.output
+    ({"intermediate": ["dense"], "output": ["dense"]},
+     {f"bert.encoder.layer.{i}.{part}.dense" for i in BERT_LAYERS for part in ("intermediate", "output")}),
+], ids=["intermediate", "output", "both"])
+def test_wraps_the_named_children_of_each_blocks_components(lora, base_model, targets, expected):
+    model = base_model("bert-tiny")
+    argument = CONVENTIONS.targets_argument
+    lora.add_lora(model, **CONVENTIONS.add_lora_arguments, **{argument: targets})
+    found = wrapped_names(model)
+    expect(found == expected,
+           f"add_lora({argument}={targets}) wraps, in every transformer block (layer.<i>), the children named under "
+           "each of its components, and nothing else", names(expected), names(found))
+
+
+@pytest.mark.convention(targets=BY_PARENT)
+@pytest.mark.parametrize("targets, why", [
+    ({"attention": ["dense"]}, "a BERT block's attention has no child named dense (its dense is in attention.output)"),
+    ({"self": ["query"]}, "'self' is not a component of a block but of its attention"),
+    ({}, "an empty mapping names no layer (it is not None, which means the default)"),
+], ids=["no-such-child", "not-a-component", "empty"])
+def test_what_names_no_child_of_a_block_matches_nothing(lora, base_model, targets, why):
+    model = base_model("bert-tiny")
+    argument = CONVENTIONS.targets_argument
+    rule = f"add_lora({argument}={targets}): {why}, so nothing matches and add_lora raises a ValueError"
+    try:
+        lora.add_lora(model, **CONVENTIONS.add_lora_arguments, **{argument: targets})
+    except ValueError:
+        return
+    expect(False, rule, "ValueError", f"no error; wrapped {names(wrapped_names(model))}")
+
+
+@pytest.mark.convention(targets=SUFFIXES)
 @pytest.mark.parametrize("targets, why", [
     (["ery"], "'ery' is only part of the name component 'query'"),
     (["attention"], "'attention' is a name component in the middle of '...attention.self.query', not its end"),
@@ -101,12 +146,13 @@ def test_what_names_no_layer_matches_nothing(lora, base_model, targets, why):
     model = base_model("bert-tiny")
     rule = f"add_lora(target_modules={targets}): {why}, so nothing matches and add_lora raises a ValueError"
     try:
-        lora.add_lora(model, target_modules=targets)
+        add_lora(lora, model, targets)
     except ValueError:
         return
     expect(False, rule, "ValueError", f"no error; wrapped {names(wrapped_names(model))}")
 
 
+@pytest.mark.convention(targets=SUFFIXES)  # children of a block's components never reach the head
 @pytest.mark.parametrize("name, targets", [
     ("bert-tiny", ["classifier", "query"]),
     ("distilbert-tiny", ["pre_classifier", "classifier", "q_lin"]),
@@ -114,7 +160,7 @@ def test_what_names_no_layer_matches_nothing(lora, base_model, targets, why):
 def test_never_wraps_the_head(lora, base_model, own_model, name, targets):
     model = base_model(name)
     expected = set(matching_linears(own_model(name), targets[-1:]))
-    lora.add_lora(model, target_modules=targets)
+    add_lora(lora, model, targets)
     found = wrapped_names(model)
     expect(found == expected, f"add_lora(target_modules={targets}) never wraps the classification head "
            f"(classifier, pre_classifier) but does wrap the '{targets[-1]}' layers", names(expected), names(found))
@@ -123,10 +169,10 @@ def test_never_wraps_the_head(lora, base_model, own_model, name, targets):
 @pytest.mark.parametrize("name", MODEL_NAMES)
 def test_does_not_wrap_twice(lora, base_model, own_model, name):
     model = base_model(name)
-    lora.add_lora(model)
+    add_lora(lora, model)
     first = wrapped_as_expected(model, default_targets(own_model(name), name), "add_lora(model)")
     with contextlib.suppress(ValueError):  # refusing a second call is allowed; wrapping a wrapped layer is not
-        lora.add_lora(model)
+        add_lora(lora, model)
     now = wrapped_names(model)
     nested = [n for n in now if any(other != n and other.startswith(n + ".") for other in now)]
     expect(not nested and now == first,
@@ -135,12 +181,15 @@ def test_does_not_wrap_twice(lora, base_model, own_model, name):
            f"{len(now)} LinearLoRA layers, nested in {names(nested)}")
 
 
+NOTHING = {SUFFIXES: ["nonexistent"], BY_PARENT: ["nonexistent.dense"]}[CONVENTIONS.targets_syntax]
+
+
 @pytest.mark.parametrize("name", MODEL_NAMES)
 def test_no_match_raises_value_error_listing_the_linear_layers(lora, base_model, own_model, name):
-    rule = (f"add_lora(target_modules=['nonexistent']) on {name} raises a ValueError listing the model's linear "
+    rule = (f"add_lora({CONVENTIONS.shown(NOTHING)}) on {name} raises a ValueError listing the model's linear "
             "layers, each by a name that tells it from the others (e.g. the names linear_layer_names gives)")
     try:
-        lora.add_lora(base_model(name), target_modules=["nonexistent"])
+        add_lora(lora, base_model(name), NOTHING)
     except ValueError as error:
         missing = unnamed_layers(str(error), own_model(name))
         expect(not missing, rule, "every linear layer outside the head named",
@@ -149,20 +198,38 @@ def test_no_match_raises_value_error_listing_the_linear_layers(lora, base_model,
         expect(False, rule, "ValueError", "no error")
 
 
+def small_roberta(lora):
+    return lora.builtin("from_config", "roberta", vocab_size=40, hidden_size=16, num_hidden_layers=1,
+                        num_attention_heads=2, intermediate_size=32, max_position_embeddings=40)
+
+
+@pytest.mark.convention(targets=SUFFIXES)  # defaults by model type
 def test_no_default_targets_for_other_architectures(lora):
-    model = lora.builtin("from_config", "roberta", vocab_size=40, hidden_size=16, num_hidden_layers=1,
-                         num_attention_heads=2, intermediate_size=32, max_position_embeddings=40)
-    rule = "add_lora on an architecture other than BERT and DistilBERT, without target_modules, raises a ValueError"
+    model = small_roberta(lora)
+    argument = CONVENTIONS.targets_argument
+    rule = f"add_lora on an architecture other than BERT and DistilBERT, without {argument}, raises a ValueError"
     try:
-        lora.add_lora(model)
+        add_lora(lora, model)
     except ValueError:
         pass
     else:
         expect(False, rule, "ValueError", "no error")
-    lora.add_lora(model, target_modules=["query"])
+    entry = {SUFFIXES: "query", BY_PARENT: "intermediate.dense"}[CONVENTIONS.targets_syntax]
+    add_lora(lora, model, [entry])
     expect(len(wrapped_names(model)) == 1,
-           "add_lora with explicit target_modules works on any architecture",
-           "RoBERTa's one query layer wrapped", names(wrapped_names(model)))
+           f"add_lora with an explicit {argument} works on any architecture",
+           f"RoBERTa's one {entry} layer wrapped", names(wrapped_names(model)))
+
+
+@pytest.mark.convention(targets=BY_PARENT)  # one default for every architecture
+def test_by_default_adapts_every_linear_child_of_each_blocks_components_on_any_architecture(lora):
+    model = small_roberta(lora)
+    expected = {name for name in of_kind(model, "nn.Linear") if re.search(r"(^|\.)layer\.\d+\.[^.]+\.[^.]+$", name)}
+    add_lora(lora, model)
+    found = wrapped_names(model)
+    argument = CONVENTIONS.targets_argument
+    expect(found == expected and expected, f"add_lora({argument}=None) on a RoBERTa adapts every linear child of "
+           "a component of each block (layer.<i>.<component>.<child>)", names(expected), names(found))
 
 
 @pytest.mark.parametrize("name", MODEL_NAMES)
@@ -171,7 +238,7 @@ def test_lora_parameters_trainable_and_the_rest_untouched(lora, base_model, own_
     makes it trainable (a LoRALayer that creates a frozen B is judged by the LoRALayer tests)."""
     model = base_model(name)
     before = {p["identity"]: p["requires_grad"] for p in model.parameters()}
-    lora.add_lora(model, rank=4, alpha=12)
+    add_lora(lora, model, rank=4, alpha=12)
     wrapped_as_expected(model, default_targets(own_model(name), name), "add_lora(model, rank=4, alpha=12)")
     after = model.parameters()
     alone = {p["name"].removeprefix("lora."): p["requires_grad"]
@@ -192,7 +259,7 @@ def test_add_lora_keeps_a_trainable_body_trainable(lora, base_model, own_model, 
     model = base_model(name)
     model.call("requires_grad_", True)
     before = {p["identity"] for p in model.parameters()}
-    lora.add_lora(model)
+    add_lora(lora, model)
     wrapped = wrapped_as_expected(model, default_targets(own_model(name), name), "add_lora(model)")
     inside = tuple(f"{layer}.linear." for layer in wrapped)
     frozen = [p["name"] for p in model.parameters()
@@ -208,9 +275,10 @@ def test_passes_rank_alpha_and_dropout_to_every_lora(lora, base_model, own_model
     model = base_model(name)
     originals = {n: m["identity"] for n, m in of_kind(model, "nn.Linear").items()}
     lora.builtin("spy", "LinearLoRA")
-    lora.add_lora(model, rank=4, alpha=12, dropout=0.5)
-    expected = wrapped_as_expected(model, default_targets(own_model(name), name),
-                                   "add_lora(model, rank=4, alpha=12, dropout=0.5)")
+    given_dropout = {"dropout": 0.5} if CONVENTIONS.dropout else {}
+    shown = ", ".join(("model", "rank=4", "alpha=12", *(f"{k}={v}" for k, v in given_dropout.items())))
+    add_lora(lora, model, rank=4, alpha=12, **given_dropout)
+    expected = wrapped_as_expected(model, default_targets(own_model(name), name), f"add_lora({shown})")
     calls = linear_lora_calls(lora)
     given = sorted(lora.builtin("identity", call["linear"]) if hasattr(call.get("linear"), "handle") else None
                    for call in calls)
@@ -218,9 +286,11 @@ def test_passes_rank_alpha_and_dropout_to_every_lora(lora, base_model, own_model
            "add_lora builds one LinearLoRA per matching layer, on the model's own nn.Linear",
            f"{len(expected)} LinearLoRA(layer, ...) calls, one per wrapped layer", f"{len(calls)} calls")
     arguments = sorted({(call.get("rank"), call.get("alpha"), call.get("dropout")) for call in calls}, key=repr)
-    expect(arguments == [(4, 12, 0.5)],
-           "add_lora(rank=4, alpha=12, dropout=0.5): every LinearLoRA it builds gets that rank, alpha and dropout",
-           "rank 4, alpha 12, dropout 0.5", ", ".join(f"rank {r}, alpha {a}, dropout {d}" for r, a, d in arguments))
+    dropout = given_dropout.get("dropout")
+    expect(arguments == [(4, 12, dropout)],
+           f"add_lora({shown}): every LinearLoRA it builds gets that rank, alpha" + (" and dropout" if dropout else ""),
+           f"rank 4, alpha 12, dropout {dropout}",
+           ", ".join(f"rank {r}, alpha {a}, dropout {d}" for r, a, d in arguments))
 
 
 @pytest.mark.parametrize("name", MODEL_NAMES)
@@ -230,7 +300,7 @@ def test_logits_unchanged_right_after_add_lora(lora, base_model, own_model, devi
     input_ids = torch.randint(5, reference.config.vocab_size, (3, 12))
     with torch.no_grad():
         expected = reference(input_ids=input_ids).logits  # the judge's own copy of the base model
-    lora.add_lora(model)
+    add_lora(lora, model)
     for layer in wrapped_as_expected(model, default_targets(reference, name), "add_lora(model)"):
         B = model.get(f"{layer}.lora.B", None)  # zero, as a LoRALayer starts (its own tests judge that it does)
         if isinstance(B, torch.Tensor):
@@ -246,7 +316,7 @@ def test_logits_unchanged_right_after_add_lora(lora, base_model, own_model, devi
 def assert_lora_follows(lora, model, own: nn.Module, dtype, device):
     """add_lora on a model in ``dtype`` on ``device``: what it adds sits there too, and the model still runs."""
     input_ids = torch.randint(5, 95, (2, 8))  # the tiny models have 95 tokens
-    lora.add_lora(model)
+    add_lora(lora, model)
     wrapped_as_expected(model, default_targets(own, "bert-tiny"), "add_lora(model)")
     where = f"a {str(dtype).removeprefix('torch.')} model on {device.type}"
     parameters = model.parameters()
@@ -279,10 +349,10 @@ def test_lora_agrees_with_peft(lora, base_model, own_model, device, name):
     from peft import LoraConfig, get_peft_model
 
     ours = base_model(name)
-    lora.add_lora(ours, rank=4, alpha=12)
-    wrapped_as_expected(ours, default_targets(own_model(name), name), "add_lora(model, rank=4, alpha=12)")
+    add_lora(lora, ours, rank=4, alpha=12)
+    wrapped = wrapped_as_expected(ours, default_targets(own_model(name), name), "add_lora(model, rank=4, alpha=12)")
     theirs = get_peft_model(own_model(name), LoraConfig(r=4, lora_alpha=12, lora_dropout=0.0,
-                                                        target_modules=list(DEFAULT_TARGETS[name]))).eval()
+                                                        target_modules=sorted(wrapped))).eval()
     with torch.no_grad():
         for layer_name in of_kind(ours, "LinearLoRA"):
             for attribute, value in (("rank", 4), ("alpha", CONVENTIONS.alpha_for(3.0, 4)),  # the LoRALayer's own

@@ -3,13 +3,16 @@
 import pytest
 import torch
 
-from .assets import MODEL_NAMES, is_head
+from .assets import CONVENTIONS, MODEL_NAMES, is_head
 from .checks import expect, names, shape, tensor
 from .judge import Ref
 
+LABELS = 3 if CONVENTIONS.labels_argument else 2  # 3 where the number of labels is an argument: not the default
+
 
 def initialize(lora, name):
-    found = lora.initialize_base_model(lora.builtin("model_path", name), num_labels=3)
+    labels = {CONVENTIONS.labels_argument: LABELS} if CONVENTIONS.labels_argument else {}
+    found = lora.initialize_base_model(**{CONVENTIONS.model_argument: lora.builtin("model_path", name)}, **labels)
     expect(isinstance(found, list) and len(found) == 2 and all(isinstance(part, Ref) for part in found),
            "initialize_base_model returns (model, tokenizer)", "a pair of objects", found)
     return found
@@ -19,20 +22,21 @@ def initialize(lora, name):
 def test_loads_model_and_tokenizer(lora, name):
     model, tokenizer = initialize(lora, name)
     batch = tokenizer(["the plot was gripping .", "the acting was dull ."], padding=True, return_tensors="pt")
-    rule = (f"initialize_base_model(tiny_models/{name}, num_labels=3) returns (model, tokenizer): "
-            "a sequence classifier with a 3-way head and its tokenizer")
+    labels = f", {CONVENTIONS.labels_argument}={LABELS}" if CONVENTIONS.labels_argument else ""
+    rule = (f"initialize_base_model({CONVENTIONS.model_argument}=tiny_models/{name}{labels}) returns (model, "
+            f"tokenizer): a sequence classifier with a {LABELS}-way head and its tokenizer")
     expect(isinstance(batch, dict) and "input_ids" in batch and "attention_mask" in batch, rule,
            "a tokenizer that gives input_ids and attention_mask", type(batch).__name__)
     output = model.call("__call__", input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
                         no_grad=True)
     found = tensor(output.get("logits") if isinstance(output, dict) else output, rule)
-    expect(tuple(found.shape) == (2, 3), rule, "logits of shape (2, 3) for two texts", shape(found))
+    expect(tuple(found.shape) == (2, LABELS), rule, f"logits of shape (2, {LABELS}) for two texts", shape(found))
 
 
 @pytest.mark.parametrize("name", MODEL_NAMES)
 def test_loads_the_pretrained_weights(lora, own_model, name):
     model, _ = initialize(lora, name)
-    reference = dict(own_model(name, num_labels=3).named_parameters())  # the judge's own copy of the checkpoint
+    reference = dict(own_model(name, num_labels=LABELS).named_parameters())  # the judge's own copy of the checkpoint
     found = model.tensors()
     differing = [param_name for param_name, param in reference.items()
                  if not is_head(param_name) and not (param_name in found and torch.equal(found[param_name], param))]

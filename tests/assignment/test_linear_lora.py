@@ -11,6 +11,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from .assets import CONVENTIONS
 from .checks import close, equal, expect, max_difference, names, of_kind, shape, tensor, unregistered
 from .protocol import Placed
 
@@ -63,28 +64,29 @@ def test_keeps_the_very_linear_layer(lora):
            "the same weight and bias as before wrapping", "changed values")
 
 
-LORA_LAYER_PARAMETERS = ("in_dim", "out_dim", "rank", "alpha", "dropout")  # the contract's order
+# the contract's order; the packs without a dropout stop at alpha
+LORA_LAYER_PARAMETERS = ("in_dim", "out_dim", "rank", "alpha", "dropout")[:5 if CONVENTIONS.dropout else 4]
+DROPOUT = {"dropout": 0.25} if CONVENTIONS.dropout else {}
 
 
 def constructed_with(call: dict) -> dict:
     """A recorded constructor call as the contract names its arguments (``dropout`` 0.0 when not given)."""
     given = dict(zip(LORA_LAYER_PARAMETERS, call["args"], strict=False))
     given.update({k: v for k, v in call["kwargs"].items() if k in LORA_LAYER_PARAMETERS})
-    return {"dropout": 0.0, **given}
+    return {"dropout": 0.0, **given} if CONVENTIONS.dropout else given
 
 
 def test_builds_a_lora_layer_for_the_linear(lora):
     lora.builtin("spy", "LoRALayer")
-    wrapped = lora.LinearLoRA(make_linear(lora, 12, 7)[0], 4, 10, 0.25)
+    wrapped = lora.LinearLoRA(make_linear(lora, 12, 7)[0], 4, 10, *DROPOUT.values())
     layer = wrapped.get("lora", None)
-    expect("lora" in of_kind(wrapped, "LoRALayer"),
-           "LinearLoRA: `lora` is a LoRALayer(linear.in_features, linear.out_features, rank, alpha, dropout)",
+    signature = ", ".join(("linear.in_features", "linear.out_features", *LORA_LAYER_PARAMETERS[2:]))
+    expect("lora" in of_kind(wrapped, "LoRALayer"), f"LinearLoRA: `lora` is a LoRALayer({signature})",
            "a LoRALayer", getattr(layer, "type", type(layer).__name__))
     calls = [constructed_with(call) for call in lora.builtin("calls", "LoRALayer")]
-    expected = {"in_dim": 12, "out_dim": 7, "rank": 4, "alpha": 10, "dropout": 0.25}
-    expect(calls == [expected],
-           "LinearLoRA(nn.Linear(12, 7), rank=4, alpha=10, dropout=0.25) builds one "
-           "LoRALayer(linear.in_features, linear.out_features, rank, alpha, dropout)", [expected], calls)
+    expected = {"in_dim": 12, "out_dim": 7, "rank": 4, "alpha": 10, **DROPOUT}
+    given = ", ".join(("nn.Linear(12, 7)", "rank=4", "alpha=10", *(f"{k}={v}" for k, v in DROPOUT.items())))
+    expect(calls == [expected], f"LinearLoRA({given}) builds one LoRALayer({signature})", [expected], calls)
 
 
 def test_output_equals_the_linear_right_after_wrapping(lora, device):
@@ -118,7 +120,8 @@ def test_forward_in_training_mode_adds_its_lora(lora):
     """In training mode, with the random generators seeded alike for both calls: the wrapper's output is linear(x)
     plus what its own LoRALayer gives (with whatever dropout it draws), not a low-rank path of its own."""
     linear, weight, bias = make_linear(lora)
-    wrapped = wrap(lora, linear, rank=4, alpha=6, dropout=0.5).call("train")
+    dropout = {"dropout": 0.5} if CONVENTIONS.dropout else {}
+    wrapped = wrap(lora, linear, rank=4, alpha=6, **dropout).call("train")
     wrapped.assign("lora.B", torch.randn(4, 7))
     x = torch.randn(16, 12)
     lora.builtin("seed", 7)
@@ -163,6 +166,7 @@ def test_leaves_requires_grad_as_it_was(lora, trainable):
            f"weight and bias {'trainable' if trainable else 'frozen'}, as before wrapping", found)
 
 
+@pytest.mark.convention(dropout=True)
 def test_dropout_only_on_the_lora_path(lora):
     linear, weight, bias = make_linear(lora)
     wrapped = wrap(lora, linear, dropout=0.9).call("train")

@@ -15,6 +15,8 @@ def set_weights(layer, A, B):
     layer.assign("B", B)
 
 
+DROPOUT = pytest.mark.convention(dropout=True)  # for the packs whose LoRALayer takes a dropout
+
 # A factor of 1.5, as each convention gets it (alpha 6 at rank 4, or alpha 1.5)
 RANK, ALPHA = 4, CONVENTIONS.alpha_for(1.5, 4)
 
@@ -131,6 +133,7 @@ def test_gradients_reach_A_B_and_the_input(lora):
                f"a non-zero gradient for {name}", "no gradient" if grad is None else "an all-zero gradient")
 
 
+@DROPOUT
 def test_dropout_is_off_in_eval_mode(lora):
     layer = lora.LoRALayer(10, 6, rank=4, alpha=8, dropout=0.5).call("eval")
     A, B, x = torch.randn(10, 4), torch.randn(4, 6), torch.randn(5, 10)
@@ -141,6 +144,7 @@ def test_dropout_is_off_in_eval_mode(lora):
            "forward is exactly scaling * x @ A @ B", "no dropout in eval mode", max_difference(found, expected))
 
 
+@DROPOUT
 def test_dropout_acts_on_the_input_in_training_mode(lora):
     """Every output row must be ``scaling * (m * x / (1 - p)) @ A @ B`` for some keep-mask ``m`` of the input.
 
@@ -175,6 +179,7 @@ def test_dropout_acts_on_the_input_in_training_mode(lora):
            f"{share:.0%} dropped over {8 * x.numel()} elements")
 
 
+@DROPOUT
 def test_dropout_draws_each_element_at_every_call(lora):
     """With A and B the identity the output is ``dropout(x)`` itself, so its zeros are the mask.
 
@@ -211,8 +216,8 @@ def test_dropout_draws_each_element_at_every_call(lora):
     ({"rank": 0}, "rank"),
     ({"in_dim": 0}, "in_dim"),
     ({"out_dim": -1}, "out_dim"),
-    ({"dropout": 1.0}, "dropout"),
-    ({"dropout": -0.1}, "dropout"),
+    pytest.param({"dropout": 1.0}, "dropout", marks=DROPOUT),
+    pytest.param({"dropout": -0.1}, "dropout", marks=DROPOUT),
 ])
 def test_bad_arguments_raise_value_error(lora, kwargs, argument):
     arguments = {"in_dim": 10, "out_dim": 6, "rank": 4, "alpha": 8, **kwargs}

@@ -37,7 +37,7 @@ RUNNERS_PATTERN = re.compile(r"^([a-zA-Z0-9]+,)*[a-zA-Z0-9]+$")  # main.js, in i
 
 @pytest.fixture(scope="module")
 def workflow() -> dict:
-    return yaml.safe_load(classroom.workflow(Rubric.load()))
+    return yaml.safe_load(classroom.workflow(Rubric.load(), find()))
 
 
 def grading_step(submission: Path, folder: Path) -> tuple[dict[str, str], dict]:

@@ -215,4 +215,4 @@ def test_check_in_the_notebook_shows_what_a_broken_part_loses(bundle, tmp_path):
 
 def test_the_bundle_is_a_classroom_repository_template(bundle):
     """Its workflow is the one tests/grader/test_classroom.py checks against the reporter's rules."""
-    assert (bundle / ".github" / "workflows" / "classroom.yml").read_text() == classroom.workflow(Rubric.load())
+    assert (bundle / ".github" / "workflows" / "classroom.yml").read_text() == classroom.workflow(Rubric.load(), find())

@@ -1,0 +1,52 @@
+"""The umd-lorabert pack's mutants: its reference with the mistakes its students make, and correct variants.
+
+The handout's own reading suggests some of them: "Freeze the model parameters" read as the
+head too, ``modules_to_adapt`` matched as a suffix anywhere in the name (so that
+``output.dense`` catches ``attention.output.dense``), peft's ``alpha / rank`` where this course
+scales by ``alpha``. Each broken one names the tests that must fail; the suite runs with the
+pack's conventions (``--assignment umd-lorabert``).
+"""
+
+from .mutants import Mutant
+
+FORWARD = "        return self.alpha * (x @ self.A @ self.B)\n"
+B_INIT = "        self.B = nn.Parameter(torch.zeros(rank, out_dim))\n"
+A_INIT = "        nn.init.kaiming_uniform_(self.A, a=math.sqrt(5))\n"
+FREEZE = "        param.requires_grad = name.split(\".\")[0] in HEAD_MODULES\n"
+WANTED = "        return modules_to_adapt is None or child in modules_to_adapt.get(component, ())\n"
+
+BROKEN = [
+    Mutant("scaling_alpha_over_rank", "scales by alpha / rank, as peft does, where this course scales by alpha",
+           ((FORWARD, "        return self.alpha / self.rank * (x @ self.A @ self.B)\n"),),
+           ("test_forward_formula", "test_forward_reads_A_and_B_at_every_call",
+            "test_forward_keeps_float64_precision")),
+    Mutant("no_alpha", "forgets the factor: x @ A @ B",
+           ((FORWARD, "        return x @ self.A @ self.B\n"),),
+           ("test_forward_formula", "test_forward_reads_A_and_B_at_every_call")),
+    Mutant("b_random", "B initialised randomly, so the model changes the moment it is wrapped",
+           ((B_INIT, "        self.B = nn.Parameter(torch.randn(rank, out_dim))\n"),), ("test_B_starts_at_zero",)),
+    Mutant("a_zero", "A initialised to zero, so no gradient ever reaches B",
+           ((A_INIT, "        nn.init.zeros_(self.A)\n"),), ("test_A_starts_random_and_full_rank",)),
+    Mutant("head_frozen", "\"Freeze the model parameters\" read as every parameter, the new head too",
+           ((FREEZE, "        param.requires_grad = False\n"),),
+           ("test_freezes_the_body_and_keeps_the_head_trainable",)),
+    Mutant("children_matched_anywhere", "modules_to_adapt matched as a suffix anywhere: output.dense also adapts "
+           "attention.output.dense",
+           (("        found = BLOCK_CHILD.search(name)\n",
+             "        found = re.search(r\"(?P<component>[^.]+)\\.(?P<child>[^.]+)$\", name)\n"),),
+           ("test_wraps_the_named_children_of_each_blocks_components",)),
+    Mutant("mapping_ignored", "adapts the default children whatever modules_to_adapt says",
+           ((WANTED, "        return True\n"),), ("test_wraps_the_named_children_of_each_blocks_components",)),
+    Mutant("empty_mapping_as_default", "an empty modules_to_adapt taken as None: adapts everything",
+           ((WANTED, "        return not modules_to_adapt or child in modules_to_adapt.get(component, ())\n"),),
+           ("test_what_names_no_child_of_a_block_matches_nothing",)),
+    Mutant("lora_left_on_the_cpu_in_float32", "the LoRALayer is not moved to the linear layer's device and dtype",
+           (("        self.lora.to(device=linear.weight.device, dtype=linear.weight.dtype)\n", ""),),
+           ("test_lora_follows_the_dtype",)),
+]
+
+CORRECT = [
+    Mutant("reference", "the reference itself, unchanged", ()),
+    Mutant("einsum_forward", "the forward pass with einsum",
+           ((FORWARD, "        return self.alpha * torch.einsum(\"...i,ir,ro->...o\", x, self.A, self.B)\n"),)),
+]
