@@ -1,2 +1,3 @@
-"""lora-grader: grade the LoRA/BERT assignment's submissions in contained processes, and build what
-students and platforms receive (the template, the release bundle, Gradescope's autograder)."""
+"""lora-grader: grade the submissions of LoRA assignments (each one a pack: ``grader/assignments/``) in contained
+processes, and build what students and platforms receive (the template, the release bundle, Gradescope's
+autograder)."""

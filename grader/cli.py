@@ -21,7 +21,7 @@ from grader.platforms import gradebook, gradescope, prairielearn
 from grader.run.testrun import Limits
 from grader.sandbox import cgroups, disk, doctor
 
-# Measured on the CPU with `lora-grader grade reference/lora_bert.py --memory 512`: the reference passes
+# Measured on the CPU with `lora-grader grade reference/lora-bert/lora_bert.py --memory 512`: the reference passes
 # both in a control group (it peaks at 67 MB there: what it allocates beyond the worker's shared pages)
 # and polled without one (the resident memory of its processes, shared pages included, stays under it).
 MIN_MEMORY_MB = 512
@@ -444,7 +444,8 @@ def entry_point() -> int:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="lora-grader", description="Tools for the LoRA/BERT assignment.")
+    parser = argparse.ArgumentParser(prog="lora-grader",
+                                     description="Grade LoRA assignments, each described by its pack.")
     commands = parser.add_subparsers(dest="command", required=True)
     for add in COMMANDS:
         add(commands)

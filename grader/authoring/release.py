@@ -1,6 +1,6 @@
 """Write the student bundle: the template, the public tests, the tiny models, the data and a README.
 
-Inside the bundle a plain ``pytest`` judges the student's ``lora_bert.py`` offline.
+Inside the bundle a plain ``pytest`` judges the student's module (``lora_bert.py`` for lora-bert) offline.
 Tests marked ``@pytest.mark.hidden`` run when grading and are cut out of the copies
 that students receive. The bundle is built in a scratch folder beside ``out`` and
 moved into place at the end, so a failed build leaves nothing half-written.

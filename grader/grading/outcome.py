@@ -20,7 +20,7 @@ class Outcome(StrEnum):
     """How a submission's run went as a whole (``extra_data.outcome``)."""
 
     GRADED = "graded"  # every test ran and reported, whatever it found
-    NO_MODULE = "no module"  # nothing to run: no lora_bert.py nor notebook
+    NO_MODULE = "no module"  # nothing to run: neither the assignment's module nor its notebook
     IMPORT_FAILED = "import failed"
     STOPPED = "stopped"  # by a limit: ``extra_data.stopped`` says which
     WORKER_LOST = "worker lost"  # the grader's worker died or stopped answering: not a verdict on the student
