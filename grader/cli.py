@@ -1,6 +1,7 @@
 """The ``lora-grader`` command line (also ``python -m grader``): a thin layer over the modules."""
 
 import argparse
+import contextlib
 import csv
 import os
 import signal
@@ -13,7 +14,7 @@ from grader.analysis import class_report, item_analysis, similarity
 from grader.assignments import pack
 from grader.authoring import release, template
 from grader.grading import batch, gpus, outputs, sharding
-from grader.grading.result import RESULTS
+from grader.grading.result import RESULTS, GradeResult, ResultError
 from grader.grading.rubric import Rubric, RubricError
 from grader.grading.submissions import Submission, SubmissionError, discover, safe_name
 from grader.platforms import files as platform_files
@@ -226,7 +227,16 @@ def cmd_gradebook(args) -> int:
     return 0
 
 
+def graded_assignment(out: Path) -> str | None:
+    """The pack a graded folder was graded with, as its results say (``context.assignment``)."""
+    for path in sorted(out.glob(f"*/{RESULTS}")):
+        with contextlib.suppress(ResultError):
+            return GradeResult.load(path.parent).context.get("assignment")
+    return None
+
+
 def cmd_report(args) -> int:
+    args.assignment = args.assignment or graded_assignment(args.out)
     (assignment,) = chosen_packs(args)
     written = class_report.ClassReport.build(args.out, Rubric.of_pack(assignment), assignment.suite)
     if not written.students:

@@ -144,6 +144,7 @@ def grade_one(submission: Submission, out: Path, settings: Settings, expected: l
     summary, scores = budget.fit(outputs.summary_sentences(module.problem, module.ignored, run), scores)
     outcome = outcome_of(module, run)
     context = {
+        "assignment": settings.pack.name,
         "submission": submission.name,
         "source": str(submission.path),
         "device": settings.device,

@@ -41,6 +41,7 @@ def of(submission_path: Path, settings) -> dict[str, str]:
         return hashlib.sha256(json.dumps(value, sort_keys=True).encode()).hexdigest()[:16]
 
     return {
+        "assignment": settings.pack.name,
         "submission": digest_files([submission_path])[:16],
         "source": str(submission_path),
         "assets": grading_assets(settings.pack.suite, settings.pack.spec_file)[:16],
@@ -51,7 +52,8 @@ def of(submission_path: Path, settings) -> dict[str, str]:
     }
 
 
-REASONS = {"submission": "the submission changed", "source": "graded from another file",
+REASONS = {"assignment": "another assignment", "submission": "the submission changed",
+           "source": "graded from another file",
            "assets": "the assignment, suite, models, data or grader changed", "rubric": "the rubric changed",
            "limits": "the limits changed", "device": "another device", "hidden": "hidden tests on or off"}
 
