@@ -79,6 +79,11 @@ class Pack:
         return layout.ROOT / self.spec["examples"]
 
     @property
+    def mutants(self) -> Path | None:
+        """The module that lists the pack's mutants (tests/mutants/...), if it has one."""
+        return layout.ROOT / self.spec["mutants"] if "mutants" in self.spec else None
+
+    @property
     def points(self) -> dict[str, float]:
         """The default rubric: group -> points."""
         return dict(self.spec["points"])

@@ -1,5 +1,6 @@
 """Assignment packs: specs checked against the published schema, listed, chosen with --assignment, and read as data."""
 
+import importlib
 import json
 import shutil
 import subprocess
@@ -21,6 +22,11 @@ def test_every_pack_is_whole_where_its_spec_says(found):
     for path in (found.reference, found.contract, found.suite, found.examples):
         assert path.exists(), path
     assert all((found.template / name).is_file() for name in found.file_names), found.template
+    module = importlib.import_module(".".join(found.mutants.relative_to(ROOT).with_suffix("").parts))
+    reference = found.reference.read_text()
+    for mutant in module.BROKEN + module.CORRECT:  # each edit matches the reference once, or this raises
+        mutant.apply(reference)
+    assert module.BROKEN and all(mutant.caught_by for mutant in module.BROKEN)
 
 
 def test_the_command_line_lists_each_pack_a_line_each(capsys):
