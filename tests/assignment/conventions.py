@@ -8,11 +8,16 @@ constant in a test; a test that only one answer can have (a dropout's draws) is 
 ``convention(...)`` and left out of the other packs' runs (``conftest.py``). A grading
 workspace and the student bundle carry the spec as ``tests/assignment.toml``; in this
 repository, without one, the suite judges the default pack's conventions
-(``reference/lora-bert/assignment.toml``). The grader checks every spec against its schema;
-the suite reads it with the standard library alone, since students run it without the grader.
+(``reference/lora-bert/assignment.toml``), or those of the pack that ``LORA_GRADER_ASSIGNMENT``
+names (``LORA_GRADER_ASSIGNMENT=umd-lorabert python -m pytest tests/assignment`` judges
+umd-lorabert's reference: an environment variable, because the suite's conventions are read
+when its conftest is imported, before pytest has parsed the options conftests add). The grader
+checks every spec against its schema; the suite reads it with the standard library alone, since
+students run it without the grader.
 """
 
 import json
+import os
 import re
 import tomllib
 from dataclasses import dataclass
@@ -20,7 +25,9 @@ from functools import cache
 from pathlib import Path
 
 BESIDE = Path(__file__).resolve().parent.parent / "assignment.toml"  # a workspace's or the bundle's
-DEFAULT = Path(__file__).resolve().parents[2] / "reference" / "lora-bert" / "assignment.toml"  # this repository's
+PACKS = Path(__file__).resolve().parents[2] / "reference"  # this repository's: PACKS/NAME/assignment.toml
+DEFAULT = "lora-bert"
+CHOSEN = "LORA_GRADER_ASSIGNMENT"  # a pack's name, or the path of its assignment.toml
 SUFFIXES, BY_PARENT = "suffixes", "children by parent"
 
 
@@ -74,9 +81,17 @@ class Conventions:
         return f"{argument}={value}"
 
 
+def spec_path() -> Path:
+    """The spec a workspace or a bundle carries; in this repository, the chosen pack's, else the default's."""
+    if BESIDE.is_file():
+        return BESIDE
+    chosen = os.environ.get(CHOSEN) or DEFAULT
+    return Path(chosen) if chosen.endswith(".toml") else PACKS / chosen / "assignment.toml"
+
+
 @cache
 def load(path: Path | None = None) -> Conventions:
-    path = path or (BESIDE if BESIDE.is_file() else DEFAULT)
+    path = path or spec_path()
     with open(path, "rb") as f:
         spec = tomllib.load(f)
     found = spec["conventions"]
