@@ -15,7 +15,7 @@ import pytest
 from nbclient import NotebookClient
 
 from grader import layout
-from grader.assignments.pack import find
+from grader.assignments.pack import available, find
 from grader.authoring import release, template
 from grader.grading.rubric import Rubric
 from grader.platforms import classroom
@@ -216,3 +216,21 @@ def test_check_in_the_notebook_shows_what_a_broken_part_loses(bundle, tmp_path):
 def test_the_bundle_is_a_classroom_repository_template(bundle):
     """Its workflow is the one tests/grader/test_classroom.py checks against the reporter's rules."""
     assert (bundle / ".github" / "workflows" / "classroom.yml").read_text() == classroom.workflow(Rubric.load(), find())
+
+
+@pytest.mark.parametrize("other", [p for p in available() if p.name != LORA_BERT.name], ids=lambda p: p.name)
+def test_each_other_pack_has_a_bundle_that_judges_offline(other, tmp_path):
+    """Another pack's bundle: its module, its spec beside the suite, only its parts' tests; a plain ``pytest`` there
+    passes its reference and fails its template on everything but the quiet import."""
+    out = tmp_path / other.name
+    release.build(out, other)
+    module = out / other.file_names[0]
+    assert module.read_text() == (other.template / other.file_names[0]).read_text()
+    assert (out / "tests" / "assignment.toml").read_text() == other.spec_file.read_text()
+    on_template = run_suite(None, cwd=out, args=())
+    passed = {test.rpartition("::")[2] for test in on_template.with_outcome("passed")}
+    assert passed == {"test_importing_prints_little"} and on_template.with_outcome("failed"), on_template.output
+    shutil.copy(other.reference, module)
+    on_reference = run_suite(None, cwd=out, args=())
+    assert on_reference.with_outcome("passed") and not on_reference.with_outcome("failed"), on_reference.output
+    assert {test.partition("::")[0].rpartition("/")[2] for test in on_reference.outcomes} <= set(other.points)
