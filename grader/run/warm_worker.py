@@ -48,13 +48,19 @@ WARM_MODULES = (
 )
 
 
+WARM = False  # set once warm_up has run in this process: a brood may then be forked from it (worker_client)
+
+
 def warm_up() -> None:
-    """Import what every run needs, without starting a thread pool that a fork would break.
+    """Import what every run needs, without starting a thread pool that a fork would break; once per process.
 
     The cyclic collector is paused for the imports and what they made is frozen before
     the first fork, as the `gc.freeze` documentation advises for a forking parent: the
     children's collections then neither walk nor write to those objects' pages.
     """
+    global WARM
+    if WARM:
+        return
     gc.disable()
     import torch
 
@@ -66,6 +72,7 @@ def warm_up() -> None:
     load_tiny_models()
     gc.freeze()
     gc.enable()
+    WARM = True
 
 
 def load_tiny_models() -> None:

@@ -188,11 +188,83 @@ class Worker:
             self.home = None
 
 
+class ForkedBrood:
+    """A brood forked from this process, which has already imported what a worker needs (``warm_worker.WARM``): what
+    ``python -c LAUNCH`` does with ``BROOD_VARIABLE`` set, less the imports. A grader is warm only where the project's
+    tests fork their grade commands from one warm process (``tests/warm_grader.py``); the brood and its workers are
+    the grader's descendants all the same. Read and reaped as ``start_together`` reads and reaps a ``Popen``."""
+
+    def __init__(self, hatchlings: list[Hatchling], home: Path):
+        from grader.run import warm_worker
+
+        read, write = os.pipe()
+        self.pid = os.fork()
+        if self.pid == 0:
+            try:
+                os.setsid()
+                os.close(read)
+                os.chdir(home)
+                os.dup2(write, 1)
+                os.dup2(os.open(os.devnull, os.O_WRONLY), 2)
+                os.environ.clear()
+                os.environ.update(hatchlings[0]["env"])
+                signal.signal(signal.SIGINT, signal.default_int_handler)  # as a fresh interpreter has them, not
+                signal.signal(signal.SIGTERM, signal.SIG_DFL)  # the batch's handlers of a stop
+                warm_worker.brood(hatchlings)
+            finally:
+                os._exit(1)
+        os.close(write)
+        self.stdout, self.returncode = read, None
+
+    def communicate(self, timeout: float) -> tuple[bytes, None]:
+        """Everything the brood writes (its workers' pids), until it closes its end; then its exit status."""
+        deadline, data = time.monotonic() + timeout, b""
+        try:
+            while True:
+                ready, _, _ = select.select([self.stdout], [], [], max(deadline - time.monotonic(), 0))
+                if not ready:
+                    raise subprocess.TimeoutExpired("brood", timeout)
+                chunk = os.read(self.stdout, 65536)
+                if not chunk:
+                    break
+                data += chunk
+        finally:
+            os.close(self.stdout)
+        self.wait()
+        return data, None
+
+    def poll(self) -> int | None:
+        return self._reap(os.WNOHANG)
+
+    def wait(self) -> int:
+        return self._reap(0)
+
+    def kill(self) -> None:
+        if self.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.pid, signal.SIGKILL)
+
+    def _reap(self, options: int) -> int | None:
+        if self.returncode is None:
+            with contextlib.suppress(ChildProcessError):
+                pid, status = os.waitpid(self.pid, options)
+                if pid:
+                    self.returncode = os.waitstatus_to_exitcode(status)
+        return self.returncode
+
+
+def warm() -> bool:
+    """Whether this process may fork a brood: it has imported what workers need and runs no other thread."""
+    imported = sys.modules.get("grader.run.warm_worker")
+    return bool(imported and imported.WARM) and threading.active_count() == 1
+
+
 def start_together(workers: list[Worker]) -> None:
     """Start these workers with one import: a brood (``warm_worker.brood``) imports torch and transformers, forks
-    one worker per ``Worker`` on the pipes made here, and exits. One worker is started as it always is; a worker
-    that dies later is replaced by a fresh interpreter (``ensure_started``)."""
-    if len(workers) < 2:
+    one worker per ``Worker`` on the pipes made here, and exits. One worker is started as it always is, unless this
+    process is warm (``ForkedBrood``); a worker that dies later is replaced by a fresh interpreter
+    (``ensure_started``)."""
+    if len(workers) < 2 and not warm():
         for worker in workers:
             worker.ensure_started()
         return
@@ -214,9 +286,10 @@ def start_together(workers: list[Worker]) -> None:
                 for fd in (fd for pair in ours for fd in pair):
                     os.close(fd)
                 raise WorkerError("the batch is stopping: no worker starts")
-            brood = subprocess.Popen([sys.executable, "-c", LAUNCH], cwd=first.home, pass_fds=theirs,
-                                     env={**hatchlings[0]["env"], BROOD_VARIABLE: json.dumps(hatchlings)},
-                                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, start_new_session=True)
+            brood = ForkedBrood(hatchlings, first.home) if warm() else subprocess.Popen(
+                [sys.executable, "-c", LAUNCH], cwd=first.home, pass_fds=theirs,
+                env={**hatchlings[0]["env"], BROOD_VARIABLE: json.dumps(hatchlings)},
+                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, start_new_session=True)
             for worker in workers:  # until they are forked, a stop kills the brood (``batch.interrupts_stop``)
                 worker.process = brood
             Worker.pids.add(brood.pid)

@@ -3,8 +3,6 @@
 import importlib
 import json
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -12,6 +10,8 @@ import pytest
 from grader import cli
 from grader.assignments import pack
 from grader.layout import ROOT
+
+from ..warm_grader import grader
 
 PACKS = pack.available()
 
@@ -75,9 +75,8 @@ def test_the_scaling_is_read_from_the_pack_not_written_in_the_tests(tmp_path):
     submissions.mkdir()
     shutil.copy(pack.find("lora-bert").reference, submissions / "reference.py")
     shutil.copy(ROOT / "examples" / "lora-bert" / "scaling_alpha.py", submissions / "by_alpha.py")
-    run = subprocess.run([sys.executable, "-m", "grader", "grade", str(submissions), "--out", str(tmp_path / "out"),
-                          "--assignment", str(folder), "--quiet", "--no-report", "--seed", "0", "--public"],
-                         cwd=ROOT, capture_output=True, text=True, timeout=600)
+    run = grader("grade", submissions, "--out", tmp_path / "out", "--assignment", folder, "--quiet", "--no-report",
+                 "--seed", "0", "--public")
     assert run.returncode == 0, run.stderr
 
     def lora_layer_failures(name: str) -> set[str]:

@@ -4,8 +4,6 @@ import csv
 import json
 import re
 import statistics
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +13,8 @@ from grader import cli
 from grader.analysis import class_report, item_analysis
 from grader.assignments.pack import find
 from grader.grading.rubric import Rubric, part_titles
-from grader.layout import ROOT
+
+from ..warm_grader import grader
 
 LORA_BERT = find("lora-bert")
 
@@ -31,8 +30,7 @@ def read_csv(path: Path) -> list[dict]:
 def graded(tmp_path_factory) -> Path:
     """The bundled examples graded as the README's first command grades them."""
     out = tmp_path_factory.mktemp("graded")
-    run = subprocess.run([sys.executable, "-m", "grader", "grade", str(EXAMPLES), "--out", str(out), "--quiet"],
-                         cwd=ROOT, capture_output=True, text=True, timeout=600)
+    run = grader("grade", EXAMPLES, "--out", out, "--quiet")
     assert run.returncode == 0, run.stderr
     assert "report.html" in run.stdout
     return out

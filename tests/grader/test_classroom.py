@@ -28,6 +28,8 @@ from grader.grading.rubric import Rubric
 from grader.layout import ROOT
 from grader.platforms import classroom
 
+from ..warm_grader import grader
+
 LORA_BERT = find("lora-bert")
 
 EXAMPLES = LORA_BERT.examples
@@ -44,10 +46,8 @@ def grading_step(submission: Path, folder: Path) -> tuple[dict[str, str], dict]:
     """Run the workflow's grading command; the step outputs it appended to $GITHUB_OUTPUT, and results.json."""
     outputs = folder / "github_output"
     outputs.touch()
-    run = subprocess.run([sys.executable, "-m", "grader", "grade", str(submission), "--single", "--out",
-                          str(folder / "graded"), "--format", "classroom", "--no-report", "--quiet", "--jobs", "1"],
-                         cwd=ROOT, capture_output=True, text=True, timeout=600,
-                         env={**os.environ, "GITHUB_OUTPUT": str(outputs)})
+    run = grader("grade", submission, "--single", "--out", folder / "graded", "--format", "classroom", "--no-report",
+                 "--quiet", "--jobs", "1", env={**os.environ, "GITHUB_OUTPUT": str(outputs)})
     assert run.returncode == 0, run.stderr
     lines = outputs.read_text().splitlines()
     results = json.loads((folder / "graded" / submission.stem / "results.json").read_text())

@@ -16,14 +16,15 @@ from grader import cli
 from grader.assignments.pack import find
 from grader.layout import ROOT
 
+from ..warm_grader import grader
+
 LORA_BERT = find("lora-bert")
 
 SCHEMA = json.loads((Path(__file__).with_name("gradescope_results.schema.json")).read_text())
 
 
 def grade(*args, check=True) -> subprocess.CompletedProcess:
-    run = subprocess.run([sys.executable, "-m", "grader", "grade", *map(str, args), "--quiet"],
-                         cwd=ROOT, capture_output=True, text=True, timeout=600)
+    run = grader("grade", *args, "--quiet")
     if check:
         assert run.returncode == 0, run.stderr
     return run
@@ -68,9 +69,7 @@ def sharded(submissions, tmp_path_factory) -> tuple[Path, Path, str]:
     first's stderr. One fresh grading of the class, for the tests of sharding and of determinism alike."""
     root = tmp_path_factory.mktemp("sharded")
     env = {**os.environ, "SLURM_ARRAY_TASK_ID": "3", "SLURM_ARRAY_TASK_COUNT": "2", "SLURM_ARRAY_TASK_MIN": "3"}
-    task = subprocess.run([sys.executable, "-m", "grader", "grade", str(submissions), "--out", str(root / "task3"),
-                           "--shard", "auto", "--quiet"], cwd=ROOT, env=env, capture_output=True, text=True,
-                          timeout=600)
+    task = grader("grade", submissions, "--out", root / "task3", "--shard", "auto", "--quiet", env=env)
     assert task.returncode == 0, task.stderr
     grade(submissions, "--out", root / "shard2", "--shard", "2/2")
     return root / "task3" / "grades.csv", root / "shard2" / "grades.csv", task.stderr

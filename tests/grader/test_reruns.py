@@ -1,14 +1,13 @@
 """A grade belongs to what was graded: a rerun reuses a result only when nothing that decided it changed."""
 
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from grader.assignments.pack import find
-from grader.layout import ROOT
+
+from ..warm_grader import grader
 
 LORA_BERT = find("lora-bert")
 
@@ -16,8 +15,7 @@ EXAMPLES = LORA_BERT.examples
 
 
 def grade(folder: Path, out: Path, *options: str) -> str:
-    run = subprocess.run([sys.executable, "-m", "grader", "grade", str(folder), "--out", str(out), "--quiet",
-                          *options], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    run = grader("grade", folder, "--out", out, "--quiet", *options)
     assert run.returncode == 0, run.stderr
     return run.stdout
 

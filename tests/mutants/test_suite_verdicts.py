@@ -9,16 +9,14 @@ and must fail exactly the same tests: both modes are one suite.
 
 import json
 import os
-import subprocess
-import sys
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
 from grader.assignments.pack import find
-from grader.layout import ROOT
 
 from ..suite_run import run_suite
+from ..warm_grader import grader
 from . import clauses, isolation
 from .mutants import BROKEN, CORRECT, Mutant
 
@@ -46,9 +44,8 @@ def verdicts(tmp_path_factory) -> dict[str, dict]:
     for mutant in BROKEN + CORRECT:
         (folder / f"{mutant.name}.py").write_text(mutant.apply(reference))
     # --seed 0: the inputs a student's pytest draws by default, for the comparison of the two modes
-    run = subprocess.run([sys.executable, "-m", "grader", "grade", str(folder), "--out", str(out), "--quiet",
-                          "--no-report", "--seed", "0"], cwd=ROOT, capture_output=True, text=True, timeout=1200,
-                         env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    run = grader("grade", folder, "--out", out, "--quiet", "--no-report", "--seed", "0", timeout=1200,
+                 env={**os.environ, "HF_HUB_OFFLINE": "1"})
     assert run.returncode == 0, run.stderr
     return {mutant.name: json.loads((out / mutant.name / "results.json").read_text())
             for mutant in BROKEN + CORRECT}

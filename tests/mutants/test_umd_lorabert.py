@@ -5,14 +5,12 @@ dependencies); the correct ones and the reference score 100, the template 0."""
 import json
 import os
 import shutil
-import subprocess
-import sys
 
 import pytest
 
 from grader.assignments.pack import find
-from grader.layout import ROOT
 
+from ..warm_grader import grader
 from . import isolation
 from .umd_lorabert import BROKEN, CORRECT, Mutant
 
@@ -27,9 +25,8 @@ def verdicts(tmp_path_factory) -> dict[str, dict]:
     for mutant in BROKEN + CORRECT:
         (folder / f"{mutant.name}.py").write_text(mutant.apply(REFERENCE))
     shutil.copy(UMD.template / UMD.file_names[0], folder / "template.py")
-    run = subprocess.run([sys.executable, "-m", "grader", "grade", str(folder), "--out", str(out), "--quiet",
-                          "--no-report", "--seed", "0", "--assignment", UMD.name], cwd=ROOT, capture_output=True,
-                         text=True, timeout=900, env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    run = grader("grade", folder, "--out", out, "--quiet", "--no-report", "--seed", "0", "--assignment", UMD.name,
+                 timeout=900, env={**os.environ, "HF_HUB_OFFLINE": "1"})
     assert run.returncode == 0, run.stderr
     return {path.name: json.loads((path / "results.json").read_text()) for path in out.iterdir() if path.is_dir()}
 
