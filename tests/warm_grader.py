@@ -35,23 +35,28 @@ def serve() -> None:
     """In the warm process: import once, then for each request on stdin fork a grader and report its pid and exit."""
     from grader.run import warm_worker
 
+    answers = warm_worker.protocol_output()  # what the imports print goes to stderr, not into the answers
     warm_worker.warm_up()
-    answers = os.fdopen(os.dup(1), "w", buffering=1)
     for line in sys.stdin:
         request = json.loads(line)
         pid = os.fork()
         if pid == 0:
             _be_grader(request)
         answers.write(json.dumps({"pid": pid}) + "\n")
+        answers.flush()
         _, status = os.waitpid(pid, 0)
         answers.write(json.dumps({"returncode": os.waitstatus_to_exitcode(status)}) + "\n")
+        answers.flush()
 
 
 def _be_grader(request: dict) -> None:
     """In the forked child: ``python -m grader ARGV`` in the request's folder and environment. Never returns."""
+    from grader.run.warm_worker import close_inherited_descriptors
+
     code = 1
     try:
         os.setsid()
+        close_inherited_descriptors()  # not the warm process's answers to the tests
         os.chdir(request["cwd"])
         os.environ.clear()
         os.environ.update(request["env"])
