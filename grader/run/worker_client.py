@@ -58,12 +58,11 @@ def worker_environment(home: Path, gpu: str | None = None) -> dict[str, str]:
     return env
 
 
-class Adopted:
-    """A worker forked by a brood (``warm_worker.brood``): the grader's child once the brood has exited, the grader
-    being a subreaper, so it is polled, killed and reaped as a ``subprocess.Popen`` is."""
+class Reaped:
+    """A child this process forked or adopted, polled, killed and reaped as a ``subprocess.Popen`` is."""
 
-    def __init__(self, pid: int, stdin, stdout):
-        self.pid, self.stdin, self.stdout = pid, stdin, stdout
+    def __init__(self, pid: int):
+        self.pid = pid
         self.returncode: int | None = None
 
     def _reap(self, options: int) -> int | None:
@@ -74,9 +73,11 @@ class Adopted:
                 pid, status = self.pid, 9
             if pid:
                 self.returncode = os.waitstatus_to_exitcode(status)
-                self.stdin.close()
-                self.stdout.close()
+                self.reaped()
         return self.returncode
+
+    def reaped(self) -> None:
+        """What to let go of once the child is gone."""
 
     def poll(self) -> int | None:
         return self._reap(os.WNOHANG)
@@ -88,6 +89,19 @@ class Adopted:
         if self.returncode is None:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(self.pid, signal.SIGKILL)
+
+
+class Adopted(Reaped):
+    """A worker forked by a brood (``warm_worker.brood``): the grader's child once the brood has exited, the grader
+    being a subreaper."""
+
+    def __init__(self, pid: int, stdin, stdout):
+        super().__init__(pid)
+        self.stdin, self.stdout = stdin, stdout
+
+    def reaped(self) -> None:
+        self.stdin.close()
+        self.stdout.close()
 
 
 class Worker:
@@ -188,7 +202,7 @@ class Worker:
             self.home = None
 
 
-class ForkedBrood:
+class ForkedBrood(Reaped):
     """A brood forked from this process, which has already imported what a worker needs (``warm_worker.WARM``): what
     ``python -c LAUNCH`` does with ``BROOD_VARIABLE`` set, less the imports. A grader is warm only where the project's
     tests fork their grade commands from one warm process (``tests/warm_grader.py``); the brood and its workers are
@@ -198,8 +212,8 @@ class ForkedBrood:
         from grader.run import warm_worker
 
         read, write = os.pipe()
-        self.pid = os.fork()
-        if self.pid == 0:
+        pid = os.fork()
+        if pid == 0:
             try:
                 os.setsid()
                 os.close(read)
@@ -214,7 +228,8 @@ class ForkedBrood:
             finally:
                 os._exit(1)
         os.close(write)
-        self.stdout, self.returncode = read, None
+        super().__init__(pid)
+        self.stdout = read
 
     def communicate(self, timeout: float) -> tuple[bytes, None]:
         """Everything the brood writes (its workers' pids), until it closes its end; then its exit status."""
@@ -232,25 +247,6 @@ class ForkedBrood:
             os.close(self.stdout)
         self.wait()
         return data, None
-
-    def poll(self) -> int | None:
-        return self._reap(os.WNOHANG)
-
-    def wait(self) -> int:
-        return self._reap(0)
-
-    def kill(self) -> None:
-        if self.returncode is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(self.pid, signal.SIGKILL)
-
-    def _reap(self, options: int) -> int | None:
-        if self.returncode is None:
-            with contextlib.suppress(ChildProcessError):
-                pid, status = os.waitpid(self.pid, options)
-                if pid:
-                    self.returncode = os.waitstatus_to_exitcode(status)
-        return self.returncode
 
 
 def warm() -> bool:
