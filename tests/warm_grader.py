@@ -16,7 +16,6 @@ import atexit
 import contextlib
 import json
 import os
-import select
 import signal
 import subprocess
 import sys
@@ -28,7 +27,7 @@ if __name__ == "__main__":  # the warm process: this checkout first, as a worker
     sys.path[0] = str(Path(__file__).resolve().parents[1])
 
 from grader.layout import ROOT
-from grader.run.worker_client import worker_environment
+from grader.run.worker_client import next_line, worker_environment
 
 
 def serve() -> None:
@@ -85,7 +84,7 @@ def _be_grader(request: dict) -> None:
 
 class WarmGrader:
     """The warm process of this test process, started on first use; its answers read as whole lines off the raw pipe
-    (a buffered reader could hold the second of two answers where ``select`` cannot see it)."""
+    (``worker_client.next_line``)."""
 
     process: subprocess.Popen | None = None
     pending = b""
@@ -106,16 +105,11 @@ class WarmGrader:
     @classmethod
     def answer(cls, deadline: float) -> dict | None:
         """The warm process's next answer; None if none came by ``deadline``."""
-        while b"\n" not in cls.pending:
-            ready, _, _ = select.select([cls.process.stdout], [], [], max(deadline - time.monotonic(), 0))
-            if not ready:
-                return None
-            chunk = os.read(cls.process.stdout.fileno(), 65536)
-            if not chunk:
-                raise RuntimeError("the warm grader process died")
-            cls.pending += chunk
-        line, _, cls.pending = cls.pending.partition(b"\n")
-        return json.loads(line)
+        try:
+            line, cls.pending = next_line(cls.process.stdout, cls.pending, deadline)
+        except EOFError:
+            raise RuntimeError("the warm grader process died") from None
+        return None if line is None else json.loads(line)
 
     @classmethod
     def run(cls, argv: list[str], *, cwd: Path = ROOT, env: dict | None = None,

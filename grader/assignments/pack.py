@@ -21,7 +21,7 @@ import jsonschema
 from grader import layout
 
 SPEC = "assignment.toml"
-SPEC_IN_SUITE = "assignment.toml"  # under a workspace's or a bundle's tests/, where the suite reads its conventions
+SPEC_IN_SUITE = SPEC  # under a workspace's or a bundle's tests/, where the suite reads its conventions
 SCHEMA = Path(__file__).with_name("assignment.schema.json")
 PACKS = layout.ROOT / "reference"  # reference/NAME/assignment.toml
 DEFAULT = "lora-bert"
@@ -57,6 +57,11 @@ class Pack:
     @property
     def spec_file(self) -> Path:
         return self.folder / SPEC
+
+    @property
+    def spec_in_checkout(self) -> str:
+        """The spec's path from the repository root, as a bundle that copies the checkout's layout holds it."""
+        return self.spec_file.relative_to(layout.ROOT).as_posix()
 
     @property
     def reference(self) -> Path:

@@ -35,7 +35,6 @@ import json
 import math
 import re
 
-from grader import layout
 from grader.assignments.pack import Pack
 from grader.grading.outcome import Outcome
 from grader.grading.outputs import shortened
@@ -203,6 +202,5 @@ def workflow(rubric: Rubric, assignment: Pack) -> str:
     rubric group."""
     names = runner_names(rubric)
     env = "\n".join(f'          {name.upper()}_RESULTS: "${{{{ steps.grade.outputs.{name} }}}}"' for name in names)
-    spec = assignment.spec_file.relative_to(layout.ROOT).as_posix()
     return WORKFLOW.format(env=env, runners=",".join(names), title=assignment.title, module=assignment.module,
-                           spec=spec)
+                           spec=assignment.spec_in_checkout)

@@ -81,8 +81,8 @@ def run_autograder(timeout: float, assignment: Pack) -> str:
     if timeout <= 2 * HEADROOM_SECONDS:
         raise ValueError(f"an autograder timeout of {timeout:g} s leaves a submission no time: give at least "
                          f"{2 * HEADROOM_SECONDS + 1} s")
-    spec = assignment.spec_file.relative_to(layout.ROOT).as_posix()
-    return RUN_AUTOGRADER.replace("@SECONDS@", f"{timeout - HEADROOM_SECONDS:g}").replace("@SPEC@", spec)
+    return (RUN_AUTOGRADER.replace("@SECONDS@", f"{timeout - HEADROOM_SECONDS:g}")
+            .replace("@SPEC@", assignment.spec_in_checkout))
 
 
 def build(out: Path, assignment: Pack, timeout: float = DEFAULT_TIMEOUT) -> None:

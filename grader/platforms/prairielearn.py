@@ -167,9 +167,8 @@ def info_json(assignment: Pack) -> dict:
 
 def filled(text: str, assignment: Pack) -> str:
     """``text`` with the pack's module file, title and spec (relative to the grader's folder) put in."""
-    spec = assignment.spec_file.relative_to(layout.ROOT).as_posix()
     return (text.replace("@MODULE@", assignment.file_names[0]).replace("@TITLE@", assignment.title)
-            .replace("@SPEC@", spec))
+            .replace("@SPEC@", assignment.spec_in_checkout))
 
 
 def build(out: Path, assignment: Pack) -> None:

@@ -58,6 +58,25 @@ def worker_environment(home: Path, gpu: str | None = None) -> dict[str, str]:
     return env
 
 
+def next_line(stream, pending: bytes, deadline: float) -> tuple[bytes | None, bytes]:
+    """The next whole line ``stream`` writes after ``pending`` (bytes read before), and what is left over; None for
+    the line if none came by ``deadline`` (``time.monotonic``); EOFError once the writer has closed its end.
+
+    Lines are split here, on the raw descriptor: a buffered reader could hold a second message
+    ("exited" right after "started") where ``select`` cannot see it.
+    """
+    while b"\n" not in pending:
+        ready, _, _ = select.select([stream], [], [], max(deadline - time.monotonic(), 0))
+        if not ready:
+            return None, pending
+        chunk = os.read(stream.fileno(), 65536)
+        if not chunk:
+            raise EOFError
+        pending += chunk
+    line, _, rest = pending.partition(b"\n")
+    return line, rest
+
+
 class Reaped:
     """A child this process forked or adopted, polled, killed and reaped as a ``subprocess.Popen`` is."""
 
@@ -155,21 +174,13 @@ class Worker:
             raise WorkerError("a grading worker did not start: can it import torch, transformers and pytest?")
 
     def receive(self, timeout: float) -> Answer | None:
-        """The worker's next message; None if none came within ``timeout``; ``{"gone": True}`` if it died.
-
-        Lines are split here, on the raw descriptor: a buffered reader could hold a second
-        message ("exited" right after "started") where ``select`` cannot see it.
-        """
-        deadline = time.monotonic() + timeout
-        while b"\n" not in self.pending:
-            ready, _, _ = select.select([self.process.stdout], [], [], max(deadline - time.monotonic(), 0))
-            if not ready:
-                return None
-            chunk = os.read(self.process.stdout.fileno(), 65536)
-            if not chunk:
-                return {"gone": True}
-            self.pending += chunk
-        line, _, self.pending = self.pending.partition(b"\n")
+        """The worker's next message; None if none came within ``timeout``; ``{"gone": True}`` if it died."""
+        try:
+            line, self.pending = next_line(self.process.stdout, self.pending, time.monotonic() + timeout)
+        except EOFError:
+            return {"gone": True}
+        if line is None:
+            return None
         try:
             return json.loads(line)
         except json.JSONDecodeError:

@@ -3,7 +3,6 @@
 import importlib
 import json
 import shutil
-from pathlib import Path
 
 import pytest
 
@@ -11,6 +10,7 @@ from grader import cli
 from grader.assignments import pack
 from grader.layout import ROOT
 
+from ..pack_copy import pack_copy
 from ..warm_grader import grader
 
 PACKS = pack.available()
@@ -37,21 +37,8 @@ def test_the_command_line_lists_each_pack_a_line_each(capsys):
         assert f"{found.module}.py" in line and found.conventions["scaling"] in line
 
 
-def spec_copy(folder: Path, **changes: str) -> Path:
-    """The lora-bert pack's spec in ``folder`` (its suite and template as they are), with lines replaced."""
-    lora_bert = pack.find("lora-bert")
-    text = lora_bert.spec_file.read_text()
-    for old, new in changes.items():
-        assert old in text, old
-        text = text.replace(old, new)
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / pack.SPEC).write_text(text)
-    shutil.copy(lora_bert.contract, folder)
-    return folder
-
-
 def test_a_spec_that_breaks_the_schema_is_an_error_naming_the_field(tmp_path, capsys):
-    folder = spec_copy(tmp_path / "typo", **{'scaling = "alpha / rank"': 'scaling = "alpha/rank"'})
+    folder = pack_copy(tmp_path / "typo", {'scaling = "alpha / rank"': 'scaling = "alpha/rank"'})
     with pytest.raises(pack.PackError, match=r"conventions\.scaling: 'alpha/rank' is not one of"):
         pack.find(folder)
     assert cli.main(["grade", str(ROOT / "examples" / "lora-bert"), "--out", str(tmp_path / "out"),
@@ -70,7 +57,7 @@ def test_the_scaling_is_read_from_the_pack_not_written_in_the_tests(tmp_path):
     """The same suite, told by its pack that the update is scaled by alpha: the example that scales by alpha passes
     the LoRALayer's tests and the reference fails them, through the grader's own workspace (which carries the
     spec)."""
-    folder = spec_copy(tmp_path / "by-alpha", **{'scaling = "alpha / rank"': 'scaling = "alpha"'})
+    folder = pack_copy(tmp_path / "by-alpha", {'scaling = "alpha / rank"': 'scaling = "alpha"'})
     submissions = tmp_path / "class"
     submissions.mkdir()
     shutil.copy(pack.find("lora-bert").reference, submissions / "reference.py")

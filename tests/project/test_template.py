@@ -1,6 +1,5 @@
 """The student template: generated from the reference, in sync with it, a score of 0, a notebook that runs."""
 
-import shutil
 from pathlib import Path
 
 import nbformat
@@ -12,6 +11,7 @@ from grader.assignments.pack import find
 from grader.authoring import template
 from grader.grading.rubric import Rubric
 
+from ..pack_copy import pack_copy
 from ..suite_run import run_suite
 
 LORA_BERT = find("lora-bert")
@@ -28,19 +28,13 @@ def test_generation_is_deterministic():
     assert first == again
 
 
-def pack_copy(folder: Path, reference: str, template_folder: Path = LORA_BERT.template) -> Path:
-    """A copy of the lora-bert pack in ``folder`` with another reference, its template in ``template_folder``."""
-    folder.mkdir()
-    (folder / LORA_BERT.reference.name).write_text(reference)
-    shutil.copy(LORA_BERT.contract, folder)
-    spec = LORA_BERT.spec_file.read_text().replace(f'template = "{LORA_BERT.spec["template"]}"',
-                                                    f'template = "{template_folder}"')
-    (folder / LORA_BERT.spec_file.name).write_text(spec)
-    return folder
+def moved_template(folder: Path) -> dict[str, str]:
+    """The spec's change that puts the pack's template in ``folder``."""
+    return {f'template = "{LORA_BERT.spec["template"]}"': f'template = "{folder}"'}
 
 
 def test_check_fails_after_one_character_of_the_reference_changes(tmp_path, capsys):
-    changed = pack_copy(tmp_path / "pack", LORA_BERT.reference.read_text().replace("Part 1.", "Part 1:", 1))
+    changed = pack_copy(tmp_path / "pack", reference=LORA_BERT.reference.read_text().replace("Part 1.", "Part 1:", 1))
     assert cli.main(["template", "--check", "--assignment", str(changed)]) == 1
     error = capsys.readouterr().err
     assert "student_template/lora-bert/lora_bert.py is out of date" in error
@@ -65,7 +59,7 @@ GOOD_FUNCTION = "def f():\n    # BEGIN SOLUTION\n    return 1\n    # END SOLUTIO
     ("def f():\n    # Begin-Solution\n    return 1\n    # End-Solution\n", 2, "malformed marker"),
 ])
 def test_marker_errors_name_the_line_and_write_nothing(tmp_path, capsys, source, line, message):
-    folder = pack_copy(tmp_path / "pack", source, tmp_path / "out")
+    folder = pack_copy(tmp_path / "pack", moved_template(tmp_path / "out"), reference=source)
     reference = folder / LORA_BERT.reference.name
     assert cli.main(["template", "--assignment", str(folder)]) == 2
     error = capsys.readouterr().err
@@ -80,7 +74,7 @@ def test_check_fails_when_a_solution_line_is_in_the_template(tmp_path, capsys):
     assert leaked.strip() in template.solution_only_lines(LORA_BERT.reference.read_text(), LORA_BERT.reference)
     stub = folder / "lora_bert.py"
     stub.write_text(stub.read_text() + f"\n\ndef helper(self):\n{leaked}\n")
-    pack = pack_copy(tmp_path / "pack", LORA_BERT.reference.read_text(), folder)
+    pack = pack_copy(tmp_path / "pack", moved_template(folder))
     assert cli.main(["template", "--check", "--assignment", str(pack)]) == 1
     error = capsys.readouterr().err
     assert f"solution code in the template: {stub}:" in error and "kaiming_uniform_(self.A" in error
