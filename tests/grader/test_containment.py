@@ -33,7 +33,9 @@ def arena(tmp_path):
 
 
 def test_without_the_filesystem_layer_files_outside_are_read_and_written(arena):
-    run = arena.grade(attacks("read_outside", "write_outside"), *LIMITS, disabled="filesystem")
+    # one job: write_outside overwrites every tiny model it finds, read_outside's copies among them when both run at
+    # once (read_outside's tests then all end at the start: a race seen once in CI); graded in turn, read first
+    run = arena.grade(attacks("read_outside", "write_outside"), *LIMITS, "--jobs", "1", disabled="filesystem")
     assert run.returncode == 0, run.stderr
     assert SECRET in outputs(arena.results("read_outside"))
     assert arena.escaped_files()
