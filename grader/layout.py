@@ -12,7 +12,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 TESTS = ROOT / "tests"
-SUITE_ROOT_FILES = ("__init__.py", "conftest.py", "options.py")  # of tests/: the suite's options and markers
+JUDGING = TESTS / "judging"  # the judge/subject machinery, the same for every pack
+# of tests/: the suite's options and markers, and the judge/subject machinery every pack's suite runs on
+SUITE_ROOT_FILES = ("__init__.py", "conftest.py", "options.py", "judging")
 TINY_MODELS = ROOT / "tiny_models"
 DATA = ROOT / "data"
 PYPROJECT = ROOT / "pyproject.toml"
@@ -22,7 +24,10 @@ def copy_suite_root(tests: Path, names: tuple[str, ...] = SUITE_ROOT_FILES) -> N
     """The files of ``tests/`` that the suite below it needs, into ``tests``."""
     tests.mkdir(parents=True, exist_ok=True)
     for name in names:
-        shutil.copy(TESTS / name, tests / name)
+        if (TESTS / name).is_dir():
+            shutil.copytree(TESTS / name, tests / name, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy(TESTS / name, tests / name)
 
 
 def copy_models_and_data(folder: Path) -> None:

@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from .assignment import points
+from .judging import points
+from .judging.conventions import load
 
 SUITE = Path(__file__).resolve().parent / "assignment"
 
@@ -47,7 +48,7 @@ def check(namespace: dict, part: str | None = None) -> None:
         if part not in files:
             raise ValueError(f"no part {part!r}; the parts are: {', '.join(dict.fromkeys(files.values()))}")
         target = SUITE / files[part]
-    module = types.ModuleType("lora_bert")
+    module = types.ModuleType(load().module)
     module.__dict__.update({name: value for name, value in namespace.items() if not name.startswith("__")})
     plugin = KernelSubmission(module)
     with _this_module_as(module):
@@ -62,7 +63,8 @@ def check(namespace: dict, part: str | None = None) -> None:
 
 @contextlib.contextmanager
 def _this_module_as(module: types.ModuleType):
-    """``lora_bert`` in sys.modules while the tests run (dataclasses and pickle look their module up there)."""
+    """The pack's module (``lora_bert``) in sys.modules while the tests run (dataclasses and pickle look their
+    module up there)."""
     before = sys.modules.get(module.__name__)
     sys.modules[module.__name__] = module
     try:

@@ -32,7 +32,7 @@ timeout = 120
 pythonpath = .
 addopts = -p tests.options
 """
-BUNDLE_SUITE_ROOT = ("__init__.py", "options.py", "notebook.py")
+BUNDLE_SUITE_ROOT = ("__init__.py", "options.py", "notebook.py", "judging")
 
 README = """\
 # {title}
@@ -170,7 +170,7 @@ def copy_suite(folder: Path, assignment: Pack) -> list[str]:
 
 def points(rubric: Rubric, assignment: Pack) -> dict:
     """tests/points.json: each public test's points and the hidden tests' total, as the grader scores on
-    the CPU (the suite shows students their points from it; see tests/assignment/points.py)."""
+    the CPU (the suite shows students their points from it; see tests/judging/points.py)."""
     worker = Worker()
     try:
         tests = batch.expected_tests(batch.Settings(pack=assignment, device="cpu", rubric=rubric), worker)

@@ -14,6 +14,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
+from grader import layout
 from grader.assignments.pack import Pack, find
 
 SECTIONS = ("points",)
@@ -115,9 +116,9 @@ def part_of(test_name: str, parts: dict[str, str]) -> str:
 
 def part_titles(rubric: Rubric, suite: Path | None = None) -> dict[str, str]:
     """Each test file's part of the assignment (``test_merge.py`` -> ``merge_lora``) in the rubric's order,
-    named as the suite's own tests/assignment/points.py names them for students."""
+    named as the suite's own tests/judging/points.py names them for students."""
     suite = suite or find().suite
-    spec = importlib.util.spec_from_file_location("suite_points", suite / "points.py")
+    spec = importlib.util.spec_from_file_location("suite_points", layout.JUDGING / "points.py")
     module = importlib.util.module_from_spec(spec)  # the suite is files, not a package of this project
     spec.loader.exec_module(module)
     order = list(rubric.points)

@@ -36,7 +36,7 @@ from grader.run.run_request import BROOD_VARIABLE, Hatchling, JudgeSecrets, RunR
 from grader.sandbox.containment import contain
 from grader.sandbox.processes import become_subreaper, die_with_parent, kill_children
 
-ZYGOTE_VARIABLE = "LORA_GRADER_ZYGOTE_FD"  # tests/assignment/judge.py takes it out of the environment
+ZYGOTE_VARIABLE = "LORA_GRADER_ZYGOTE_FD"  # tests/judging/judge.py takes it out of the environment
 
 # What every test process imports: notebooks, pytest and its timeout plugin, the BERT and
 # DistilBERT models and tokenizers the suite loads.
@@ -134,7 +134,7 @@ def run_child(request: RunRequest) -> None:
         # What a subject runs of the suite (its server, the protocol, the loader), imported before the
         # zygote is forked, so that neither it nor its subjects ever need to read the suite's files.
         if "split" not in request["disabled"]:  # off only in the tests that prove the split
-            importlib.import_module("tests.assignment.subject")
+            importlib.import_module("tests.assignment.subject_builtins")  # and tests.judging.subject
             control = zygote.fork(request)
             os.environ[ZYGOTE_VARIABLE] = str(control.fileno())
         secrets = read_secrets(request["secrets"])  # only now: no subject's memory holds them

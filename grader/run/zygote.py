@@ -11,7 +11,8 @@ run's control groups (the submission's limits bound the subjects, not the judge)
 mount namespace whose tmpfs caps their home (``disk.py``), starts
 a session of its own, contains itself (``containment.py``) with the submission's module
 and its own read-only copies of the models and data as all it may read, says which layers
-hold, and only then imports the submission and serves (``tests/assignment/subject.py``).
+hold, and only then imports the submission and serves (``tests/judging/subject.py``, with the
+suite's own builtins, ``tests/assignment/subject_builtins.py``).
 
 The zygote runs no code of the submission's and answers only its own judge: ``spawn``
 (with a descriptor) starts a subject and answers its pid; ``kill PID`` ends a subject it
@@ -101,8 +102,9 @@ def _run_subject(fd: int, request: RunRequest, capped: str) -> None:
             if int(name) > 2 and int(name) != fd:
                 with contextlib.suppress(OSError):
                     os.close(int(name))
-        from tests.assignment import subject, submission  # imported before the zygote was forked
-        from tests.assignment.protocol import Answer, pack
+        from tests.assignment import subject_builtins  # imported before the zygote was forked
+        from tests.judging import subject, submission
+        from tests.judging.protocol import Answer, pack
 
         place = request["subject"]
         home = place["home"]
@@ -116,7 +118,8 @@ def _run_subject(fd: int, request: RunRequest, capped: str) -> None:
         layers["disk"] = capped
         channel.sendall(pack({"seq": 0, "answer": Answer.CONTAINED.value, "value": layers}, {}))
         loaded = submission.load_submission(Path(place["submission"]))
-        subject.serve(channel, subject.Server(loaded, Path(place["models"]), request["device"]))
+        server = subject.Server(loaded, Path(place["models"]), request["device"], subject_builtins.BUILTINS)
+        subject.serve(channel, server)
     except BaseException:  # anything at all: the subject must not fall back into the zygote's loop
         with contextlib.suppress(BaseException):
             traceback.print_exc()

@@ -3,7 +3,7 @@ models and their default targets (``conventions.py``: from the pack's spec)."""
 
 from pathlib import Path
 
-from .conventions import load, model_type
+from ..judging.conventions import load, model_type
 
 ROOT = Path(__file__).resolve().parents[2]
 TINY_MODELS = ROOT / "tiny_models"

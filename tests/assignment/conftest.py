@@ -1,18 +1,14 @@
-"""Fixtures of the assignment suite: the submission under test (``lora``), the device, the tiny models.
+"""Fixtures of the BERT packs' suite (lora-bert, umd-lorabert): the tiny models, on both sides.
 
-The tests run in the judge and reach the submission through ``lora`` (``judge.py``): in a
-subject process of its own when the grader runs them, in this process for a student's
-``pytest``. Each test gets its base models from the subject's own builtin (not from the
-submission's ``initialize_base_model``), so that each test judges one function of the
-contract and a bug in one function does not fail the tests of the others; ``own_model``
-is the judge's own copy of a tiny model, to recompute with.
+The submission under test (``lora``), the device, the points and the verdicts' words are every suite's
+(``judging/plugin.py``). Each test here gets its base models from the subject's own builtin (not from the
+submission's ``initialize_base_model``), so that each test judges one function of the contract and a bug in
+one function does not fail the tests of the others; ``own_model`` is the judge's own copy of a tiny model,
+to recompute with.
 """
 
 import gc
-import importlib.util
 import os
-import random
-from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # before transformers is imported: never download
 
@@ -32,13 +28,23 @@ from transformers.utils import logging as hf_logging  # noqa: E402
 gc.freeze()
 gc.enable()
 
-from . import global_state, points, pristine  # noqa: E402
-from .assets import CONVENTIONS, TINY_MODELS  # noqa: E402
-from .judge import Judge, LocalChannel, remote_channel  # noqa: E402
-from .subject import Server  # noqa: E402
-from .submission import LoadedSubmission, load_submission  # noqa: E402
-
-KERNEL_PLUGIN = "lora_bert_kernel"  # tests/notebook.py's check() registers its module under this name
+from ..judging.plugin import (  # noqa: E402, F401  (the fixtures and hooks every suite runs with)
+    JUDGE,
+    SubjectSide,
+    _seeded,
+    _suite_settings,
+    device,
+    judge,
+    lora,
+    pytest_collection_modifyitems,
+    pytest_ignore_collect,
+    pytest_report_teststatus,
+    pytest_runtest_makereport,
+    pytest_runtest_setup,
+    pytest_terminal_summary,
+)
+from . import pristine, subject_builtins  # noqa: E402
+from .assets import TINY_MODELS  # noqa: E402
 
 
 def pytest_configure(config):
@@ -49,152 +55,9 @@ def pytest_configure(config):
     torch.set_num_threads(1)
 
 
-def pytest_ignore_collect(collection_path, config):
-    """A test file the pack's rubric does not name checks a part this assignment does not have."""
-    if collection_path.name.startswith("test_") and collection_path.suffix == ".py":
-        return collection_path.name not in CONVENTIONS.test_files or None
-    return None
-
-
-def pytest_collection_modifyitems(config, items):
-    """A test marked ``convention(dropout=True)`` or ``convention(targets="suffixes")`` judges one answer to a
-    question packs answer differently (``conventions.py``); it is left out of the runs of the other packs."""
-    kept, left = [], []
-    for item in items:
-        marker = item.get_closest_marker("convention")
-        wanted = marker.kwargs if marker else {}
-        ours = {"dropout": CONVENTIONS.dropout, "targets": CONVENTIONS.targets_syntax}
-        (kept if all(ours[key] == value for key, value in wanted.items()) else left).append(item)
-    if left:
-        config.hook.pytest_deselected(items=left)
-        items[:] = kept
-
-
-def default_submission(rootdir: Path) -> Path:
-    """The pack's reference in this repository; in a student bundle, the folder (its module or notebook)."""
-    reference = CONVENTIONS.reference
-    return reference if reference.is_file() else rootdir
-
-
-def device_name(config) -> str:
-    name = config.getoption("--device")
-    if name == "auto":
-        name = "cuda" if torch.cuda.is_available() else "cpu"
-    return name
-
-
 @pytest.fixture(scope="session")
-def judge(pytestconfig) -> Judge:
-    """The submission, as the tests reach it: in a process of its own when grading, else in this one."""
-    path = pytestconfig.getoption("--submission") or default_submission(pytestconfig.rootpath)
-    channel = remote_channel()
-    if channel is None:
-        kernel = pytestconfig.pluginmanager.get_plugin(KERNEL_PLUGIN)
-        if kernel is not None:  # check() in a notebook: what the kernel defines, already run
-            loaded = LoadedSubmission(Path("the running notebook"), module=kernel.module)
-        else:
-            loaded = load_submission(Path(path))
-        path = loaded.path
-        channel = LocalChannel(Server(loaded, TINY_MODELS, device_name(pytestconfig)))
-    found = Judge(channel, str(path), device_name(pytestconfig))
-    pytestconfig.stash[JUDGE] = found
-    return found
-
-
-def pytest_terminal_summary(terminalreporter, config):
-    """The import error, once (each test gives its last line), notebook cells that raised (the tests only say
-    which names are missing), the parts not written yet, and, in the student bundle, the points."""
-    judge = config.stash.get(JUDGE, None)
-    import_error = judge.ready()["import_error"] if judge is not None else None
-    if import_error is not None:  # each test said so in a line
-        terminalreporter.section("importing the submission failed, so no test could run")
-        terminalreporter.write_line(import_error)
-    cell_errors = judge.ready()["cell_errors"] if judge is not None else []
-    if cell_errors:
-        terminalreporter.section("notebook cells that raised (what they define is missing)")
-        for error in cell_errors:
-            terminalreporter.write_line(error)
-    waiting = config.stash.get(_not_implemented, {})
-    if waiting:
-        terminalreporter.section("not implemented yet")
-        for part, count in waiting.items():
-            terminalreporter.write_line(f"{part}: {count} test{'s' if count > 1 else ''} wait for code "
-                                        "that still raises NotImplementedError")
-    rubric = points.Points.load()
-    in_kernel = config.pluginmanager.has_plugin(KERNEL_PLUGIN)  # check() shows the points itself
-    if rubric is not None and _tally in config.stash and not in_kernel:
-        terminalreporter.section("points")
-        for line in points.table(config.stash[_tally], rubric):
-            terminalreporter.write_line(line)
-
-
-_tally = pytest.StashKey[points.Tally]()
-_not_implemented = pytest.StashKey[dict]()  # part -> how many of its tests met a NotImplementedError
-JUDGE = pytest.StashKey[Judge]()  # read by the grader's report plugin: what importing the submission gave
-
-
-@pytest.hookimpl(wrapper=True)
-def pytest_runtest_makereport(item, call):
-    """Tally each phase for the points table (only a test whose every phase passed earns its points), mark a
-    test that failed on a stub still raising NotImplementedError (a line for it, not a traceback), and one
-    during which the submission's process was lost."""
-    report = yield
-    item.config.stash.setdefault(_tally, points.Tally()).record_report(report)
-    judge = item.config.stash.get(JUDGE, None)
-    if judge is not None and judge.lost:  # for the grader: the submission's process was lost in this test
-        report.user_properties.append(("subject_lost", True))
-    if call.excinfo is not None and call.excinfo.errisinstance(NotImplementedError):
-        report.not_implemented = True
-        part = points.part_title(item.path)
-        waiting = item.config.stash.setdefault(_not_implemented, {})
-        waiting[part] = waiting.get(part, 0) + 1
-    return report
-
-
-def pytest_report_teststatus(report, config):
-    """A test that met NotImplementedError counts as failed but is listed apart, in one line per part."""
-    if getattr(report, "not_implemented", False) and report.failed:
-        return "not implemented", "N", "NOT IMPLEMENTED"
-    return None
-
-
-@pytest.fixture
-def lora(judge) -> Judge:
-    """The submission's ``lora_bert`` module, in the subject: every test starts from a clean, seeded subject."""
-    judge.reset()
-    return judge
-
-
-@pytest.fixture(scope="session")
-def device(pytestconfig) -> torch.device:
-    name = device_name(pytestconfig)
-    if name == "cuda" and not torch.cuda.is_available():
-        pytest.skip("--device cuda, but no CUDA device is available")
-    return torch.device(name)
-
-
-def pytest_runtest_setup(item):
-    if item.get_closest_marker("cuda") and not torch.cuda.is_available():
-        pytest.skip("needs a CUDA device")
-    if item.get_closest_marker("peft") and importlib.util.find_spec("peft") is None:
-        pytest.skip("needs peft")
-
-
-@pytest.fixture(autouse=True)
-def _suite_settings():
-    """The judge's own computations run with the torch settings they were written for (the subject applies the
-    same ones around each request)."""
-    with global_state.suite_settings():
-        yield
-
-
-@pytest.fixture(autouse=True)
-def _seeded(request):
-    """Every test draws its inputs from a generator seeded by ``--seed``: the same data and verdict for the same
-    seed, and inputs a submission cannot know in advance when the grader draws the seed."""
-    seed = request.config.getoption("--seed")
-    global_state.manual_seed(seed)
-    random.seed(seed)
+def subject_side() -> SubjectSide:
+    return SubjectSide(TINY_MODELS, subject_builtins.BUILTINS)
 
 
 @pytest.fixture

@@ -16,21 +16,11 @@ import pytest
 import torch
 from torch import nn
 
+from ..judging.checks import close, equal, expect, max_difference, names, of_kind
+from ..judging.conventions import BY_PARENT, SUFFIXES
+from ..judging.judge import SubjectRaised
 from .assets import CONVENTIONS, DEFAULT_TARGETS, MODEL_NAMES
-from .checks import (
-    close,
-    equal,
-    expect,
-    logits,
-    matching_linears,
-    max_difference,
-    misplaced,
-    names,
-    of_kind,
-    unnamed_layers,
-)
-from .conventions import BY_PARENT, SUFFIXES
-from .judge import SubjectRaised
+from .checks import logits, matching_linears, misplaced, unnamed_layers
 
 BERT_LAYERS = range(4)  # bert-tiny has four transformer layers
 

@@ -10,8 +10,9 @@ import torch
 from torch import nn
 from transformers import AutoConfig, AutoModelForSequenceClassification
 
+from ..judging.checks import expect
 from .assets import DEFAULT_TARGETS, MODEL_NAMES, is_head
-from .checks import expect, head_count, matching_linears
+from .checks import head_count, matching_linears
 
 
 def count(found) -> str:

@@ -2,8 +2,8 @@
 
 import pytest
 
+from ..judging.checks import expect, names
 from .assets import MODEL_NAMES, is_head
-from .checks import expect, names
 
 LAYERS = {"bert-tiny": ("bert.encoder.layer", 4), "distilbert-tiny": ("distilbert.transformer.layer", 3)}
 

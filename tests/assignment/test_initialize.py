@@ -3,9 +3,9 @@
 import pytest
 import torch
 
+from ..judging.checks import expect, names, shape, tensor
+from ..judging.judge import Ref
 from .assets import CONVENTIONS, MODEL_NAMES, is_head
-from .checks import expect, names, shape, tensor
-from .judge import Ref
 
 LABELS = 3 if CONVENTIONS.labels_argument else 2  # 3 where the number of labels is an argument: not the default
 

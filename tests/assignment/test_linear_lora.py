@@ -11,9 +11,10 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from ..judging.checks import close, equal, expect, max_difference, names, of_kind, shape, tensor
+from ..judging.protocol import Placed
 from .assets import CONVENTIONS
-from .checks import close, equal, expect, max_difference, names, of_kind, shape, tensor, unregistered
-from .protocol import Placed
+from .checks import unregistered
 
 
 def make_linear(lora, in_features=12, out_features=7, dtype=torch.float32, device="cpu"):

@@ -5,9 +5,9 @@ import itertools
 import pytest
 import torch
 
+from ..judging.checks import close, describe, expect, max_difference, shape, tensor
+from ..judging.protocol import Placed
 from .assets import CONVENTIONS
-from .checks import close, describe, expect, max_difference, shape, tensor
-from .protocol import Placed
 
 
 def set_weights(layer, A, B):

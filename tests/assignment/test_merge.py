@@ -7,22 +7,12 @@ import pytest
 import torch
 from torch import nn
 
+from ..judging.checks import close, equal, expect, max_difference, names, of_kind
+from ..judging.judge import SubjectRaised
+from ..judging.protocol import Placed
 from . import pristine
 from .assets import CONVENTIONS, DEFAULT_TARGETS, MODEL_NAMES, TINY_MODELS
-from .checks import (
-    close,
-    equal,
-    expect,
-    head_count,
-    logits,
-    matching_linears,
-    max_difference,
-    misplaced,
-    names,
-    of_kind,
-)
-from .judge import SubjectRaised
-from .protocol import Placed
+from .checks import head_count, logits, matching_linears, misplaced
 
 LINEAR = "torch.nn.modules.linear.Linear"
 

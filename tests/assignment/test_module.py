@@ -1,7 +1,7 @@
 """The module as a whole: importing it is cheap and quiet."""
 
+from ..judging.checks import expect
 from .assets import CONVENTIONS
-from .checks import expect
 
 MAX_PRINTED = 500
 

@@ -7,9 +7,10 @@ LoRA's ``scaling * A @ B`` into a copy of its own tiny model and computes the lo
 import pytest
 import torch
 
+from ..judging.checks import expect, names, of_kind
+from ..judging.judge import Ref
 from .assets import CONVENTIONS, DEFAULT_TARGETS, MODEL_NAMES, is_head
-from .checks import expect, matching_linears, names, of_kind
-from .judge import Ref
+from .checks import matching_linears
 
 
 def lora_model(lora, own_model, name, device):

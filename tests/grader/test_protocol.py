@@ -10,11 +10,11 @@ import pytest
 import torch
 
 from grader import layout
-from tests.assignment import protocol
-from tests.assignment.judge import Judge, LocalChannel, Ref, SubjectRaised
-from tests.assignment.protocol import Encoder, ProtocolError, decode, pack, unpack
-from tests.assignment.subject import Server
-from tests.assignment.submission import LoadedSubmission
+from tests.judging import protocol
+from tests.judging.judge import Judge, LocalChannel, Ref, SubjectRaised
+from tests.judging.protocol import Encoder, ProtocolError, decode, pack, unpack
+from tests.judging.subject import Server
+from tests.judging.submission import LoadedSubmission
 
 MODELS = layout.TINY_MODELS
 

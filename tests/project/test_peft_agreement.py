@@ -8,7 +8,7 @@ from transformers import AutoModelForSequenceClassification
 
 from grader.assignments.pack import find
 from grader.layout import ROOT
-from tests.assignment.submission import load_submission
+from tests.judging.submission import load_submission
 
 LORA_BERT = find("lora-bert")
 

@@ -7,7 +7,7 @@ import nbformat
 
 from grader.assignments.pack import find
 from grader.layout import ROOT
-from tests.assignment.submission import load_submission
+from tests.judging.submission import load_submission
 
 from ..suite_run import pytest_in
 

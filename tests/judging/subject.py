@@ -11,22 +11,24 @@ expected value. When grading, it runs in a contained process of its own (the gra
 (``judge.py``'s local channel), on the same encoded requests, so that both judge alike.
 
 Builtins are what the judge needs built on the subject's side without trusting the
-submission: a fresh tiny model (from the subject's read-only copy), a plain
-``nn.Linear``, a model from a configuration, a few optimiser steps.
+submission: a plain ``nn.Linear``, a spy on a class's constructor, a seed. A suite adds
+its own (``subject_builtins.py`` beside its tests: a fresh tiny model from the subject's
+read-only copy, a few optimiser steps), as functions that take this server first.
 """
 
+import functools
 import random
 import traceback
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import torch
 from torch import nn
 
-from . import global_state, pristine
+from . import global_state
 from .protocol import Answer, Encoder, Handle, Op, ParameterInfo, ProtocolError, decode, pack, unpack
 from .submission import LoadedSubmission
 
-HEAD_MODULES = ("classifier", "pre_classifier")
 MAX_PRINTED = 4000  # of what importing printed, the start the judge is shown
 
 
@@ -37,8 +39,10 @@ class Refused(Exception):
 class Server:
     """Carries out requests on one imported submission."""
 
-    def __init__(self, loaded: LoadedSubmission, models: Path, device: str = "cpu"):
+    def __init__(self, loaded: LoadedSubmission, models: Path, device: str = "cpu",
+                 builtins: Mapping[str, Callable] | None = None):
         self.loaded, self.models, self.device = loaded, models, device
+        self.suite_builtins = dict(builtins or {})  # name -> function(server, ...): the suite's own
         self.objects: dict[int, object] = {}  # handle -> object
         self.handles: dict[int, int] = {}  # id(object) -> handle
         self.spies: dict[str, _Spy] = {}  # a class of the submission's -> what its constructor was given
@@ -146,9 +150,12 @@ class Server:
         if "name" in target:
             return self._name(target["name"])
         if "builtin" in target:
-            builtin = getattr(self, f"_builtin_{target['builtin']}", None)
+            name = target["builtin"]
+            if name in self.suite_builtins:
+                return functools.partial(self.suite_builtins[name], self)
+            builtin = getattr(self, f"_builtin_{name}", None)
             if builtin is None:
-                raise Refused(f"no builtin {target['builtin']!r}")
+                raise Refused(f"no builtin {name!r}")
             return builtin
         obj = target["object"]
         return obj if target.get("method") is None else _resolve(obj, target["method"])
@@ -169,24 +176,6 @@ class Server:
         return cls if isinstance(cls, type) else None
 
     # -- builtins: what the judge needs made on this side -----------------------------------
-
-    def _builtin_model(self, name: str, num_labels: int = 2, dtype=None, device=None):
-        """A fresh tiny model: body frozen, head trainable, eval mode (the judge's ``base_model``)."""
-        model = pristine.fresh(self.models, name, num_labels).to(device or self.device).eval()
-        if dtype is not None:
-            model.to(dtype)
-        for param_name, param in model.named_parameters():
-            param.requires_grad = param_name.split(".")[0] in HEAD_MODULES
-        return model
-
-    def _builtin_from_config(self, model_type: str, meta: bool = False, **config):
-        from transformers import AutoConfig, AutoModelForSequenceClassification
-
-        configuration = AutoConfig.for_model(model_type, **config)
-        if meta:
-            with torch.device("meta"):
-                return AutoModelForSequenceClassification.from_config(configuration)
-        return AutoModelForSequenceClassification.from_config(configuration)
 
     def _builtin_linear(self, in_features: int, out_features: int, bias: bool = True, dtype=None, device=None,
                         weight=None, bias_values=None):
@@ -212,31 +201,9 @@ class Server:
             if isinstance(flags, bool) or name in flags:
                 param.requires_grad = flags if isinstance(flags, bool) else bool(flags[name])
 
-    def _builtin_adamw_steps(self, model, batches, lr: float, weight_decay: float = 0.01, trainable_only=False):
-        """AdamW steps, one per batch, in training mode; the loss of each step."""
-        params = [p for p in model.parameters() if p.requires_grad or not trainable_only]
-        optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
-        model.train()
-        device = next(model.parameters()).device
-        losses = []
-        for batch in batches:
-            optimizer.zero_grad()
-            loss = model(**{key: value.to(device) for key, value in batch.items()}).loss
-            loss.backward()
-            optimizer.step()
-            losses.append(float(loss.detach()))
-        return losses
-
     def _builtin_identity(self, obj, path: str = ""):
         """Which object ``path`` of ``obj`` is (``id``), to compare with the identities of a parameter listing."""
         return id(_resolve(obj, path))
-
-    def _builtin_model_path(self, name: str) -> str:
-        """Where this side's read-only copy of a tiny model is, for the submission's own loading code."""
-        return str(self.models / name)
-
-    def _builtin_dataset_path(self) -> str:
-        return str(self.models.parent / "data" / "reviews.csv")
 
     def _builtin_seed(self, seed: int) -> None:
         """The random generators seeded again: two calls that draw alike (a LoRALayer's dropout, alone and
@@ -261,17 +228,6 @@ class Server:
         if spy is None:
             raise Refused(f"{name} is not spied on")
         return [{"args": list(args), "kwargs": dict(kwargs)} for args, kwargs in spy.calls]
-
-    def _builtin_low_rank_shaped(self, model, layers: dict):
-        """Trainable parameters of LoRA's shapes, ``(in, rank)`` and ``(rank, out)``, on the named ``nn.Linear``
-        layers (qualified name -> rank, chosen by the judge), held by a module of the suite's own type: a model
-        to count on that does not depend on the submission's ``add_lora``. They compute nothing."""
-        for name, rank in layers.items():
-            linear = model.get_submodule(name)
-            if not isinstance(linear, nn.Linear):
-                raise Refused(f"{name} is not an nn.Linear")
-            linear.low_rank_shaped = _LowRankShaped(linear, int(rank))
-        return model
 
     def _builtin_keep(self, value):
         """The value itself: called with ``keep`` it becomes a handle (a tensor to backpropagate to)."""
@@ -305,14 +261,6 @@ class _Spy:
             del self.cls.__init__
 
 
-class _LowRankShaped(nn.Module):
-    def __init__(self, linear: nn.Linear, rank: int):
-        super().__init__()
-        like = {"device": linear.weight.device, "dtype": linear.weight.dtype}
-        self.A = nn.Parameter(torch.zeros(linear.in_features, rank, **like))
-        self.B = nn.Parameter(torch.zeros(rank, linear.out_features, **like))
-
-
 class _Kept:
     """A result to keep as a handle whatever it is (a tensor to backpropagate from later)."""
 
@@ -333,7 +281,7 @@ class _SubmissionRaised(Exception):
                 "where": "".join(traceback.format_list(frames[-8:]))[:20_000]}
 
 
-_THIS_FOLDER = str(Path(__file__).resolve().parent)
+_THIS_FOLDER = str(Path(__file__).resolve().parent.parent)  # the suites and this package: never the submission
 
 
 def _submission_code(function, *args, **kwargs):
