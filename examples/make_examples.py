@@ -3,8 +3,8 @@
 - ``examples/lora-bert/``: one correct submission (as a file and as a notebook) and
   typical student mistakes, each the reference with one mistake from
   ``tests/mutants/mutants.py``. The README's first command grades this folder.
-- ``examples/umd-lorabert/``: the same for the umd-lorabert pack, its mistakes from
-  ``tests/mutants/umd_lorabert.py``.
+- ``examples/umd-lorabert/``, ``examples/lora-from-scratch/``: the same for each other pack, its
+  mistakes from its mutants module (the spec's ``mutants``).
 - ``examples/adversarial/notebook_failing_cell.ipynb``: the reference as a notebook in
   which one cell raises before it defines ``merge_lora``, and a leftover cell raises too.
 - ``examples/adversarial/<attack>.py``: the reference plus one attack of ``attacks.py``
@@ -32,11 +32,13 @@ from grader.assignments.pack import find  # noqa: E402
 from grader.authoring.template import to_notebook  # noqa: E402
 
 LORA_BERT = find("lora-bert")
-UMD = find("umd-lorabert")
 
 MISTAKES = ("b_random", "scaling_alpha", "nothing_frozen", "freeze_minus_zero", "merge_without_scaling",
             "substring_match")
-UMD_MISTAKES = ("scaling_alpha_over_rank", "head_frozen", "children_matched_anywhere")
+PACK_MISTAKES = {  # each other pack -> the mistakes of its mutants module that become its examples
+    "umd-lorabert": ("scaling_alpha_over_rank", "head_frozen", "children_matched_anywhere"),
+    "lora-from-scratch": ("scaling_alpha_over_rank", "not_recursive", "head_frozen"),
+}
 
 
 # The untouched template with graded functions that return their input unchanged: each must score 0.
@@ -74,6 +76,19 @@ def with_header(description: str, source: str) -> str:
     return f"# Example submission: {description}.\n{source}"
 
 
+def pack_examples(pack, mistakes: tuple[str, ...]) -> dict[str, str]:
+    """A pack's correct file and notebook, and its reference with each of ``mistakes`` (its mutants module's)."""
+    reference = pack.reference.read_text(encoding="utf-8")
+    module = str(Path(pack.spec["mutants"]).with_suffix("")).replace("/", ".")
+    broken = {mutant.name: mutant for mutant in importlib.import_module(module).BROKEN}
+    folder = Path(pack.spec["examples"]).name
+    files = {f"{folder}/correct.py": with_header("correct", reference),
+             f"{folder}/correct_notebook.ipynb": to_notebook(reference, pack.module)}
+    for name in mistakes:
+        files[f"{folder}/{name}.py"] = with_header(broken[name].description, broken[name].apply(reference))
+    return files
+
+
 def render() -> dict[str, str]:
     """The generated files, by path relative to ``examples/``."""
     reference = LORA_BERT.reference.read_text(encoding="utf-8")
@@ -84,12 +99,8 @@ def render() -> dict[str, str]:
     }
     for name in MISTAKES:
         files[f"lora-bert/{name}.py"] = with_header(mutants[name].description, mutants[name].apply(reference))
-    umd = UMD.reference.read_text(encoding="utf-8")
-    umd_mutants = {mutant.name: mutant for mutant in importlib.import_module("tests.mutants.umd_lorabert").BROKEN}
-    files["umd-lorabert/correct.py"] = with_header("correct", umd)
-    files["umd-lorabert/correct_notebook.ipynb"] = to_notebook(umd, UMD.module)
-    for name in UMD_MISTAKES:
-        files[f"umd-lorabert/{name}.py"] = with_header(umd_mutants[name].description, umd_mutants[name].apply(umd))
+    for pack_name, mistakes in PACK_MISTAKES.items():
+        files.update(pack_examples(find(pack_name), mistakes))
     merge_cell = "# %%\ndef merge_lora("
     assert reference.count(merge_cell) == 1, "the reference's merge_lora cell moved"
     leftover = "# %%\nmerged = merge_lora(model)  # left over from exploring\n\n\ndef merge_lora("

@@ -84,9 +84,8 @@ def cmd_assignments(args) -> int:
         found = pack.available()
     except pack.PackError as error:
         raise UsageError(str(error)) from None
-    rows = [("name", "module", "scaling", "targets", "title")]
-    rows += [(p.name, f"{p.module}.py", p.conventions["scaling"], p.conventions["targets"]["syntax"], p.title)
-             for p in found]
+    rows = [("name", "module", "scaling", "suite", "title")]
+    rows += [(p.name, f"{p.module}.py", p.conventions["scaling"], p.spec["suite"], p.title) for p in found]
     print(outputs.text_table(rows))
     print(f"\n{len(found)} assignment(s), each in reference/NAME/{pack.SPEC}; a new one starts as a copy of another "
           "(README: Starting a new assignment)")

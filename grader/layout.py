@@ -36,7 +36,8 @@ def copy_models_and_data(folder: Path) -> None:
         if model.is_dir() and not model.name.startswith("__"):
             shutil.copytree(model, folder / "tiny_models" / model.name)
     (folder / "data").mkdir()
-    shutil.copy(DATA / "reviews.csv", folder / "data" / "reviews.csv")
+    for table in sorted(DATA.glob("*.csv")):  # every pack's data (reviews.csv, sms_spam.csv), never the scripts
+        shutil.copy(table, folder / "data" / table.name)
 
 
 def project() -> dict:

@@ -13,7 +13,7 @@ from .options import pytest_addoption, pytest_configure  # noqa: F401
 # early and the short ones fill the end, so that neither core is left waiting on the other's last long file.
 SLOWEST_FIRST = (
     "tests/mutants/test_suite_verdicts.py", "tests/grader/test_adversarial.py", "tests/grader/test_grade.py",
-    "tests/mutants/test_umd_lorabert.py",
+    "tests/mutants/test_pack_mutants.py",
     "tests/project/test_release.py", "tests/grader/test_containment.py", "tests/grader/test_interrupts.py",
     "tests/project/test_template.py", "tests/grader/test_classroom.py", "tests/grader/test_reruns.py",
     "tests/project/test_reference_cli.py", "tests/grader/test_class_report.py", "tests/grader/test_gpus.py",

@@ -3,12 +3,12 @@ models and their default targets (``conventions.py``: from the pack's spec)."""
 
 from pathlib import Path
 
-from ..judging.conventions import load, model_type
+from ..judging.conventions import for_suite, model_type
 
 ROOT = Path(__file__).resolve().parents[2]
 TINY_MODELS = ROOT / "tiny_models"
 DATASET = ROOT / "data" / "reviews.csv"
-CONVENTIONS = load()
+CONVENTIONS = for_suite(Path(__file__).resolve().parent)
 MODEL_NAMES = CONVENTIONS.models
 HEAD_MODULES = CONVENTIONS.head
 # by model type, and by tiny model

@@ -44,7 +44,7 @@ from ..judging.plugin import (  # noqa: E402, F401  (the fixtures and hooks ever
     pytest_terminal_summary,
 )
 from . import pristine, subject_builtins  # noqa: E402
-from .assets import TINY_MODELS  # noqa: E402
+from .assets import CONVENTIONS, TINY_MODELS  # noqa: E402
 
 
 def pytest_configure(config):
@@ -57,7 +57,7 @@ def pytest_configure(config):
 
 @pytest.fixture(scope="session")
 def subject_side() -> SubjectSide:
-    return SubjectSide(TINY_MODELS, subject_builtins.BUILTINS)
+    return SubjectSide(CONVENTIONS, TINY_MODELS, subject_builtins.BUILTINS)
 
 
 @pytest.fixture

@@ -60,3 +60,11 @@ def names(items, limit: int = 6) -> str:
 def of_kind(model, kind: str) -> dict[str, dict]:
     """The submodules of a subject's model that are instances of ``kind`` (``LinearLoRA``, ``nn.Linear``)."""
     return {m["name"]: m for m in model.modules(kind) if kind in m["kinds"]}
+
+
+def arguments_of(call: dict, parameters: tuple[str, ...]) -> dict:
+    """A constructor call a spy in the subject recorded (``{"args": [...], "kwargs": {...}}``), its arguments named
+    as the contract's ``parameters`` name them, in their order; others are left out."""
+    given = dict(zip(parameters, call["args"], strict=False))
+    given.update({key: value for key, value in call["kwargs"].items() if key in parameters})
+    return given

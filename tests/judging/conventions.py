@@ -11,7 +11,8 @@ repository, without one, the suite judges the default pack's conventions
 (``reference/lora-bert/assignment.toml``), or those of the pack that ``LORA_GRADER_ASSIGNMENT``
 names (``LORA_GRADER_ASSIGNMENT=umd-lorabert python -m pytest tests/assignment`` judges
 umd-lorabert's reference: an environment variable, because the suite's conventions are read
-when its conftest is imported, before pytest has parsed the options conftests add). The grader
+when its conftest is imported, before pytest has parsed the options conftests add); a suite that
+only one pack uses (``tests/lora_from_scratch``) judges that pack's. The grader
 checks every spec against its schema; the suite reads it with the standard library alone, since
 students run it without the grader.
 """
@@ -47,6 +48,7 @@ class Conventions:
     targets_syntax: str  # SUFFIXES or BY_PARENT
     default_targets: dict[str, tuple[str, ...]]  # model type -> what add_lora wraps without targets
     models: tuple[str, ...]  # the tiny models the suite loads
+    figures: dict[str, int]  # what any correct solution reproduces (the handout's counts), by description
 
     def factor(self, alpha: float, rank: int) -> float:
         """The factor of the low-rank update for ``alpha`` and ``rank``, as this assignment scales it."""
@@ -81,12 +83,33 @@ class Conventions:
         return f"{argument}={value}"
 
 
-def spec_path() -> Path:
-    """The spec a workspace or a bundle carries; in this repository, the chosen pack's, else the default's."""
+def spec_path(suite: Path | None = None) -> Path:
+    """The spec a workspace or a bundle carries; in this repository, the chosen pack's where it is graded by
+    ``suite`` (a suite's folder), else the default's, else the one pack ``suite`` grades."""
     if BESIDE.is_file():
         return BESIDE
     chosen = os.environ.get(CHOSEN) or DEFAULT
-    return Path(chosen) if chosen.endswith(".toml") else PACKS / chosen / "assignment.toml"
+    path = Path(chosen) if chosen.endswith(".toml") else PACKS / chosen / "assignment.toml"
+    if suite is None or _suite_of(path) == suite.resolve():
+        return path
+    default = PACKS / DEFAULT / "assignment.toml"
+    if _suite_of(default) == suite.resolve():
+        return default
+    graded_by = [spec for spec in sorted(PACKS.glob("*/assignment.toml")) if _suite_of(spec) == suite.resolve()]
+    if not graded_by:
+        raise FileNotFoundError(f"no pack under {PACKS} is graded by the suite in {suite}")
+    return graded_by[0]
+
+
+def _suite_of(spec: Path) -> Path:
+    with open(spec, "rb") as f:
+        return (PACKS.parent / tomllib.load(f)["suite"]).resolve()
+
+
+def for_suite(suite: Path) -> "Conventions":
+    """The conventions the suite in the folder ``suite`` judges (in this repository, two suites may run in one
+    pytest process: each reads its own pack's)."""
+    return load(spec_path(suite))
 
 
 @cache
@@ -95,15 +118,16 @@ def load(path: Path | None = None) -> Conventions:
     with open(path, "rb") as f:
         spec = tomllib.load(f)
     found = spec["conventions"]
+    initialize, targets = found.get("initialize", {}), found.get("targets", {})  # the parts a pack may not have
     return Conventions(
         module=spec["module"], reference=path.parent / spec["reference"], test_files=tuple(
             dict.fromkeys(group.partition("::")[0] for group in spec["points"])),
         scaling=found["scaling"], scaling_attribute=found["scaling_attribute"], dropout=found["dropout"],
-        head=tuple(found["head"]), model_argument=found["initialize"]["model"],
-        labels_argument=found["initialize"].get("labels", ""), add_lora_arguments=found.get("add_lora_arguments", {}),
-        targets_argument=found["targets"]["argument"], targets_syntax=found["targets"]["syntax"],
-        default_targets={kind: tuple(names) for kind, names in found["default_targets"].items()},
-        models=tuple(spec["models"]))
+        head=tuple(found["head"]), model_argument=initialize.get("model", ""),
+        labels_argument=initialize.get("labels", ""), add_lora_arguments=found.get("add_lora_arguments", {}),
+        targets_argument=targets.get("argument", ""), targets_syntax=targets.get("syntax", ""),
+        default_targets={kind: tuple(names) for kind, names in found.get("default_targets", {}).items()},
+        models=tuple(spec["models"]), figures=dict(spec.get("figures", {})))
 
 
 def model_type(tiny_models: Path, name: str) -> str:

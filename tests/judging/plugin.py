@@ -17,19 +17,20 @@ import pytest
 import torch
 
 from . import global_state, points
-from .conventions import load
+from .conventions import Conventions, for_suite
 from .judge import Judge, LocalChannel, remote_channel
 from .subject import Server
 from .submission import LoadedSubmission, load_submission
 
 KERNEL_PLUGIN = "lora_bert_kernel"  # tests/notebook.py's check() registers its module under this name
-CONVENTIONS = load()
 
 
 @dataclass(frozen=True)
 class SubjectSide:
-    """What a suite's subject is given besides the submission: its tiny models' folder, the builtins it adds."""
+    """A suite's own: its pack's conventions, and what its subject is given besides the submission (the tiny
+    models' folder, the builtins the suite adds)."""
 
+    conventions: Conventions
     models: Path
     builtins: dict[str, Callable] = field(default_factory=dict)
 
@@ -37,7 +38,7 @@ class SubjectSide:
 def pytest_ignore_collect(collection_path, config):
     """A test file the pack's rubric does not name checks a part this assignment does not have."""
     if collection_path.name.startswith("test_") and collection_path.suffix == ".py":
-        return collection_path.name not in CONVENTIONS.test_files or None
+        return collection_path.name not in for_suite(collection_path.parent).test_files or None
     return None
 
 
@@ -45,20 +46,22 @@ def pytest_collection_modifyitems(config, items):
     """A test marked ``convention(dropout=True)`` or ``convention(targets="suffixes")`` judges one answer to a
     question packs answer differently (``conventions.py``); it is left out of the runs of the other packs."""
     kept, left = [], []
-    for item in items:
+    for item in items:  # every item of the session (a hook of each suite's conftest): only the marked are read
         marker = item.get_closest_marker("convention")
-        wanted = marker.kwargs if marker else {}
-        ours = {"dropout": CONVENTIONS.dropout, "targets": CONVENTIONS.targets_syntax}
-        (kept if all(ours[key] == value for key, value in wanted.items()) else left).append(item)
+        if marker is None:
+            kept.append(item)
+            continue
+        conventions = for_suite(item.path.parent)
+        ours = {"dropout": conventions.dropout, "targets": conventions.targets_syntax}
+        (kept if all(ours[key] == value for key, value in marker.kwargs.items()) else left).append(item)
     if left:
         config.hook.pytest_deselected(items=left)
         items[:] = kept
 
 
-def default_submission(rootdir: Path) -> Path:
+def default_submission(rootdir: Path, conventions: Conventions) -> Path:
     """The pack's reference in this repository; in a student bundle, the folder (its module or notebook)."""
-    reference = CONVENTIONS.reference
-    return reference if reference.is_file() else rootdir
+    return conventions.reference if conventions.reference.is_file() else rootdir
 
 
 def device_name(config) -> str:
@@ -71,14 +74,15 @@ def device_name(config) -> str:
 @pytest.fixture(scope="session")
 def judge(pytestconfig, subject_side: SubjectSide) -> Judge:
     """The submission, as the tests reach it: in a process of its own when grading, else in this one."""
-    path = pytestconfig.getoption("--submission") or default_submission(pytestconfig.rootpath)
+    conventions = subject_side.conventions
+    path = pytestconfig.getoption("--submission") or default_submission(pytestconfig.rootpath, conventions)
     channel = remote_channel()
     if channel is None:
         kernel = pytestconfig.pluginmanager.get_plugin(KERNEL_PLUGIN)
         if kernel is not None:  # check() in a notebook: what the kernel defines, already run
             loaded = LoadedSubmission(Path("the running notebook"), module=kernel.module)
         else:
-            loaded = load_submission(Path(path))
+            loaded = load_submission(Path(path), conventions.module)
         path = loaded.path
         channel = LocalChannel(Server(loaded, subject_side.models, device_name(pytestconfig), subject_side.builtins))
     found = Judge(channel, str(path), device_name(pytestconfig))

@@ -16,8 +16,7 @@ from pathlib import Path
 
 from .conventions import load
 
-MODULE_NAME = load().module  # lora_bert: the module the assignment's pack names
-FILENAMES = (f"{MODULE_NAME}.py", f"{MODULE_NAME}.ipynb")
+MODULE_NAME = load().module  # lora_bert: the module the assignment's pack names (a workspace's, a bundle's)
 
 
 @dataclass
@@ -31,30 +30,31 @@ class LoadedSubmission:
     output: str = ""  # what importing printed
 
 
-def find_submission(path: Path) -> Path:
+def find_submission(path: Path, module_name: str = MODULE_NAME) -> Path:
     """The file to import: ``path`` itself, or the module (``lora_bert.py``) or notebook in a folder."""
     path = Path(path)
     if path.is_dir():
-        for name in FILENAMES:
+        names = (f"{module_name}.py", f"{module_name}.ipynb")
+        for name in names:
             if (path / name).is_file():
                 return path / name
-        raise FileNotFoundError(f"{path} holds neither {' nor '.join(FILENAMES)}")
+        raise FileNotFoundError(f"{path} holds neither {' nor '.join(names)}")
     if not path.is_file():
         raise FileNotFoundError(f"no such submission: {path}")
     return path
 
 
-def load_submission(path: Path) -> LoadedSubmission:
+def load_submission(path: Path, module_name: str = MODULE_NAME) -> LoadedSubmission:
     """Import the submission as the assignment's module (``lora_bert``); every failure is recorded, not raised."""
     loaded = LoadedSubmission(Path(path))
     try:
-        loaded.path = find_submission(path)
+        loaded.path = find_submission(path, module_name)
     except FileNotFoundError as error:
         loaded.error = str(error)
         return loaded
-    module = types.ModuleType(MODULE_NAME)
+    module = types.ModuleType(module_name)
     module.__file__ = str(loaded.path)
-    sys.modules[MODULE_NAME] = module  # dataclasses and pickle look their module up here
+    sys.modules[module_name] = module  # dataclasses and pickle look their module up here
     printed = io.StringIO()
     with contextlib.redirect_stdout(printed), contextlib.redirect_stderr(printed):
         if loaded.path.suffix == ".ipynb":

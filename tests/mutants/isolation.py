@@ -46,8 +46,8 @@ DEPENDENCIES = {  # part file -> the other parts' tests its defect may fail too
 }
 
 
-def parts(reference: str, edits) -> set[str]:
-    """The test files of the parts the edits fall in (a name outside PART_FILES stands for itself)."""
+def parts(reference: str, edits, part_files: dict[str, str] = PART_FILES) -> set[str]:
+    """The test files of the parts the edits fall in (a name outside ``part_files`` stands for itself)."""
     spans = []
     for node in ast.parse(reference).body:
         name = getattr(node, "name", None)
@@ -57,11 +57,11 @@ def parts(reference: str, edits) -> set[str]:
     found = set()
     for old, _ in edits:
         line = reference[:reference.index(old)].count("\n") + 1
-        found |= {PART_FILES.get(name, str(name)) for start, end, name in spans if start <= line <= end}
+        found |= {part_files.get(name, str(name)) for start, end, name in spans if start <= line <= end}
     return found
 
 
-def allowed(part_file: str, test: str) -> bool:
+def allowed(part_file: str, test: str, dependencies: dict[str, tuple[str, ...]] = DEPENDENCIES) -> bool:
     """Whether a failure of ``test`` (``file::function``) may come from a defect of the part ``part_file``."""
     return test.startswith(part_file + "::") or any(test == d or test.startswith(d + "::") or test.split("::")[0] == d
-                                                    for d in DEPENDENCIES.get(part_file, ()))
+                                                    for d in dependencies.get(part_file, ()))

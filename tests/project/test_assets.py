@@ -18,15 +18,20 @@ def run_script(script: str, out: Path) -> None:
     subprocess.run([sys.executable, str(ROOT / script), "--out", str(out)], check=True, capture_output=True)
 
 
-def test_dataset_script_reproduces_the_shipped_bytes(tmp_path):
-    run_script("data/make_dataset.py", tmp_path / "reviews.csv")
-    shipped = ROOT / "data" / "reviews.csv"
-    assert (tmp_path / "reviews.csv").read_bytes() == shipped.read_bytes(), \
-        "data/reviews.csv differs from what data/make_dataset.py writes: run the script and commit"
+DATASETS = {"reviews.csv": "data/make_dataset.py", "sms_spam.csv": "data/make_spam.py"}
 
 
-def test_dataset_is_small_balanced_and_split_without_overlap():
-    with open(ROOT / "data" / "reviews.csv", newline="", encoding="utf-8") as f:
+@pytest.mark.parametrize("table", DATASETS)
+def test_dataset_script_reproduces_the_shipped_bytes(tmp_path, table):
+    run_script(DATASETS[table], tmp_path / table)
+    shipped = ROOT / "data" / table
+    assert (tmp_path / table).read_bytes() == shipped.read_bytes(), \
+        f"data/{table} differs from what {DATASETS[table]} writes: run the script and commit"
+
+
+@pytest.mark.parametrize("table", DATASETS)
+def test_dataset_is_small_balanced_and_split_without_overlap(table):
+    with open(ROOT / "data" / table, newline="", encoding="utf-8") as f:
         rows = list(csv.DictReader(f))
     texts = {split: {r["text"] for r in rows if r["split"] == split} for split in ("train", "test")}
     labels = [r["label"] for r in rows]

@@ -1,0 +1,58 @@
+"""Fixtures of the lora-from-scratch suite: the handout's GPT, tiny, on both sides.
+
+The submission under test (``lora``), the device, the points and the verdicts' words are every suite's
+(``judging/plugin.py``). Each test gets its model from the subject's own builtin (``base_model``: the tiny
+GPT spam classifier, fresh, every parameter trainable as the handout builds it), never from the
+submission, so that each test judges one function; ``own_model`` is the judge's own copy, to recompute with.
+"""
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from ..judging.conventions import for_suite
+from ..judging.plugin import (  # noqa: F401  (the fixtures and hooks every suite runs with)
+    JUDGE,
+    SubjectSide,
+    _seeded,
+    _suite_settings,
+    device,
+    judge,
+    lora,
+    pytest_collection_modifyitems,
+    pytest_ignore_collect,
+    pytest_report_teststatus,
+    pytest_runtest_makereport,
+    pytest_runtest_setup,
+    pytest_terminal_summary,
+)
+from . import gpt, subject_builtins
+
+ROOT = Path(__file__).resolve().parents[2]
+CONVENTIONS = for_suite(Path(__file__).resolve().parent)
+
+
+def pytest_configure(config):
+    torch.set_num_threads(1)  # a tiny model gains nothing from intra-op threads
+
+
+@pytest.fixture(scope="session")
+def subject_side() -> SubjectSide:
+    return SubjectSide(CONVENTIONS, ROOT / "tiny_models", subject_builtins.BUILTINS)
+
+
+@pytest.fixture
+def base_model(lora, device):
+    """``base_model()``: a fresh tiny GPT spam classifier in the subject, every parameter trainable, eval mode."""
+
+    def make(dtype=None):
+        return lora.builtin("model", dtype=dtype, device=device.type, keep=True)
+
+    return make
+
+
+@pytest.fixture
+def own_model():
+    """The judge's own fresh copy of the same classifier, to recompute with (never the subject's)."""
+    return gpt.classifier().eval()

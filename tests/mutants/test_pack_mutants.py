@@ -1,0 +1,81 @@
+"""The packs beside lora-bert (whose mutation proof is test_suite_verdicts.py): each broken implementation of a
+pack's module is rejected by the tests it names and costs only its own part's tests (and the declared
+dependencies); the correct ones and the reference score 100, the template 0. umd-lorabert is graded by
+lora-bert's suite with its own conventions, lora-from-scratch by a suite of its own."""
+
+import importlib
+import json
+import os
+import shutil
+from types import ModuleType
+
+import pytest
+
+from grader.assignments.pack import Pack, find
+from grader.layout import ROOT
+
+from ..warm_grader import grader
+from . import isolation
+from .mutants import Mutant
+
+PACKS = [find(name) for name in ("umd-lorabert", "lora-from-scratch")]
+
+
+def mutants_of(found: Pack) -> ModuleType:
+    return importlib.import_module(".".join(found.mutants.relative_to(ROOT).with_suffix("").parts))
+
+
+CASES = {kind: [pytest.param(found, mutant, id=f"{found.name}-{mutant.name}")
+                for found in PACKS for mutant in getattr(mutants_of(found), kind)] for kind in ("BROKEN", "CORRECT")}
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory):
+    """``graded(pack)``: the pack's mutants and its template, graded in one batch (once): name -> results.json."""
+    done: dict[str, dict[str, dict]] = {}
+
+    def verdicts(found: Pack) -> dict[str, dict]:
+        if found.name not in done:
+            folder, out = tmp_path_factory.mktemp(found.name), tmp_path_factory.mktemp(f"{found.name}-graded")
+            module = mutants_of(found)
+            for mutant in module.BROKEN + module.CORRECT:
+                (folder / f"{mutant.name}.py").write_text(mutant.apply(found.reference.read_text()))
+            shutil.copy(found.template / found.file_names[0], folder / "template.py")
+            run = grader("grade", folder, "--out", out, "--quiet", "--no-report", "--seed", "0", "--assignment",
+                         found.name, timeout=900, env={**os.environ, "HF_HUB_OFFLINE": "1"})
+            assert run.returncode == 0, run.stderr
+            done[found.name] = {path.name: json.loads((path / "results.json").read_text())
+                                for path in out.iterdir() if path.is_dir()}
+        return done[found.name]
+
+    return verdicts
+
+
+def failed(result: dict) -> set[str]:
+    """``test_file.py::test_function`` of each failing test, without parameters."""
+    return {test["name"].split("[")[0] for test in result["tests"] if test["status"] == "failed"}
+
+
+@pytest.mark.parametrize("found, mutant", CASES["BROKEN"])
+def test_each_broken_implementation_is_rejected_by_its_tests_and_costs_its_part_only(found, mutant: Mutant, graded):
+    result = failed(graded(found)[mutant.name])
+    missed = [test for test in mutant.caught_by if test not in {name.rpartition("::")[2] for name in result}]
+    assert not missed, f"{mutant.description}: these tests should fail and did not: {missed}; failing: {result}"
+    module = mutants_of(found)
+    part_files = getattr(module, "PART_FILES", isolation.PART_FILES)  # a suite of its own names its parts
+    dependencies = getattr(module, "DEPENDENCIES", isolation.DEPENDENCIES)
+    (part,) = isolation.parts(found.reference.read_text(), mutant.edits, part_files)
+    elsewhere = sorted(test for test in result if not isolation.allowed(part, test, dependencies))
+    assert not elsewhere, f"{mutant.description} (a defect of {part}) fails tests of other parts: {elsewhere}"
+
+
+@pytest.mark.parametrize("found, mutant", CASES["CORRECT"])
+def test_correct_implementations_earn_full_marks(found, mutant: Mutant, graded):
+    result = graded(found)[mutant.name]
+    assert result["score"] == pytest.approx(100) and not failed(result), failed(result)
+
+
+@pytest.mark.parametrize("found", PACKS, ids=lambda p: p.name)
+def test_the_template_scores_zero(found, graded):
+    result = graded(found)["template"]
+    assert result["score"] == 0 and len(result["tests"]) > 25  # the whole suite ran: every part, zero points
