@@ -57,19 +57,11 @@ DO_NOTHING = {
 }
 
 
-def do_nothing(template: str, bodies: dict[str, str]) -> str:
-    for name, body in bodies.items():
-        stub = f'raise NotImplementedError("{name} is not implemented yet")'
-        assert template.count(stub) == 1, f"the template's stub of {name} moved"
-        template = template.replace(stub, body)
-    return template
-
-
 def load_mutants():
     spec = importlib.util.spec_from_file_location("mutants", ROOT / "tests" / "mutants" / "mutants.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    return {mutant.name: mutant for mutant in module.BROKEN}
+    return module
 
 
 def with_header(description: str, source: str) -> str:
@@ -92,7 +84,8 @@ def pack_examples(pack, mistakes: tuple[str, ...]) -> dict[str, str]:
 def render() -> dict[str, str]:
     """The generated files, by path relative to ``examples/``."""
     reference = LORA_BERT.reference.read_text(encoding="utf-8")
-    mutants = load_mutants()
+    module = load_mutants()
+    mutants = {mutant.name: mutant for mutant in module.BROKEN}
     files = {
         "lora-bert/correct.py": with_header("correct", reference),
         "lora-bert/correct_notebook.ipynb": to_notebook(reference, "lora_bert"),
@@ -116,7 +109,7 @@ def render() -> dict[str, str]:
                                                       template + PRELUDE + attack)
     for name, (description, bodies) in DO_NOTHING.items():
         files[f"adversarial/{name}.py"] = with_header(f"the untouched template in which {description}",
-                                                      do_nothing(template, bodies))
+                                                      module.do_nothing(template, bodies))
     for name, (description, attack) in (("read_tests", HIDDEN_TEST_READER), ("close_channel", CHANNEL_CLOSER)):
         files[f"adversarial/{name}.py"] = with_header(f"a correct solution that {description}",
                                                       reference + PRELUDE + attack)

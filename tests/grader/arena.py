@@ -115,8 +115,7 @@ class Arena:
             shutil.copytree(ROOT / part, self.checkout / part, ignore=shutil.ignore_patterns("__pycache__"))
         shutil.copytree(ROOT / "tests" / "assignment", self.checkout / "tests" / "assignment",
                         ignore=shutil.ignore_patterns("__pycache__"))
-        for name in layout.SUITE_ROOT_FILES:
-            shutil.copy(ROOT / "tests" / name, self.checkout / "tests" / name)
+        layout.copy_suite_root(self.checkout / "tests")
         pack = self.checkout / LORA_BERT.folder.relative_to(ROOT)  # its spec and contract: no solution here
         pack.mkdir(parents=True)
         for path in (LORA_BERT.spec_file, LORA_BERT.contract):

@@ -22,7 +22,7 @@ TIMEOUT, CPU_TIME, TEST_TIMEOUT, MEMORY_MB = 60, 6, 5, 1000
 DISK_MB, DISK_FILES = 64, 2000  # the fillers stop at twice these by themselves, saying "escaped"
 LIMITS = ("--timeout", str(TIMEOUT), "--cpu-time", str(CPU_TIME), "--test-timeout", str(TEST_TIMEOUT),
           "--memory", str(MEMORY_MB), "--disk", str(DISK_MB), "--disk-files", str(DISK_FILES))
-FORGERIES = ("forge_reports", "forge_report_channel", "skip_test_bodies", "swap_helper_code", "hooks_from_gc")
+FORGERIES = attacks.VERDICT_FORGERIES
 CONTAINED_ATTACKS = ("read_tests", "read_outside", "write_outside", "rewrite_results", "tcp_connect", "udp_send",
                      "unix_connect", "kill_parent", "stop_parent", "kill_grader", "parent_environ", "planted_symlinks",
                      "ipc_leave", "ipc_look", "hunt_secrets")

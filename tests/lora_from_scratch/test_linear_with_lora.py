@@ -20,9 +20,22 @@ def make_linear(lora, in_features=12, out_features=7, dtype=torch.float32, devic
     return linear, weight, bias
 
 
+def wrap(lora, linear, rank=4, alpha=2.0):
+    """``LinearWithLoRA(linear, rank, alpha)``, after checking there is a wrapper to judge: a ``lora`` that is a
+    LoRALayer holding A and B (a wrapper without one is no LoRA, whatever else it keeps)."""
+    wrapped = lora.LinearWithLoRA(linear, rank, alpha)
+    registered = {p["name"] for p in wrapped.parameters()}
+    missing = [f"lora.{name}" for name in ("A", "B") if f"lora.{name}" not in registered]
+    expect("lora" in of_kind(wrapped, "LoRALayer") and not missing,
+           "LinearWithLoRA: `lora` is a LoRALayer with parameters A and B (every other rule of the wrapper is judged "
+           "with it; if your LoRALayer fails its own tests, fix those first)", "wrapped.lora.A and wrapped.lora.B",
+           f"missing: {', '.join(missing)}" if missing else "no LoRALayer `lora`")
+    return wrapped
+
+
 def test_keeps_the_very_linear_layer_unchanged(lora):
     linear, weight, bias = make_linear(lora)
-    wrapped = lora.LinearWithLoRA(linear, 4, 2.0)
+    wrapped = wrap(lora, linear)
     kept = wrapped.get("linear", None)
     expect(kept is linear, "LinearWithLoRA: `linear` is the very nn.Linear passed in (not a copy, not a new layer)",
            "wrapped.linear is linear", getattr(kept, "type", type(kept).__name__))
@@ -46,10 +59,7 @@ def test_builds_one_lora_layer_of_the_linear_sizes(lora):
 
 def test_forward_is_linear_plus_its_lora(lora, device):
     linear, weight, bias = make_linear(lora, device=device.type)
-    wrapped = lora.LinearWithLoRA(linear, 4, 2.0)
-    B = wrapped.get("lora.B", None)
-    expect(isinstance(B, torch.Tensor) and B.shape == (4, 7), "LinearWithLoRA is judged through its LoRALayer: "
-           "wrapped.lora.B of shape (rank, out_features) (see the LoRALayer tests)", (4, 7), shape(B))
+    wrapped = wrap(lora, linear)
     wrapped.assign("lora.B", Placed(torch.randn(4, 7), device.type))  # a non-zero update to see
     x = torch.randn(2, 5, 12)
     update = wrapped.get("lora")(Placed(x, device.type))
@@ -62,7 +72,7 @@ def test_forward_is_linear_plus_its_lora(lora, device):
 
 
 def test_lora_follows_the_linear_dtype(lora):
-    wrapped = lora.LinearWithLoRA(make_linear(lora, dtype=torch.float64)[0], 4, 2.0)
+    wrapped = wrap(lora, make_linear(lora, dtype=torch.float64)[0])
     found = {p["name"]: p["dtype"] for p in wrapped.parameters() if p["name"].startswith("lora.")}
     expect(found and set(found.values()) == {"float64"}, "LinearWithLoRA puts its LoRALayer in the dtype of "
            "linear.weight (a float64 layer gets a float64 A and B)", "float64", found)

@@ -77,3 +77,11 @@ DEPENDENCIES = {
     "test_replace.py": _RECIPE,
     "test_freeze.py": _RECIPE,
 }
+
+# The untouched template with every graded part doing nothing useful (mutants.do_nothing): it must score 0.
+DO_NOTHING = {
+    "LoRALayer.__init__": "super().__init__()", "LoRALayer.forward": "return x",
+    "LinearWithLoRA.__init__": "super().__init__()\n        self.linear = linear",
+    "LinearWithLoRA.forward": "return self.linear(x)",
+    "replace_linear_with_lora": "return None", "freeze_and_activate_lora": "return None",
+}

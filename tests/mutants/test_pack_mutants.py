@@ -4,9 +4,9 @@ dependencies); the correct ones and the reference score 100, the template 0. umd
 lora-bert's suite with its own conventions, lora-from-scratch by a suite of its own."""
 
 import importlib
+import importlib.util
 import json
 import os
-import shutil
 from types import ModuleType
 
 import pytest
@@ -15,10 +15,15 @@ from grader.assignments.pack import Pack, find
 from grader.layout import ROOT
 
 from ..warm_grader import grader
-from . import isolation
+from . import isolation, mutants
 from .mutants import Mutant
 
 PACKS = [find(name) for name in ("umd-lorabert", "lora-from-scratch")]
+_ATTACKS = importlib.util.spec_from_file_location("attacks", ROOT / "examples" / "attacks.py")
+attacks = importlib.util.module_from_spec(_ATTACKS)
+_ATTACKS.loader.exec_module(attacks)
+FORGERIES = {name: attacks.FORGERIES[name] for name in attacks.VERDICT_FORGERIES}
+PRELUDE = attacks.PRELUDE
 
 
 def mutants_of(found: Pack) -> ModuleType:
@@ -40,7 +45,12 @@ def graded(tmp_path_factory):
             module = mutants_of(found)
             for mutant in module.BROKEN + module.CORRECT:
                 (folder / f"{mutant.name}.py").write_text(mutant.apply(found.reference.read_text()))
-            shutil.copy(found.template / found.file_names[0], folder / "template.py")
+            template = (found.template / found.file_names[0]).read_text()
+            (folder / "template.py").write_text(template)
+            if hasattr(module, "DO_NOTHING"):
+                (folder / "do_nothing.py").write_text(mutants.do_nothing(template, module.DO_NOTHING))
+            for name, (_, forgery) in FORGERIES.items():  # examples/adversarial's, on this pack's template
+                (folder / f"forgery_{name}.py").write_text(template + PRELUDE + forgery)
             run = grader("grade", folder, "--out", out, "--quiet", "--no-report", "--seed", "0", "--assignment",
                          found.name, timeout=900, env={**os.environ, "HF_HUB_OFFLINE": "1"})
             assert run.returncode == 0, run.stderr
@@ -79,3 +89,14 @@ def test_correct_implementations_earn_full_marks(found, mutant: Mutant, graded):
 def test_the_template_scores_zero(found, graded):
     result = graded(found)["template"]
     assert result["score"] == 0 and len(result["tests"]) > 25  # the whole suite ran: every part, zero points
+
+
+@pytest.mark.parametrize("found", PACKS, ids=lambda p: p.name)
+def test_forged_verdicts_and_doing_nothing_earn_nothing(found, graded):
+    """examples/adversarial's forgeries of a verdict, each on the pack's untouched template, and (where the pack
+    names it) the template whose every part does nothing useful: 0 points, the whole suite run."""
+    verdicts = graded(found)
+    names = [f"forgery_{name}" for name in FORGERIES] + (["do_nothing"] if "do_nothing" in verdicts else [])
+    scores = {name: verdicts[name]["score"] for name in names}
+    assert scores == dict.fromkeys(names, 0), scores
+    assert all(len(verdicts[name]["tests"]) > 25 for name in names)
