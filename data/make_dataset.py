@@ -58,17 +58,18 @@ def make_review(rng: random.Random, label: int) -> str:
     )
 
 
-def make_rows(seed: int = SEED) -> list[tuple[str, int, str]]:
-    """Balanced, duplicate-free ``(text, label, split)`` rows."""
+def make_rows(seed: int = SEED, make=make_review,
+              sizes: tuple[int, int] = (N_TRAIN, N_TEST)) -> list[tuple[str, int, str]]:
+    """Balanced, duplicate-free ``(text, label, split)`` rows, each text ``make(rng, label)``."""
     rng = random.Random(seed)
     seen: set[str] = set()
     rows = []
-    for split, size in (("train", N_TRAIN), ("test", N_TEST)):
+    for split, size in zip(("train", "test"), sizes, strict=True):
         for i in range(size):
             label = i % 2
-            text = make_review(rng, label)
+            text = make(rng, label)
             while text in seen:
-                text = make_review(rng, label)
+                text = make(rng, label)
             seen.add(text)
             rows.append((text, label, split))
     return rows

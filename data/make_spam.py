@@ -14,7 +14,7 @@ import argparse
 import random
 from pathlib import Path
 
-from make_dataset import write_csv  # the same CSV dialect as reviews.csv
+from make_dataset import make_rows, write_csv  # the same rows and CSV dialect as reviews.csv
 
 SEED = 8614
 N_TRAIN, N_TEST = 240, 60
@@ -49,27 +49,11 @@ def make_message(rng: random.Random, label: int) -> str:
     return template.format(**{key: rng.choice(values) for key, values in FIELDS.items()})
 
 
-def make_rows(seed: int = SEED) -> list[tuple[str, int, str]]:
-    """Balanced, duplicate-free ``(text, label, split)`` rows."""
-    rng = random.Random(seed)
-    seen: set[str] = set()
-    rows = []
-    for split, size in (("train", N_TRAIN), ("test", N_TEST)):
-        for i in range(size):
-            label = i % 2
-            text = make_message(rng, label)
-            while text in seen:
-                text = make_message(rng, label)
-            seen.add(text)
-            rows.append((text, label, split))
-    return rows
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path(__file__).with_name("sms_spam.csv"))
     args = parser.parse_args()
-    rows = make_rows()
+    rows = make_rows(SEED, make_message, (N_TRAIN, N_TEST))
     write_csv(args.out, rows)
     print(f"wrote {len(rows)} messages to {args.out}")
 
