@@ -2,7 +2,6 @@
 
 import multiprocessing
 import os
-import subprocess
 import sys
 import tempfile
 import xml.etree.ElementTree as ElementTree
@@ -46,8 +45,15 @@ def forkserver():
 
 
 def _be_pytest(cwd: str, args: list[str], output: str) -> None:
-    """In a child of the forkserver: be ``python -m pytest ARGS`` started in ``cwd``, all its output into ``output``."""
+    """In a child of the forkserver: be ``python -m pytest ARGS`` started in ``cwd``, all its output into ``output``.
+
+    Elsewhere than this checkout (a student bundle), the folder's own ``tests`` package replaces this checkout's,
+    which the child imported to find this function: its modules are forgotten and the checkout leaves the path."""
     os.chdir(cwd)
+    if Path(cwd).resolve() != ROOT:
+        for name in [name for name in sys.modules if name == "tests" or name.startswith("tests.")]:
+            del sys.modules[name]
+        sys.path[:] = [entry for entry in sys.path if Path(entry or ".").resolve() != ROOT]
     sys.path.insert(0, cwd)  # as ``python -m`` puts the current folder first
     os.environ.update(suite_environment())
     written = os.open(output, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -63,16 +69,12 @@ def _be_pytest(cwd: str, args: list[str], output: str) -> None:
 def pytest_in(cwd: Path, args: list[str]) -> tuple[int, str]:
     """``python -m pytest ARGS`` in ``cwd``, single-threaded and offline: its exit code and output.
 
-    In this checkout the run is a child of a forkserver that has imported ``WARM_MODULES``
-    already; pytest then starts, collects and runs as in a fresh interpreter, the submission
-    imported for the first time. Anywhere else, a student bundle for one, it is a fresh
-    interpreter running the command exactly as written: the forkserver's child imports this
-    checkout's ``tests`` package to find ``_be_pytest``, and a bundle has a ``tests`` of its own.
+    The run is a child of a forkserver that has imported ``WARM_MODULES`` already; pytest then
+    starts, collects and runs as in a fresh interpreter, the suite and the submission imported
+    for the first time (in a student bundle, the bundle's own suite: ``_be_pytest``). The
+    commands of a bundle's README run as a student types them, in fresh interpreters
+    (test_release.py).
     """
-    if cwd != ROOT:
-        run = subprocess.run([sys.executable, "-m", "pytest", *args], cwd=cwd, capture_output=True, text=True,
-                             timeout=RUN_TIMEOUT, env=suite_environment())
-        return run.returncode, run.stdout + run.stderr
     with tempfile.TemporaryDirectory() as scratch:
         output = Path(scratch) / "output"
         child = forkserver().Process(target=_be_pytest, args=(str(cwd), args, str(output)))
