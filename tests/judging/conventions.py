@@ -5,7 +5,7 @@ Courses answer some questions differently: whether the low-rank update is scaled
 dropout, how ``initialize_base_model`` takes the model, how ``add_lora`` names the layers to
 wrap and what it wraps by default. Each such answer is data in the spec, read here, never a
 constant in a test; a test that only one answer can have (a dropout's draws) is marked
-``convention(...)`` and left out of the other packs' runs (``conftest.py``). A grading
+``convention(...)`` and left out of the other packs' runs (``plugin.py``). A grading
 workspace and the student bundle carry the spec as ``tests/assignment.toml``; in this
 repository, without one, the suite judges the default pack's conventions
 (``reference/lora-bert/assignment.toml``), or those of the pack that ``LORA_GRADER_ASSIGNMENT``

@@ -2,9 +2,9 @@
 (``judge``, and ``lora``: reset and seeded for each test), the device, the points, and the verdicts' words.
 
 A suite's ``conftest.py`` imports them by name and defines ``subject_side``: its pack's conventions, where
-its subject finds the tiny models, and the builtins it adds (``subject_builtins.py``). The tests run in the judge and reach the
-submission through ``lora`` (``judge.py``): in a subject process of its own when the grader runs them, in
-this process for a student's ``pytest``.
+its subject finds the tiny models, and the builtins it adds (``subject_builtins.py``). The tests run in the
+judge and reach the submission through ``lora`` (``judge.py``): in a subject process of its own when the
+grader runs them, in this process for a student's ``pytest``.
 """
 
 import importlib.util
