@@ -147,7 +147,7 @@ def cmd_grade(args) -> int:
     (assignment,) = chosen_packs(args)
     try:
         found, skipped = ([as_one(path) for path in args.paths], []) if args.single \
-            else discover(args.paths, assignment.file_names, args.out)
+            else discover(args.paths, assignment.file_names, args.out, assignment.suffixes)
         submissions = shard(found, args.shard)
         rubric = Rubric.load(args.rubric, assignment.suite) if args.rubric else Rubric.of_pack(assignment)
     except (SubmissionError, RubricError) as error:
@@ -250,7 +250,7 @@ def cmd_report(args) -> int:
 def cmd_similarity(args) -> int:
     (assignment,) = chosen_packs(args)
     try:
-        found, _ = discover(args.paths, assignment.file_names, args.out)
+        found, _ = discover(args.paths, assignment.file_names, args.out, assignment.suffixes)
     except SubmissionError as error:
         raise UsageError(str(error)) from None
     pairs = similarity.run(found, args.out, assignment)

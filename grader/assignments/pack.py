@@ -55,6 +55,11 @@ class Pack:
         return tuple(f"{self.module}.{suffix}" for suffix in ("py", "ipynb") if suffix in self.spec["formats"])
 
     @property
+    def suffixes(self) -> tuple[str, ...]:
+        """What a submission's file may end with, by the spec's ``formats`` (``.py``, ``.ipynb``, ``.zip``)."""
+        return tuple(f".{suffix}" for suffix in self.spec["formats"])
+
+    @property
     def spec_file(self) -> Path:
         return self.folder / SPEC
 

@@ -130,7 +130,7 @@ def grade_one(submission: Submission, out: Path, settings: Settings, expected: l
     # into every folder it could reach.
     with tempfile.TemporaryDirectory(prefix="lora-grader-", ignore_cleanup_errors=True) as folder:
         workspace = Path(folder)
-        module = take_module(submission, workspace, settings.pack.file_names)
+        module = take_module(submission, workspace, settings.pack.file_names, settings.pack.suffixes)
         if module.file is not None:
             prepare_workspace(workspace, settings.pack)
             run = run_pytest(workspace, module.file.name, worker=worker, device=settings.device,

@@ -1,10 +1,10 @@
 """Find submissions on disk and take from each only the module the assignment asks for.
 
 A submission is the assignment's module (``lora_bert.py`` for lora-bert: the pack's
-``file_names``) under any name, a ``.ipynb``, a ``.zip``, or a folder holding the module
-or its notebook. Any other folder is a folder of submissions, each entry named after its
-file or folder. Only the module is copied
-into the grading workspace: a ``conftest.py`` or ``torch.py`` handed in beside it is
+``file_names``) under any name, a ``.ipynb``, a ``.zip`` (as far as the pack's ``formats``
+take them), or a folder holding the module or its notebook. Any other folder is a folder of
+submissions, each entry named after its file or folder. Only the module is copied into the
+grading workspace: a ``conftest.py`` or ``torch.py`` handed in beside it is
 left behind and named in the feedback.
 """
 
@@ -15,7 +15,7 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-SUFFIXES = (".py", ".ipynb", ".zip")
+SUFFIXES = (".py", ".ipynb", ".zip")  # every format a pack may take; its spec's ``formats`` choose among them
 MAX_UNZIPPED_BYTES = 50 * 1024 * 1024
 
 
@@ -38,10 +38,14 @@ class Module:
     problem: str | None = None
 
 
-def is_single_submission(path: Path, names: tuple[str, ...]) -> bool:
+def is_single_submission(path: Path, names: tuple[str, ...], suffixes: tuple[str, ...] = SUFFIXES) -> bool:
     if path.is_dir():
         return any((path / name).is_file() for name in names)
-    return path.suffix in SUFFIXES
+    return path.suffix in suffixes
+
+
+def _expected(suffixes: tuple[str, ...]) -> str:
+    return f"expected {', '.join(suffixes)} or a folder"
 
 
 def safe_name(text: str) -> str:
@@ -51,7 +55,7 @@ def safe_name(text: str) -> str:
     return re.sub(r"[^\w.-]+", "_", text).strip("._") or "submission"
 
 
-def _skip_reason(entry: Path, out: Path | None) -> str | None:
+def _skip_reason(entry: Path, out: Path | None, suffixes: tuple[str, ...] = SUFFIXES) -> str | None:
     """Why an entry of a class folder is not a submission; None when it is one."""
     if out is not None and entry.resolve() == out.resolve():
         return "the output folder"
@@ -59,30 +63,31 @@ def _skip_reason(entry: Path, out: Path | None) -> str | None:
         return "hidden"
     if entry.is_dir():
         return None if any(entry.iterdir()) else "an empty folder"
-    return None if entry.suffix in SUFFIXES else f"not a submission ({entry.suffix or 'no suffix'}: " \
-        "expected .py, .ipynb, .zip or a folder)"
+    return None if entry.suffix in suffixes else \
+        f"not a submission ({entry.suffix or 'no suffix'}: {_expected(suffixes)})"
 
 
-def discover(paths: list[Path], names: tuple[str, ...], out: Path | None = None
+def discover(paths: list[Path], names: tuple[str, ...], out: Path | None = None, suffixes: tuple[str, ...] = SUFFIXES
              ) -> tuple[list[Submission], list[tuple[Path, str]]]:
-    """The submissions named by ``paths`` (``names``: what the module may be called, the pack's ``file_names``),
-    in a stable order, with unique names that differ in more than
+    """The submissions named by ``paths`` (``names``: what the module may be called, the pack's ``file_names``;
+    ``suffixes``: the files it takes, the pack's ``suffixes``), in a stable order, with unique names that differ in
+    more than
     case (a case-insensitive disk would merge them); and the entries left out, each with the reason."""
     found, skipped = [], []
     for path in map(Path, paths):
         if not path.exists():
             raise SubmissionError(f"{path}: no such file or folder")
-        if is_single_submission(path, names):
+        if is_single_submission(path, names, suffixes):
             found.append(path)
         elif path.is_dir():
-            reasons = {entry: _skip_reason(entry, out) for entry in sorted(path.iterdir())}
+            reasons = {entry: _skip_reason(entry, out, suffixes) for entry in sorted(path.iterdir())}
             entries = [entry for entry, reason in reasons.items() if reason is None]
             if not entries:
                 raise SubmissionError(f"{path}: a folder with no submissions in it")
             found += entries
             skipped += [(entry, reason) for entry, reason in reasons.items() if reason not in (None, "hidden")]
         else:
-            raise SubmissionError(f"{path}: not a submission (expected .py, .ipynb, .zip or a folder)")
+            raise SubmissionError(f"{path}: not a submission ({_expected(suffixes)})")
     submissions, taken = [], set()
     for path in found:
         name = safe_name(path.stem if path.is_file() else path.name)
@@ -122,9 +127,13 @@ def _unzip(archive: Path, into: Path) -> Path:
     return into
 
 
-def take_module(submission: Submission, workspace: Path, names: tuple[str, ...]) -> Module:
+def take_module(submission: Submission, workspace: Path, names: tuple[str, ...],
+                suffixes: tuple[str, ...] = SUFFIXES) -> Module:
     """Copy the submission's module into ``workspace`` under its canonical name (``names``: the Python file's,
-    the notebook's)."""
+    the notebook's); a file of a format the assignment does not take (``suffixes``) is a problem, not a module."""
+    if submission.path.is_file() and submission.path.suffix not in suffixes:
+        return Module(None, problem=f"a {submission.path.suffix or 'file without suffix'} submission: this "
+                      f"assignment takes {', '.join(suffixes)} or a folder")
     unpacked = workspace / "unzipped"
     try:
         path = _unzip(submission.path, unpacked) if submission.path.suffix == ".zip" else submission.path

@@ -1,8 +1,9 @@
 """Submission names keep their letters, never collide (not even by case), and nothing is left out silently."""
 
+import zipfile
 from pathlib import Path
 
-from grader.grading.submissions import discover, safe_name
+from grader.grading.submissions import Submission, discover, safe_name, take_module
 
 NAMES = ("lora_bert.py", "lora_bert.ipynb")  # what the module may be called
 
@@ -36,3 +37,21 @@ def test_a_class_folder_gives_distinct_names_and_says_what_it_left_out(tmp_path)
         "empty": "an empty folder", "graded": "the output folder",
         "frank.txt": "not a submission (.txt: expected .py, .ipynb, .zip or a folder)"}
     assert discover([folder], NAMES, out=folder / "graded")[0] == submissions  # stable from run to run
+
+
+def test_a_pack_takes_only_the_formats_its_spec_names(tmp_path):
+    """A spec whose ``formats`` are ``["py"]``: a notebook or a zip in a class folder is left out, saying what the
+    assignment takes, and one given as a single submission gets no module, with that reason, instead of a grade."""
+    folder = tmp_path / "class"
+    folder.mkdir()
+    touch(folder, "ann.py", "ben.ipynb")
+    with zipfile.ZipFile(folder / "cat.zip", "w") as archive:
+        archive.writestr("lora_bert.py", "")
+    submissions, skipped = discover([folder], NAMES[:1], suffixes=(".py",))
+    assert [s.name for s in submissions] == ["ann"]
+    assert {path.name: reason for path, reason in skipped} == {
+        "ben.ipynb": "not a submission (.ipynb: expected .py or a folder)",
+        "cat.zip": "not a submission (.zip: expected .py or a folder)"}
+    module = take_module(Submission("cat", folder / "cat.zip"), tmp_path, NAMES, suffixes=(".py", ".ipynb"))
+    assert module.file is None and module.problem == "a .zip submission: this assignment takes .py, .ipynb or a folder"
+    assert take_module(Submission("cat", folder / "cat.zip"), tmp_path, NAMES).file == tmp_path / "lora_bert.py"
