@@ -4,7 +4,6 @@ all in a temporary folder whose path holds the attacks' canary, so an escape har
 import contextlib
 import fcntl
 import hashlib
-import importlib.util
 import json
 import os
 import shutil
@@ -21,16 +20,14 @@ from grader import layout
 from grader.assignments.pack import find
 from grader.layout import ROOT
 
+from .. import module_file
+
 LORA_BERT = find("lora-bert")
 
 ADVERSARIAL = ROOT / "examples" / "adversarial"
 CORRECT = LORA_BERT.examples / "correct.py"
-_spec = importlib.util.spec_from_file_location("attacks", ROOT / "examples" / "attacks.py")
-attacks = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(attacks)
-_spec = importlib.util.spec_from_file_location("make_examples", ROOT / "examples" / "make_examples.py")
-make_examples = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(make_examples)
+attacks = module_file.load("attacks", ROOT / "examples" / "attacks.py")
+make_examples = module_file.load("make_examples", ROOT / "examples" / "make_examples.py")
 DO_NOTHING = tuple(make_examples.DO_NOTHING)  # the untouched template doing nothing: each scores 0
 SECRET = "the answer to question 3 is 42"
 

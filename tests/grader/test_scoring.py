@@ -1,6 +1,5 @@
 """Points from outcomes, in the grader's own process: shares, missing tests, skips, the examples' freshness."""
 
-import importlib.util
 
 import pytest
 
@@ -8,6 +7,8 @@ from grader.grading.rubric import Rubric, RubricError
 from grader.grading.scoring import score_run
 from grader.layout import ROOT
 from grader.run.testrun import Limits, Run, TestReport
+
+from .. import module_file
 
 EXPECTED = [{"id": f"tests/assignment/test_a.py::test_{i}", "hidden": False} for i in range(4)]
 RUBRIC = Rubric({"test_a.py": 8})
@@ -61,9 +62,7 @@ def test_the_default_rubric_totals_100_and_bad_ones_are_refused(tmp_path):
 
 
 def test_the_generated_examples_are_up_to_date():
-    spec = importlib.util.spec_from_file_location("make_examples", ROOT / "examples" / "make_examples.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = module_file.load("make_examples", ROOT / "examples" / "make_examples.py")
     stale = [path for path, text in module.render().items()
              if (ROOT / "examples" / path).read_text(encoding="utf-8") != text]
     assert not stale, f"run python examples/make_examples.py: {stale} differ from what it writes"

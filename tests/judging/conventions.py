@@ -101,6 +101,7 @@ def spec_path(suite: Path | None = None) -> Path:
     return graded_by[0]
 
 
+@cache  # a spec is read once per process: the hooks ask for each file and each marked test
 def _suite_of(spec: Path) -> Path:
     with open(spec, "rb") as f:
         return (PACKS.parent / tomllib.load(f)["suite"]).resolve()

@@ -6,12 +6,9 @@ GPT spam classifier, fresh, every parameter trainable as the handout builds it),
 submission, so that each test judges one function; ``own_model`` is the judge's own copy, to recompute with.
 """
 
-from pathlib import Path
-
 import pytest
 import torch
 
-from ..judging.conventions import for_suite
 from ..judging.plugin import (  # noqa: F401  (the fixtures and hooks every suite runs with)
     JUDGE,
     SubjectSide,
@@ -28,9 +25,7 @@ from ..judging.plugin import (  # noqa: F401  (the fixtures and hooks every suit
     pytest_terminal_summary,
 )
 from . import gpt, subject_builtins
-
-ROOT = Path(__file__).resolve().parents[2]
-CONVENTIONS = for_suite(Path(__file__).resolve().parent)
+from .assets import CONVENTIONS, TINY_MODELS
 
 
 def pytest_configure(config):
@@ -39,7 +34,7 @@ def pytest_configure(config):
 
 @pytest.fixture(scope="session")
 def subject_side() -> SubjectSide:
-    return SubjectSide(CONVENTIONS, ROOT / "tiny_models", subject_builtins.BUILTINS)
+    return SubjectSide(CONVENTIONS, TINY_MODELS, subject_builtins.BUILTINS)
 
 
 @pytest.fixture

@@ -1,7 +1,7 @@
 """The module as a whole: importing it is cheap and quiet."""
 
 from ..judging.checks import expect
-from .conftest import CONVENTIONS
+from .assets import CONVENTIONS
 
 MAX_PRINTED = 500
 

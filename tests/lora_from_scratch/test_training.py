@@ -2,16 +2,14 @@
 and the handout's trainable count on GPT-2 small."""
 
 import math
-from pathlib import Path
 
 import torch
 
 from ..judging.checks import equal, expect, names
 from ..judging.protocol import Placed
 from . import gpt
-from .conftest import CONVENTIONS
+from .assets import CONVENTIONS, DATASET
 
-DATA = Path(__file__).resolve().parents[2] / "data" / "sms_spam.csv"
 GPT2_SMALL_LORA = "gpt2-small classifier, LoRA r=16 on every Linear but out_head, out_head trainable"  # [figures]
 
 
@@ -20,7 +18,7 @@ def test_training_moves_only_lora_and_the_head_and_lowers_the_loss(lora, base_mo
     lora.replace_linear_with_lora(model, 4, 8.0)
     lora.freeze_and_activate_lora(model)
     before = model.tensors()
-    texts, labels = gpt.messages(DATA)
+    texts, labels = gpt.messages(DATASET)
     input_ids, targets = gpt.encode(texts[:32]), torch.tensor(labels[:32])
     losses = lora.builtin("adamw_steps", model, Placed(input_ids, device.type), Placed(targets, device.type),
                           lr=0.02, steps=12)

@@ -15,7 +15,6 @@ PART_FILES = {  # a top-level name of the reference -> the test file of its part
     "add_lora": "test_add_lora.py",
     "linear_layer_names": "test_add_lora.py",
     "DEFAULT_TARGET_MODULES": "test_add_lora.py",
-    "BLOCK_CHILD": "test_add_lora.py",  # umd-lorabert's
     "count_trainable_parameters": "test_counting.py",
     "merge_lora": "test_merge.py",
     "transformer_layers": "test_freeze_layers.py",

@@ -4,24 +4,22 @@ dependencies); the correct ones and the reference score 100, the template 0. umd
 lora-bert's suite with its own conventions, lora-from-scratch by a suite of its own."""
 
 import importlib
-import importlib.util
 import json
 import os
 from types import ModuleType
 
 import pytest
 
-from grader.assignments.pack import Pack, find
+from grader.assignments.pack import Pack, available
 from grader.layout import ROOT
 
+from .. import module_file
 from ..warm_grader import grader
 from . import isolation, mutants
 from .mutants import Mutant
 
-PACKS = [find(name) for name in ("umd-lorabert", "lora-from-scratch")]
-_ATTACKS = importlib.util.spec_from_file_location("attacks", ROOT / "examples" / "attacks.py")
-attacks = importlib.util.module_from_spec(_ATTACKS)
-_ATTACKS.loader.exec_module(attacks)
+PACKS = [found for found in available() if found.name != "lora-bert"]  # lora-bert's proof: test_suite_verdicts.py
+attacks = module_file.load("attacks", ROOT / "examples" / "attacks.py")
 FORGERIES = {name: attacks.FORGERIES[name] for name in attacks.VERDICT_FORGERIES}
 PRELUDE = attacks.PRELUDE
 
@@ -47,8 +45,7 @@ def graded(tmp_path_factory):
                 (folder / f"{mutant.name}.py").write_text(mutant.apply(found.reference.read_text()))
             template = (found.template / found.file_names[0]).read_text()
             (folder / "template.py").write_text(template)
-            if hasattr(module, "DO_NOTHING"):
-                (folder / "do_nothing.py").write_text(mutants.do_nothing(template, module.DO_NOTHING))
+            (folder / "do_nothing.py").write_text(mutants.do_nothing(template, module.DO_NOTHING))
             for name, (_, forgery) in FORGERIES.items():  # examples/adversarial's, on this pack's template
                 (folder / f"forgery_{name}.py").write_text(template + PRELUDE + forgery)
             run = grader("grade", folder, "--out", out, "--quiet", "--no-report", "--seed", "0", "--assignment",
@@ -72,10 +69,8 @@ def test_each_broken_implementation_is_rejected_by_its_tests_and_costs_its_part_
     missed = [test for test in mutant.caught_by if test not in {name.rpartition("::")[2] for name in result}]
     assert not missed, f"{mutant.description}: these tests should fail and did not: {missed}; failing: {result}"
     module = mutants_of(found)
-    part_files = getattr(module, "PART_FILES", isolation.PART_FILES)  # a suite of its own names its parts
-    dependencies = getattr(module, "DEPENDENCIES", isolation.DEPENDENCIES)
-    (part,) = isolation.parts(found.reference.read_text(), mutant.edits, part_files)
-    elsewhere = sorted(test for test in result if not isolation.allowed(part, test, dependencies))
+    (part,) = isolation.parts(found.reference.read_text(), mutant.edits, module.PART_FILES)
+    elsewhere = sorted(test for test in result if not isolation.allowed(part, test, module.DEPENDENCIES))
     assert not elsewhere, f"{mutant.description} (a defect of {part}) fails tests of other parts: {elsewhere}"
 
 
@@ -93,10 +88,10 @@ def test_the_template_scores_zero(found, graded):
 
 @pytest.mark.parametrize("found", PACKS, ids=lambda p: p.name)
 def test_forged_verdicts_and_doing_nothing_earn_nothing(found, graded):
-    """examples/adversarial's forgeries of a verdict, each on the pack's untouched template, and (where the pack
-    names it) the template whose every part does nothing useful: 0 points, the whole suite run."""
+    """examples/adversarial's forgeries of a verdict, each on the pack's untouched template, and the template whose
+    every part does nothing useful (its mutants module's DO_NOTHING): 0 points, the whole suite run."""
     verdicts = graded(found)
-    names = [f"forgery_{name}" for name in FORGERIES] + (["do_nothing"] if "do_nothing" in verdicts else [])
+    names = [f"forgery_{name}" for name in FORGERIES] + ["do_nothing"]
     scores = {name: verdicts[name]["score"] for name in names}
     assert scores == dict.fromkeys(names, 0), scores
     assert all(len(verdicts[name]["tests"]) > 25 for name in names)

@@ -7,6 +7,7 @@ scales by ``alpha``. Each broken one names the tests that must fail; the suite r
 pack's conventions (``--assignment umd-lorabert``).
 """
 
+from . import isolation
 from .mutants import Mutant
 
 FORWARD = "        return self.alpha * (x @ self.A @ self.B)\n"
@@ -50,3 +51,15 @@ CORRECT = [
     Mutant("einsum_forward", "the forward pass with einsum",
            ((FORWARD, "        return self.alpha * torch.einsum(\"...i,ir,ro->...o\", x, self.A, self.B)\n"),)),
 ]
+
+# Graded by lora-bert's suite: its parts and declared dependencies, and this reference's BLOCK_CHILD in add_lora's part.
+PART_FILES = {**isolation.PART_FILES, "BLOCK_CHILD": "test_add_lora.py"}
+DEPENDENCIES = isolation.DEPENDENCIES
+
+# The untouched template with every graded part doing nothing useful (mutants.do_nothing): it must score 0.
+DO_NOTHING = {
+    "LoRALayer.__init__": "super().__init__()", "LoRALayer.forward": "return x",
+    "LinearLoRA.__init__": "super().__init__()\n        self.linear = linear",
+    "LinearLoRA.forward": "return self.linear(x)",
+    "initialize_base_model": "return None, None", "add_lora": "return model",
+}

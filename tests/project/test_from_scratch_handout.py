@@ -4,7 +4,6 @@ Language Model (From Scratch)*, chapter 6 and appendix E), on the handout's GPT-
 ``nn.Linear``, the head too, is wrapped, as the appendix does. The pack's own figure (the head left whole and
 trainable) follows from the same arithmetic and is what its spec states."""
 
-import importlib.util
 import math
 
 import pytest
@@ -13,15 +12,14 @@ import torch
 from grader.assignments.pack import find
 from tests.lora_from_scratch import gpt
 
+from .. import module_file
+
 PACK = find("lora-from-scratch")
 
 
 @pytest.fixture(scope="module")
 def reference():
-    spec = importlib.util.spec_from_file_location("from_scratch_reference", PACK.reference)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return module_file.load("from_scratch_reference", PACK.reference)
 
 
 def gpt2_small():

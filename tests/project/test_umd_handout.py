@@ -3,13 +3,14 @@ finetune/lorabert_test.py): their inputs and expected values, their checks of sh
 layers ``add_lora`` adapts, written here anew on a local tiny BERT (the course's tests load
 ``hf-internal-testing/tiny-random-BertForSequenceClassification`` from the Hub)."""
 
-import importlib.util
 
 import pytest
 import torch
 
 from grader.assignments.pack import find
 from grader.layout import ROOT
+
+from .. import module_file
 
 UMD = find("umd-lorabert")
 TINY_BERT = str(ROOT / "tiny_models" / "bert-tiny")
@@ -20,10 +21,7 @@ CHOICES = [{"intermediate": ["dense"]}, {"intermediate": ["dense"], "output": ["
 
 @pytest.fixture(scope="module")
 def handout():
-    spec = importlib.util.spec_from_file_location("umd_reference", UMD.reference)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return module_file.load("umd_reference", UMD.reference)
 
 
 @pytest.fixture
