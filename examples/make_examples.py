@@ -38,6 +38,7 @@ MISTAKES = ("b_random", "scaling_alpha", "nothing_frozen", "freeze_minus_zero", 
 PACK_MISTAKES = {  # each other pack -> the mistakes of its mutants module that become its examples
     "umd-lorabert": ("scaling_alpha_over_rank", "head_frozen", "children_matched_anywhere"),
     "lora-from-scratch": ("scaling_alpha_over_rank", "not_recursive", "head_frozen"),
+    "finetuning-methods": ("classifier_only", "scaling_alpha", "evaluates_on_the_train_set"),
 }
 
 

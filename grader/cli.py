@@ -145,6 +145,9 @@ def check_isolation(mode: str, layers: list[doctor.Layer]) -> str:
 
 def cmd_grade(args) -> int:
     (assignment,) = chosen_packs(args)
+    if missing := assignment.missing():
+        raise UsageError(f"assignment {assignment.name} needs {', '.join(missing)}: pip install "
+                         + " ".join(repr(requirement) for requirement in missing))
     try:
         found, skipped = ([as_one(path) for path in args.paths], []) if args.single \
             else discover(args.paths, assignment.file_names, args.out, assignment.suffixes)

@@ -14,9 +14,11 @@ import json
 import tomllib
 from dataclasses import dataclass
 from functools import cache
+from importlib import metadata
 from pathlib import Path
 
 import jsonschema
+from packaging.requirements import Requirement  # pip's own parser of requirement strings
 
 from grader import layout
 
@@ -101,6 +103,24 @@ class Pack:
     @property
     def conventions(self) -> dict:
         return self.spec["conventions"]
+
+    @property
+    def requires(self) -> tuple[str, ...]:
+        """What the pack needs installed beyond the grader's own dependencies (pip requirement strings)."""
+        return tuple(self.spec.get("requires", ()))
+
+    def missing(self) -> list[str]:
+        """Those of ``requires`` this environment lacks, or has in a version the requirement excludes."""
+        return [requirement for requirement in self.requires if not installed(requirement)]
+
+
+def installed(requirement: str) -> bool:
+    """Whether a distribution satisfying the pip requirement string ``requirement`` is installed here."""
+    wanted = Requirement(requirement)
+    try:
+        return wanted.specifier.contains(metadata.version(wanted.name), prereleases=True)
+    except metadata.PackageNotFoundError:
+        return False
 
 
 def load(spec_file: Path) -> Pack:

@@ -28,6 +28,7 @@ from transformers.utils import logging as hf_logging  # noqa: E402
 gc.freeze()
 gc.enable()
 
+from ..judging import pristine  # noqa: E402
 from ..judging.plugin import (  # noqa: E402, F401  (the fixtures and hooks every suite runs with)
     JUDGE,
     SubjectSide,
@@ -43,7 +44,7 @@ from ..judging.plugin import (  # noqa: E402, F401  (the fixtures and hooks ever
     pytest_runtest_setup,
     pytest_terminal_summary,
 )
-from . import pristine, subject_builtins  # noqa: E402
+from . import subject_builtins  # noqa: E402
 from .assets import CONVENTIONS, TINY_MODELS  # noqa: E402
 
 

@@ -9,8 +9,8 @@ before the submission, so nothing here is the submission's.
 import torch
 from torch import nn
 
+from ..judging import pristine
 from ..judging.subject import Refused, Server
-from . import pristine
 from .assets import HEAD_MODULES
 
 

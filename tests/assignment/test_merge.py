@@ -7,10 +7,10 @@ import pytest
 import torch
 from torch import nn
 
+from ..judging import pristine
 from ..judging.checks import close, equal, expect, max_difference, names, of_kind
 from ..judging.judge import SubjectRaised
 from ..judging.protocol import Placed
-from . import pristine
 from .assets import CONVENTIONS, DEFAULT_TARGETS, MODEL_NAMES, TINY_MODELS
 from .checks import head_count, logits, matching_linears, misplaced
 

@@ -47,6 +47,17 @@ def test_a_spec_that_breaks_the_schema_is_an_error_naming_the_field(tmp_path, ca
     assert not (tmp_path / "out").exists()
 
 
+def test_a_pack_whose_requirements_are_missing_is_not_graded(tmp_path, capsys):
+    folder = pack_copy(tmp_path / "needs", {'formats = ["py", "ipynb", "zip"]':
+                                            'formats = ["py", "ipynb", "zip"]\nrequires = ["pytest>=1", '
+                                            '"surely-not-a-package-here>=1", "torch<1"]'})
+    assert pack.find(folder).missing() == ["surely-not-a-package-here>=1", "torch<1"]
+    assert cli.main(["grade", str(ROOT / "examples" / "lora-bert"), "--out", str(tmp_path / "out"),
+                     "--assignment", str(folder)]) == 2
+    assert "needs surely-not-a-package-here>=1, torch<1: pip install" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
 def test_an_unknown_assignment_names_the_packs_there_are(tmp_path, capsys):
     assert cli.main(["release", str(tmp_path / "bundle"), "--assignment", "lora-bret"]) == 2
     error = capsys.readouterr().err

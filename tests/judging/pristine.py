@@ -11,7 +11,7 @@ import copy
 
 from torch import nn
 
-from ..judging import global_state
+from . import global_state
 
 _EMPTY_KINDS = (collections.OrderedDict, dict, set)
 _read: dict[tuple, nn.Module] = {}  # (folder, name, num_labels) -> the model as read, never handed out

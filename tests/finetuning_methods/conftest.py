@@ -1,0 +1,73 @@
+"""Fixtures of the finetuning-methods suite: the tiny models, on both sides.
+
+The submission under test (``lora``), the device, the points and the verdicts' words are every suite's
+(``judging/plugin.py``). Each test gets its model from the subject's own builtin (``base_model``: a fresh tiny
+classifier, every parameter trainable, as ``from_pretrained`` gives it), never from the submission, and sets up
+what trains itself where a part needs a set-up, so that each test judges one function; ``own_model`` is the
+judge's own copy, to recompute with.
+"""
+
+import gc
+import os
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")  # before transformers is imported: never download
+
+gc.disable()  # the imports' objects frozen out of the collector's sight, as in the BERT packs' suite
+import pytest  # noqa: E402
+import torch  # noqa: E402
+import transformers.models.bert.modeling_bert  # noqa: E402  (imported by the tests anyway)
+import transformers.models.distilbert.modeling_distilbert  # noqa: E402, F401
+from transformers.utils import logging as hf_logging  # noqa: E402
+
+gc.freeze()
+gc.enable()
+
+from ..judging import pristine  # noqa: E402
+from ..judging.plugin import (  # noqa: E402, F401  (the fixtures and hooks every suite runs with)
+    JUDGE,
+    SubjectSide,
+    _seeded,
+    _suite_settings,
+    device,
+    judge,
+    lora,
+    pytest_collection_modifyitems,
+    pytest_ignore_collect,
+    pytest_report_teststatus,
+    pytest_runtest_makereport,
+    pytest_runtest_setup,
+    pytest_terminal_summary,
+)
+from . import subject_builtins  # noqa: E402
+from .assets import CONVENTIONS, TINY_MODELS  # noqa: E402
+
+
+def pytest_configure(config):
+    hf_logging.set_verbosity_error()  # the "newly initialised head" report is expected
+    hf_logging.disable_progress_bar()
+    torch.set_num_threads(1)  # a tiny model gains nothing from intra-op threads
+
+
+@pytest.fixture(scope="session")
+def subject_side() -> SubjectSide:
+    return SubjectSide(CONVENTIONS, TINY_MODELS, subject_builtins.BUILTINS)
+
+
+@pytest.fixture
+def base_model(lora, device):
+    """``base_model(name)``: a fresh tiny classifier in the subject, every parameter trainable, eval mode."""
+
+    def make(name: str, dtype=None):
+        return lora.builtin("model", name, dtype=dtype, device=device.type, keep=True)
+
+    return make
+
+
+@pytest.fixture
+def own_model():
+    """``own_model(name)``: the judge's own fresh copy of the same classifier, to recompute with."""
+
+    def make(name: str):
+        return pristine.fresh(TINY_MODELS, name, 2).eval()
+
+    return make
