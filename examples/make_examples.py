@@ -39,6 +39,7 @@ PACK_MISTAKES = {  # each other pack -> the mistakes of its mutants module that 
     "umd-lorabert": ("scaling_alpha_over_rank", "head_frozen", "children_matched_anywhere"),
     "lora-from-scratch": ("scaling_alpha_over_rank", "not_recursive", "head_frozen"),
     "finetuning-methods": ("classifier_only", "scaling_alpha", "evaluates_on_the_train_set"),
+    "peft-bert": ("dataset_not_padded", "no_task_type", "gradients_accumulate"),
 }
 
 

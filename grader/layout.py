@@ -49,8 +49,9 @@ def project() -> dict:
 STAFF_ONLY = ("jinja2", "matplotlib", "copydetect", "jsonschema")  # reports, similarity, packs: not a student's run
 
 
-def requirements(students: bool = False) -> str:
+def requirements(students: bool = False, extra: tuple[str, ...] = ()) -> str:
     """The grader's dependencies as a requirements.txt (install torch first, from the index that fits); for
-    ``students``, what the suite needs without what only course staff's tools do."""
+    ``students``, what the suite needs without what only course staff's tools do; ``extra``: a pack's own
+    (its spec's ``requires``)."""
     needed = [d for d in project()["dependencies"] if not (students and d.startswith(STAFF_ONLY))]
-    return "\n".join(needed) + "\n"
+    return "\n".join([*needed, *extra]) + "\n"

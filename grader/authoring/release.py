@@ -193,7 +193,7 @@ def fill(folder: Path, assignment: Pack) -> None:
     layout.copy_models_and_data(folder)
     shutil.copy(assignment.contract, folder / "ASSIGNMENT.md")
     (folder / "pytest.ini").write_text(PYTEST_INI)
-    (folder / "requirements.txt").write_text(layout.requirements(students=True))
+    (folder / "requirements.txt").write_text(layout.requirements(students=True, extra=assignment.requires))
     trains = "\ndef main(" in assignment.reference.read_text(encoding="utf-8")
     (folder / "README.md").write_text(README.format(
         title=assignment.title, module=assignment.module, table="\n".join(rows), python=python_version(),

@@ -15,6 +15,7 @@ given to ``build`` (starting, importing torch and writing results take the rest)
 ``cli.GRADER_OWN_MB``). A container too small for that is said so in results.json.
 """
 
+import shlex
 import shutil
 import stat
 import tempfile
@@ -85,6 +86,13 @@ def run_autograder(timeout: float, assignment: Pack) -> str:
             .replace("@SPEC@", assignment.spec_in_checkout))
 
 
+def setup_sh(assignment: Pack) -> str:
+    """``SETUP_SH``, then the pack's own requirements (its spec's ``requires``), if it has any."""
+    if not assignment.requires:
+        return SETUP_SH
+    return SETUP_SH + f"/autograder/venv/bin/pip install {' '.join(map(shlex.quote, assignment.requires))}\n"
+
+
 def build(out: Path, assignment: Pack, timeout: float = DEFAULT_TIMEOUT) -> None:
     """Write the bundle of ``assignment`` to ``out`` (a .zip), with setup.sh and run_autograder at its root;
     ``timeout``: the assignment's autograder timeout on Gradescope, in seconds."""
@@ -93,7 +101,7 @@ def build(out: Path, assignment: Pack, timeout: float = DEFAULT_TIMEOUT) -> None
     out.parent.mkdir(parents=True, exist_ok=True)
     _handle, temporary = tempfile.mkstemp(dir=out.parent, suffix=".zip")
     with zipfile.ZipFile(temporary, "w", zipfile.ZIP_DEFLATED) as bundle:
-        for name, text in (("setup.sh", SETUP_SH), ("run_autograder", script)):
+        for name, text in (("setup.sh", setup_sh(assignment)), ("run_autograder", script)):
             info = zipfile.ZipInfo(name)
             info.external_attr = (stat.S_IFREG | 0o755) << 16
             bundle.writestr(info, text)

@@ -193,5 +193,5 @@ def build(out: Path, assignment: Pack) -> None:
     (question / "info.json").write_text(json.dumps(info_json(assignment), indent=2) + "\n")
     (question / "question.html").write_text(filled(QUESTION_HTML, assignment))
     (out / "Dockerfile").write_text(DOCKERFILE)
-    (out / "requirements.txt").write_text(layout.requirements())
+    (out / "requirements.txt").write_text(layout.requirements(extra=assignment.requires))
     (out / "README.md").write_text(filled(README, assignment))

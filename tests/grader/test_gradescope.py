@@ -74,3 +74,14 @@ def test_run_autograder_always_leaves_results_gradescope_reads(tmp_path, interpr
     assert f"could not grade this submission (exit status {status})" in results["output"]
     assert ("No such file or directory" if status == 127 else 'Traceback: "quoted" \\ back tab caf') \
         in results["output"]
+
+
+def test_setup_installs_a_packs_own_requirements(tmp_path):
+    """peft-bert's spec requires peft: its autograder image installs it after the grader; lora-bert's needs nothing
+    more."""
+    assert gradescope.setup_sh(find()) == gradescope.SETUP_SH
+    gradescope.build(tmp_path / "autograder.zip", find("peft-bert"))
+    with zipfile.ZipFile(tmp_path / "autograder.zip") as bundle:
+        setup = bundle.read("setup.sh").decode()
+    assert setup.startswith(gradescope.SETUP_SH)
+    assert setup.endswith("/autograder/venv/bin/pip install 'peft>=0.13'\n")

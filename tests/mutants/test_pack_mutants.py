@@ -82,8 +82,8 @@ def test_correct_implementations_earn_full_marks(found, mutant: Mutant, graded):
 
 @pytest.mark.parametrize("found", PACKS, ids=lambda p: p.name)
 def test_the_template_scores_zero(found, graded):
-    result = graded(found)["template"]
-    assert result["score"] == 0 and len(result["tests"]) > 25  # the whole suite ran: every part, zero points
+    result, reference = graded(found)["template"], graded(found)["reference"]
+    assert result["score"] == 0 and len(result["tests"]) == len(reference["tests"])  # the whole suite ran, for 0
 
 
 @pytest.mark.parametrize("found", PACKS, ids=lambda p: p.name)
@@ -94,4 +94,4 @@ def test_forged_verdicts_and_doing_nothing_earn_nothing(found, graded):
     names = [f"forgery_{name}" for name in FORGERIES] + ["do_nothing"]
     scores = {name: verdicts[name]["score"] for name in names}
     assert scores == dict.fromkeys(names, 0), scores
-    assert all(len(verdicts[name]["tests"]) > 25 for name in names)
+    assert all(len(verdicts[name]["tests"]) == len(verdicts["reference"]["tests"]) for name in names)

@@ -227,6 +227,7 @@ def test_each_other_pack_has_a_bundle_that_judges_offline(other, tmp_path):
     module = out / other.file_names[0]
     assert module.read_text() == (other.template / other.file_names[0]).read_text()
     assert (out / "tests" / "assignment.toml").read_text() == other.spec_file.read_text()
+    assert set(other.requires) <= set((out / "requirements.txt").read_text().splitlines())  # its own packages
     on_template = run_suite(None, cwd=out, args=())
     passed = {test.rpartition("::")[2] for test in on_template.with_outcome("passed")}
     assert passed == {"test_importing_prints_little"} and on_template.with_outcome("failed"), on_template.output
