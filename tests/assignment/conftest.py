@@ -7,26 +7,12 @@ one function does not fail the tests of the others; ``own_model`` is the judge's
 to recompute with.
 """
 
-import gc
-import os
+from ..judging.preamble import import_frozen
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")  # before transformers is imported: never download
+import_frozen("transformers.models.bert.modeling_bert", "transformers.models.distilbert.modeling_distilbert",
+              "transformers.models.auto.modeling_auto")  # what pristine.py reads with
 
-# Importing torch and transformers' BERT modules creates some 350,000 objects, and
-# Python's cyclic collector walks all of them again at each full collection, during the
-# imports, during the tests and at exit: 2.5 s of a 6.8 s run. None of them is garbage,
-# so the collector is paused for the imports and what they made is frozen out of its
-# sight (the pattern the `gc.freeze` documentation gives for long-lived objects).
-gc.disable()
 import pytest  # noqa: E402
-import torch  # noqa: E402
-import transformers.models.bert.modeling_bert  # noqa: E402  (imported by the tests anyway)
-import transformers.models.distilbert.modeling_distilbert  # noqa: E402, F401
-from transformers import AutoModelForSequenceClassification  # noqa: E402, F401  (pristine.py reads with it)
-from transformers.utils import logging as hf_logging  # noqa: E402
-
-gc.freeze()
-gc.enable()
 
 from ..judging import pristine  # noqa: E402
 from ..judging.plugin import (  # noqa: E402, F401  (the fixtures and hooks every suite runs with)
@@ -38,6 +24,7 @@ from ..judging.plugin import (  # noqa: E402, F401  (the fixtures and hooks ever
     judge,
     lora,
     pytest_collection_modifyitems,
+    pytest_configure,
     pytest_ignore_collect,
     pytest_report_teststatus,
     pytest_runtest_makereport,
@@ -46,14 +33,6 @@ from ..judging.plugin import (  # noqa: E402, F401  (the fixtures and hooks ever
 )
 from . import subject_builtins  # noqa: E402
 from .assets import CONVENTIONS, TINY_MODELS  # noqa: E402
-
-
-def pytest_configure(config):
-    hf_logging.set_verbosity_error()  # the "newly initialised head" report is expected
-    hf_logging.disable_progress_bar()
-    # The tiny models gain nothing from intra-op threads, and two suites running side by
-    # side with a thread pool each (a grader's --jobs) were measured 8 times slower.
-    torch.set_num_threads(1)
 
 
 @pytest.fixture(scope="session")

@@ -11,21 +11,10 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from ..judging.checks import close, equal, expect, max_difference, names, of_kind, shape, tensor
+from ..judging.checks import close, drawn_linear, equal, expect, max_difference, names, of_kind, shape, tensor
 from ..judging.protocol import Placed
 from .assets import CONVENTIONS
 from .checks import unregistered
-
-
-def make_linear(lora, in_features=12, out_features=7, dtype=torch.float32, device="cpu"):
-    """An nn.Linear in the subject, with a weight and a bias the judge drew (and so knows): (layer, W, b)."""
-    if device == "meta":
-        return lora.builtin("linear", in_features, out_features, dtype=dtype, device="meta"), None, None
-    weight = torch.randn(out_features, in_features, dtype=dtype) / in_features ** 0.5
-    bias = torch.randn(out_features, dtype=dtype)
-    linear = lora.builtin("linear", in_features, out_features, dtype=dtype, device=device,
-                          weight=Placed(weight, device), bias_values=Placed(bias, device))
-    return linear, weight, bias
 
 
 def wrap(lora, linear, rank=4, alpha=8, **kwargs):
@@ -53,7 +42,7 @@ def own_lora(wrapped, x, device_type="cpu") -> torch.Tensor:
 
 
 def test_keeps_the_very_linear_layer(lora):
-    linear, weight, bias = make_linear(lora)
+    linear, weight, bias = drawn_linear(lora)
     wrapped = wrap(lora, linear)
     kept = wrapped.get("linear", None)
     expect(kept is linear,
@@ -79,7 +68,7 @@ def constructed_with(call: dict) -> dict:
 
 def test_builds_a_lora_layer_for_the_linear(lora):
     lora.builtin("spy", "LoRALayer")
-    wrapped = lora.LinearLoRA(make_linear(lora, 12, 7)[0], 4, 10, *DROPOUT.values())
+    wrapped = lora.LinearLoRA(drawn_linear(lora, 12, 7)[0], 4, 10, *DROPOUT.values())
     layer = wrapped.get("lora", None)
     signature = ", ".join(("linear.in_features", "linear.out_features", *LORA_LAYER_PARAMETERS[2:]))
     expect("lora" in of_kind(wrapped, "LoRALayer"), f"LinearLoRA: `lora` is a LoRALayer({signature})",
@@ -91,7 +80,7 @@ def test_builds_a_lora_layer_for_the_linear(lora):
 
 
 def test_output_equals_the_linear_right_after_wrapping(lora, device):
-    linear, weight, bias = make_linear(lora, device=device.type)
+    linear, weight, bias = drawn_linear(lora, device=device.type)
     x = torch.randn(2, 5, 12)
     expected = F.linear(x, weight, bias)
     wrapped = wrap(lora, linear)
@@ -105,7 +94,7 @@ def test_output_equals_the_linear_right_after_wrapping(lora, device):
 
 @pytest.mark.parametrize("batch_shape", [(), (5,), (2, 5)], ids=["1-D", "2-D", "3-D"])
 def test_forward_is_linear_plus_lora(lora, device, batch_shape):
-    linear, weight, bias = make_linear(lora, device=device.type)
+    linear, weight, bias = drawn_linear(lora, device=device.type)
     wrapped = wrap(lora, linear, rank=4, alpha=6).call("eval")
     wrapped.assign("lora.A", torch.randn(12, 4))
     wrapped.assign("lora.B", torch.randn(4, 7))
@@ -120,7 +109,7 @@ def test_forward_is_linear_plus_lora(lora, device, batch_shape):
 def test_forward_in_training_mode_adds_its_lora(lora):
     """In training mode, with the random generators seeded alike for both calls: the wrapper's output is linear(x)
     plus what its own LoRALayer gives (with whatever dropout it draws), not a low-rank path of its own."""
-    linear, weight, bias = make_linear(lora)
+    linear, weight, bias = drawn_linear(lora)
     dropout = {"dropout": 0.5} if CONVENTIONS.dropout else {}
     wrapped = wrap(lora, linear, rank=4, alpha=6, **dropout).call("train")
     wrapped.assign("lora.B", torch.randn(4, 7))
@@ -138,7 +127,7 @@ def test_forward_in_training_mode_adds_its_lora(lora):
 def test_gradients_reach_the_input_through_both_paths(lora):
     """The input's gradient is upstream @ W, which the judge computes, plus what backpropagating through the
     wrapper's own lora gives."""
-    linear, weight, _ = make_linear(lora)
+    linear, weight, _ = drawn_linear(lora)
     wrapped = wrap(lora, linear, rank=4, alpha=6).call("eval")
     wrapped.assign("lora.A", torch.randn(12, 4))
     wrapped.assign("lora.B", torch.randn(4, 7))
@@ -158,7 +147,7 @@ def test_gradients_reach_the_input_through_both_paths(lora):
 
 @pytest.mark.parametrize("trainable", [True, False], ids=["trainable", "frozen"])
 def test_leaves_requires_grad_as_it_was(lora, trainable):
-    linear, _, _ = make_linear(lora)
+    linear, _, _ = drawn_linear(lora)
     linear.call("requires_grad_", trainable)
     wrap(lora, linear)
     found = {p["name"]: p["requires_grad"] for p in linear.parameters()}
@@ -169,7 +158,7 @@ def test_leaves_requires_grad_as_it_was(lora, trainable):
 
 @pytest.mark.convention(dropout=True)
 def test_dropout_only_on_the_lora_path(lora):
-    linear, weight, bias = make_linear(lora)
+    linear, weight, bias = drawn_linear(lora)
     wrapped = wrap(lora, linear, dropout=0.9).call("train")
     wrapped.assign("lora.B", torch.zeros(4, 7))
     x = torch.randn(4, 12)
@@ -198,19 +187,19 @@ def assert_follows(lora, linear, dtype, device_type):
 
 @pytest.mark.parametrize("dtype", [torch.float64, torch.bfloat16])
 def test_lora_follows_the_dtype(lora, dtype):
-    wrapped = assert_follows(lora, make_linear(lora, dtype=dtype)[0], dtype, "cpu")
+    wrapped = assert_follows(lora, drawn_linear(lora, dtype=dtype)[0], dtype, "cpu")
     rule = "LinearLoRA: a layer in another dtype still runs in that dtype"
     found = tensor(wrapped(torch.randn(3, 12, dtype=dtype)), rule)
     expect(found.dtype == dtype, rule, dtype, found.dtype)
 
 
 def test_lora_follows_the_device(lora):
-    assert_follows(lora, make_linear(lora, device="meta")[0], torch.float32, "meta")  # meta stands in for a GPU
+    assert_follows(lora, drawn_linear(lora, device="meta")[0], torch.float32, "meta")  # meta stands in for a GPU
 
 
 @pytest.mark.cuda
 def test_lora_follows_a_cuda_layer(lora):
-    wrapped = assert_follows(lora, make_linear(lora, device="cuda")[0], torch.float32, "cuda")
+    wrapped = assert_follows(lora, drawn_linear(lora, device="cuda")[0], torch.float32, "cuda")
     rule = "LinearLoRA: a layer on the GPU runs on the GPU"
     found = wrapped.call("__call__", Placed(torch.randn(3, 12), "cuda"), keep=True)
     expect(found.get("device.type", None) == "cuda", rule, "cuda", found.get("device.type", None))

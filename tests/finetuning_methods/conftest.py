@@ -7,20 +7,11 @@ what trains itself where a part needs a set-up, so that each test judges one fun
 judge's own copy, to recompute with.
 """
 
-import gc
-import os
+from ..judging.preamble import import_frozen
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")  # before transformers is imported: never download
+import_frozen("transformers.models.bert.modeling_bert", "transformers.models.distilbert.modeling_distilbert")
 
-gc.disable()  # the imports' objects frozen out of the collector's sight, as in the BERT packs' suite
 import pytest  # noqa: E402
-import torch  # noqa: E402
-import transformers.models.bert.modeling_bert  # noqa: E402  (imported by the tests anyway)
-import transformers.models.distilbert.modeling_distilbert  # noqa: E402, F401
-from transformers.utils import logging as hf_logging  # noqa: E402
-
-gc.freeze()
-gc.enable()
 
 from ..judging import pristine  # noqa: E402
 from ..judging.plugin import (  # noqa: E402, F401  (the fixtures and hooks every suite runs with)
@@ -32,6 +23,7 @@ from ..judging.plugin import (  # noqa: E402, F401  (the fixtures and hooks ever
     judge,
     lora,
     pytest_collection_modifyitems,
+    pytest_configure,
     pytest_ignore_collect,
     pytest_report_teststatus,
     pytest_runtest_makereport,
@@ -40,12 +32,6 @@ from ..judging.plugin import (  # noqa: E402, F401  (the fixtures and hooks ever
 )
 from . import subject_builtins  # noqa: E402
 from .assets import CONVENTIONS, TINY_MODELS  # noqa: E402
-
-
-def pytest_configure(config):
-    hf_logging.set_verbosity_error()  # the "newly initialised head" report is expected
-    hf_logging.disable_progress_bar()
-    torch.set_num_threads(1)  # a tiny model gains nothing from intra-op threads
 
 
 @pytest.fixture(scope="session")

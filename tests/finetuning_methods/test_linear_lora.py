@@ -5,20 +5,11 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from ..judging.checks import close, equal, expect, max_difference, names, shape, tensor
+from ..judging.checks import close, drawn_linear, equal, expect, max_difference, names, shape, tensor
 from ..judging.protocol import Placed
 from .assets import CONVENTIONS
 
 PARAMETERS = ["A.weight", "B.weight", "pretrained.bias", "pretrained.weight"]
-
-
-def make_linear(lora, in_features=12, out_features=7, dtype=torch.float32, device="cpu"):
-    """An nn.Linear in the subject, with a weight and bias the judge drew: (layer, weight, bias)."""
-    weight = torch.randn(out_features, in_features, dtype=dtype) / in_features**0.5
-    bias = torch.randn(out_features, dtype=dtype)
-    linear = lora.builtin("linear", in_features, out_features, dtype=dtype, device=device,
-                          weight=Placed(weight, device), bias_values=Placed(bias, device))
-    return linear, weight, bias
 
 
 def wrap(lora, linear, rank=4, alpha=2.0):
@@ -31,7 +22,7 @@ def wrap(lora, linear, rank=4, alpha=2.0):
 
 
 def test_keeps_the_very_pretrained_layer_frozen_and_unchanged(lora):
-    linear, weight, bias = make_linear(lora)
+    linear, weight, bias = drawn_linear(lora)
     wrapped = wrap(lora, linear)
     kept = wrapped.get("pretrained", None)
     expect(kept is linear, "LinearLoRA: `pretrained` is the very nn.Linear passed in (not a copy)",
@@ -46,7 +37,7 @@ def test_keeps_the_very_pretrained_layer_frozen_and_unchanged(lora):
 
 
 def test_A_and_B_have_the_layers_sizes_and_B_starts_at_zero(lora):
-    wrapped = wrap(lora, make_linear(lora, 12, 7)[0], rank=3)
+    wrapped = wrap(lora, drawn_linear(lora, 12, 7)[0], rank=3)
     rule = "LinearLoRA(nn.Linear(12, 7), rank=3): A maps 12 features to 3 (weight (3, 12)), B maps 3 to 7 " \
            "(weight (7, 3)); B starts at zero, A random"
     A, B = tensor(wrapped.get("A.weight"), rule), tensor(wrapped.get("B.weight"), rule)
@@ -58,7 +49,7 @@ def test_A_and_B_have_the_layers_sizes_and_B_starts_at_zero(lora):
 
 @pytest.mark.parametrize(("rank", "alpha"), [(4, 8.0), (2, 3.0)])
 def test_forward_is_pretrained_plus_the_scaled_update(lora, device, rank, alpha):
-    linear, weight, bias = make_linear(lora, device=device.type)
+    linear, weight, bias = drawn_linear(lora, device=device.type)
     wrapped = wrap(lora, linear, rank, alpha)
     B = torch.randn(7, rank)
     wrapped.assign("B.weight", Placed(B, device.type))  # a non-zero update to see
@@ -72,7 +63,7 @@ def test_forward_is_pretrained_plus_the_scaled_update(lora, device, rank, alpha)
 
 
 def test_gradients_reach_A_and_B(lora):
-    wrapped = wrap(lora, make_linear(lora)[0])
+    wrapped = wrap(lora, drawn_linear(lora)[0])
     wrapped.assign("B.weight", Placed(torch.randn(7, 4)))
     x = lora.builtin("keep", Placed(torch.randn(3, 12)), keep=True)
     wrapped.call("__call__", x, keep=True).call("sum", keep=True).backward()
@@ -84,7 +75,7 @@ def test_gradients_reach_A_and_B(lora):
 
 
 def test_follows_the_pretrained_dtype(lora):
-    wrapped = wrap(lora, make_linear(lora, dtype=torch.float64)[0])
+    wrapped = wrap(lora, drawn_linear(lora, dtype=torch.float64)[0])
     found = {p["name"]: p["dtype"] for p in wrapped.parameters() if p["name"][0] in "AB"}
     expect(set(found.values()) == {"float64"}, "LinearLoRA makes A and B in the dtype of pretrained.weight "
            "(a float64 layer gets a float64 A and B)", "float64", found)

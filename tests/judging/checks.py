@@ -68,3 +68,17 @@ def arguments_of(call: dict, parameters: tuple[str, ...]) -> dict:
     given = dict(zip(parameters, call["args"], strict=False))
     given.update({key: value for key, value in call["kwargs"].items() if key in parameters})
     return given
+
+
+def drawn_linear(lora, in_features=12, out_features=7, dtype=torch.float32, device="cpu"):
+    """An nn.Linear in the subject, with a weight and a bias the judge drew (and so knows): (layer, W, b); on the
+    meta device, without values: (layer, None, None)."""
+    from .protocol import Placed
+
+    if device == "meta":
+        return lora.builtin("linear", in_features, out_features, dtype=dtype, device="meta"), None, None
+    weight = torch.randn(out_features, in_features, dtype=dtype) / in_features ** 0.5
+    bias = torch.randn(out_features, dtype=dtype)
+    linear = lora.builtin("linear", in_features, out_features, dtype=dtype, device=device,
+                          weight=Placed(weight, device), bias_values=Placed(bias, device))
+    return linear, weight, bias

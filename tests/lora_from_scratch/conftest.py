@@ -7,7 +7,6 @@ submission, so that each test judges one function; ``own_model`` is the judge's 
 """
 
 import pytest
-import torch
 
 from ..judging.plugin import (  # noqa: F401  (the fixtures and hooks every suite runs with)
     JUDGE,
@@ -18,6 +17,7 @@ from ..judging.plugin import (  # noqa: F401  (the fixtures and hooks every suit
     judge,
     lora,
     pytest_collection_modifyitems,
+    pytest_configure,
     pytest_ignore_collect,
     pytest_report_teststatus,
     pytest_runtest_makereport,
@@ -26,10 +26,6 @@ from ..judging.plugin import (  # noqa: F401  (the fixtures and hooks every suit
 )
 from . import gpt, subject_builtins
 from .assets import CONVENTIONS, TINY_MODELS
-
-
-def pytest_configure(config):
-    torch.set_num_threads(1)  # a tiny model gains nothing from intra-op threads
 
 
 @pytest.fixture(scope="session")

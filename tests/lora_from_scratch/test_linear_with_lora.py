@@ -7,17 +7,8 @@ another formula costs the LoRALayer's tests, not these.
 import torch
 import torch.nn.functional as F
 
-from ..judging.checks import arguments_of, close, equal, expect, max_difference, of_kind, shape
+from ..judging.checks import arguments_of, close, drawn_linear, equal, expect, max_difference, of_kind, shape
 from ..judging.protocol import Placed
-
-
-def make_linear(lora, in_features=12, out_features=7, dtype=torch.float32, device="cpu"):
-    """An nn.Linear in the subject, with a weight and bias the judge drew: (layer, weight, bias)."""
-    weight = torch.randn(out_features, in_features, dtype=dtype) / in_features**0.5
-    bias = torch.randn(out_features, dtype=dtype)
-    linear = lora.builtin("linear", in_features, out_features, dtype=dtype, device=device,
-                          weight=Placed(weight, device), bias_values=Placed(bias, device))
-    return linear, weight, bias
 
 
 def wrap(lora, linear, rank=4, alpha=2.0):
@@ -34,7 +25,7 @@ def wrap(lora, linear, rank=4, alpha=2.0):
 
 
 def test_keeps_the_very_linear_layer_unchanged(lora):
-    linear, weight, bias = make_linear(lora)
+    linear, weight, bias = drawn_linear(lora)
     wrapped = wrap(lora, linear)
     kept = wrapped.get("linear", None)
     expect(kept is linear, "LinearWithLoRA: `linear` is the very nn.Linear passed in (not a copy, not a new layer)",
@@ -47,7 +38,7 @@ def test_keeps_the_very_linear_layer_unchanged(lora):
 
 def test_builds_one_lora_layer_of_the_linear_sizes(lora):
     lora.builtin("spy", "LoRALayer")
-    wrapped = lora.LinearWithLoRA(make_linear(lora, 12, 7)[0], 3, 4.0)
+    wrapped = lora.LinearWithLoRA(drawn_linear(lora, 12, 7)[0], 3, 4.0)
     layer = wrapped.get("lora", None)
     expect("lora" in of_kind(wrapped, "LoRALayer"), "LinearWithLoRA: `lora` is a LoRALayer", "a LoRALayer",
            getattr(layer, "type", type(layer).__name__))
@@ -58,7 +49,7 @@ def test_builds_one_lora_layer_of_the_linear_sizes(lora):
 
 
 def test_forward_is_linear_plus_its_lora(lora, device):
-    linear, weight, bias = make_linear(lora, device=device.type)
+    linear, weight, bias = drawn_linear(lora, device=device.type)
     wrapped = wrap(lora, linear)
     wrapped.assign("lora.B", Placed(torch.randn(4, 7), device.type))  # a non-zero update to see
     x = torch.randn(2, 5, 12)
@@ -72,7 +63,7 @@ def test_forward_is_linear_plus_its_lora(lora, device):
 
 
 def test_lora_follows_the_linear_dtype(lora):
-    wrapped = wrap(lora, make_linear(lora, dtype=torch.float64)[0])
+    wrapped = wrap(lora, drawn_linear(lora, dtype=torch.float64)[0])
     found = {p["name"]: p["dtype"] for p in wrapped.parameters() if p["name"].startswith("lora.")}
     expect(found and set(found.values()) == {"float64"}, "LinearWithLoRA puts its LoRALayer in the dtype of "
            "linear.weight (a float64 layer gets a float64 A and B)", "float64", found)
