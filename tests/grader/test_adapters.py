@@ -1,0 +1,192 @@
+"""Students' adapters read as data and scored (grader/adapters): the reference's trained adapter ranks above an
+untrained one, which ranks above a deliberately worse one; the scores are the reference's own evaluation; every
+bad adapter is refused with its sentence, and nothing in an adapter folder is ever executed."""
+
+import importlib
+import json
+import pickle
+import shutil
+import struct
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file, save_file
+
+from grader.adapters import reading
+from grader.adapters.reading import AdapterError
+from grader.adapters.scoring import Scorer
+from grader.assignments.pack import find
+from grader.layout import ROOT, TINY_MODELS
+
+from .. import module_file
+
+MODEL = TINY_MODELS / "bert-tiny"
+
+
+@pytest.fixture(scope="module")
+def reference():
+    torch.manual_seed(0)
+    return module_file.load("lora_bert_for_adapters", find("lora-bert").reference)
+
+
+def base_model():
+    from transformers import AutoModelForSequenceClassification
+
+    torch.manual_seed(0)
+    return AutoModelForSequenceClassification.from_pretrained(MODEL, num_labels=2)
+
+
+@pytest.fixture(scope="module")
+def adapters(reference, tmp_path_factory):
+    """The reference's adapter before and after its own training, and its accuracy on the test split."""
+    root = tmp_path_factory.mktemp("adapters")
+    examples = reference.load_reviews(str(ROOT / "data" / "reviews.csv"))
+    torch.manual_seed(0)
+    model, tokenizer = reference.initialize_base_model(str(MODEL), num_labels=2)
+    reference.add_lora(model)
+    reference.export_peft_adapter(model, str(root / "untrained"))
+    reference.train(model, reference.make_batches(tokenizer, examples["train"], batch_size=16), epochs=6, lr=2e-2,
+                    progress=False)
+    reference.export_peft_adapter(model, str(root / "trained"))
+    test = reference.make_batches(tokenizer, examples["test"], batch_size=16)
+    return root, test, reference.evaluate(model, test, "cpu")
+
+
+def worse(trained: Path, folder: Path) -> Path:
+    """The trained adapter with its classifier's rows swapped: it predicts each review's other label."""
+    shutil.copytree(trained, folder)
+    tensors = load_file(trained / reading.WEIGHTS)
+    for name in ("base_model.model.classifier.weight", "base_model.model.classifier.bias"):
+        tensors[name] = tensors[name].flip(0).contiguous()
+    save_file(tensors, folder / reading.WEIGHTS)
+    return folder
+
+
+def test_the_ranking_and_the_baseline(adapters, tmp_path):
+    root, test, own_accuracy = adapters
+    base = base_model()
+    scorer = Scorer(base, test)
+    scores = {name: scorer.score(reading.read(root / name, base)).accuracy for name in ("trained", "untrained")}
+    scores["worse"] = scorer.score(reading.read(worse(root / "trained", tmp_path / "worse"), base)).accuracy
+    assert scores["trained"] == pytest.approx(own_accuracy)  # folded into the grader's model: the same predictions
+    assert scores["trained"] > scores["untrained"] > scores["worse"], scores
+    assert scorer.score(None).accuracy == scores["untrained"]  # B = 0 and the head as initialised: the base model
+
+
+def broken(trained: Path, folder: Path, *, config=None, tensors=None, files=()) -> Path:
+    """A copy of the trained adapter with its config changed by ``config(dict)``, its tensors by ``tensors(dict)``,
+    and ``files`` (name -> bytes) added."""
+    shutil.copytree(trained, folder)
+    if config:
+        settings = json.loads((folder / reading.CONFIG).read_text())
+        config(settings)
+        (folder / reading.CONFIG).write_text(json.dumps(settings))
+    if tensors:
+        weights = load_file(folder / reading.WEIGHTS)
+        tensors(weights)
+        save_file(weights, folder / reading.WEIGHTS)
+    for name, data in dict(files).items():
+        (folder / name).write_bytes(data)
+    return folder
+
+
+class _WritesCanary:
+    """Unpickled, it would write the canary: proof that a pickle file was never opened."""
+
+    def __init__(self, path: str):
+        self.path = path
+
+    def __reduce__(self):
+        return (Path.write_text, (Path(self.path), "unpickled"))
+
+
+def code_that_writes(path: Path) -> bytes:
+    return f"open({str(path)!r}, 'w').write('imported')\n".encode()
+
+
+def lying_header(folder: Path) -> None:
+    """The weights file's header claims a tensor's bytes run past the end of the file."""
+    path = folder / reading.WEIGHTS
+    data = path.read_bytes()
+    (length,) = struct.unpack("<Q", data[:8])
+    header = json.loads(data[8:8 + length])
+    name = next(key for key in header if key != "__metadata__")
+    begin, _ = header[name]["data_offsets"]
+    header[name]["data_offsets"] = [begin, len(data) * 2]
+    header[name]["shape"] = [(len(data) * 2 - begin) // 4]
+    raw = json.dumps(header).encode()
+    path.write_bytes(struct.pack("<Q", len(raw)) + raw + data[8 + length:])
+
+
+def nan_in(tensors: dict) -> None:
+    name = next(key for key in tensors if key.endswith("lora_B.weight"))
+    tensors[name][0, 0] = float("nan")
+
+
+def wider_rank(tensors: dict) -> None:
+    for key in [key for key in tensors if ".lora_A." in key]:
+        tensors[key] = torch.zeros(tensors[key].shape[0] * 2, tensors[key].shape[1])
+
+
+BAD = {
+    "pickle": (dict(files={"adapter_model.bin": b""}), "is a pickle file, which can run any code"),
+    "remote code": (dict(config=lambda c: c.update(auto_map={"AutoModel": "modeling_evil.Evil"})),
+                    "asks to load code (auto_map)"),
+    "another base model": (dict(config=lambda c: c.update(target_modules=["q_lin", "v_lin"])),
+                           "name no linear layer of the assignment's base model"),
+    "an unknown head": (dict(config=lambda c: c.update(modules_to_save=["score"])),
+                        "modules_to_save names 'score'"),
+    "wrong shapes": (dict(tensors=wider_rank), "wrong shapes"),
+    "a missing tensor": (dict(tensors=lambda t: t.pop(next(iter(t)))), "missing base_model.model."),
+    "NaN weights": (dict(tensors=nan_in), "holds NaN or infinite values"),
+    "not LoRA": (dict(config=lambda c: c.update(peft_type="PREFIX_TUNING")), "not \"LORA\""),
+    "a rank that is no number": (dict(config=lambda c: c.update(r="8")), "has r '8'"),
+}
+
+
+@pytest.mark.parametrize("kind", BAD)
+def test_a_bad_adapter_is_refused_with_its_reason(adapters, tmp_path, kind):
+    root, *_ = adapters
+    changes, sentence = BAD[kind]
+    folder = broken(root / "trained", tmp_path / "adapter", **changes)
+    with pytest.raises(AdapterError, match=sentence.replace("(", r"\(").replace(")", r"\)")):
+        reading.read(folder, base_model())
+
+
+def test_a_header_that_lies_and_a_file_over_the_cap_are_refused(adapters, tmp_path):
+    root, *_ = adapters
+    folder = broken(root / "trained", tmp_path / "lies")
+    lying_header(folder)
+    with pytest.raises(AdapterError, match="header lies about"):
+        reading.read(folder, base_model())
+    with pytest.raises(AdapterError, match=r"over the cap of 0\.001 MB"):
+        reading.read(root / "trained", base_model(), max_megabytes=0.001)
+
+
+def test_nothing_in_an_adapter_folder_is_executed(adapters, tmp_path, monkeypatch):
+    """A pickle that writes a canary when unpickled, and a config whose auto_map names a module in the folder that
+    writes another when imported: both refused, neither canary written, even with the folder on the import path;
+    then each canary is shown to work."""
+    root, *_ = adapters
+    unpickled, imported = tmp_path / "unpickled.txt", tmp_path / "imported.txt"
+    pickled = broken(root / "trained", tmp_path / "pickled",
+                     files={"adapter_model.bin": pickle.dumps(_WritesCanary(str(unpickled)))})
+    (pickled / reading.WEIGHTS).unlink()  # as peft leaves it when it falls back to torch.save
+    coded = broken(root / "trained", tmp_path / "coded", files={"modeling_evil.py": code_that_writes(imported)},
+                   config=lambda c: c.update(auto_map={"AutoModel": "modeling_evil.Evil"}))
+    monkeypatch.syspath_prepend(str(coded))
+    for folder in (pickled, coded):
+        with pytest.raises(AdapterError):
+            reading.read(folder, base_model())
+    assert not unpickled.exists() and not imported.exists()
+    pickle.loads((pickled / "adapter_model.bin").read_bytes())
+    importlib.import_module("modeling_evil")
+    assert unpickled.exists() and imported.exists()  # the canaries work: had anything been run, they would be there
+
+
+def test_a_submission_without_an_adapter_has_none(tmp_path):
+    (tmp_path / "lora_bert.py").write_text("x = 1\n")
+    assert reading.find(tmp_path / "lora_bert.py") is None
+    (tmp_path / "adapter").mkdir()
+    assert reading.find(tmp_path / "lora_bert.py") == tmp_path / "adapter"
