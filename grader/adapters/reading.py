@@ -28,7 +28,6 @@ CONFIG, WEIGHTS = "adapter_config.json", "adapter_model.safetensors"
 PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".pkl", ".pickle", ".ckpt")
 CODE_KEYS = ("auto_map", "auto_mapping", "trust_remote_code", "custom_code")
 PREFIX = "base_model.model."
-DTYPES = {"F16": torch.float16, "BF16": torch.bfloat16, "F32": torch.float32, "F64": torch.float64}
 ITEM_BYTES = {"F16": 2, "BF16": 2, "F32": 4, "F64": 8}
 MAX_CONFIG_BYTES = 64 * 1024
 MAX_HEADER_BYTES = 1024 * 1024
@@ -182,12 +181,19 @@ def read_header(path: Path, size: int) -> dict[str, dict]:
     return header
 
 
+def heads(config: AdapterConfig, base: nn.Module) -> list[str]:
+    """The entries of modules_to_save that the base model has: peft lists both ``classifier`` and ``score`` for
+    any sequence classifier and saves the one the model has; a head the model lacks is ignored, as peft ignores
+    it (its tensors, if any, are then unexpected)."""
+    return [head for head in config.modules_to_save if isinstance(getattr(base, head, None), nn.Module)]
+
+
 def lora_layers(config: AdapterConfig, base: nn.Module) -> list[str]:
     """The base model's nn.Linear layers that the config's target_modules name (peft's rule: a name equal to an
     entry, or ending with "." and the entry), the head excluded."""
-    heads = set(config.modules_to_save)
+    saved = set(heads(config, base))
     return sorted(name for name, module in base.named_modules()
-                  if isinstance(module, nn.Linear) and name.split(".")[0] not in heads
+                  if isinstance(module, nn.Linear) and name.split(".")[0] not in saved
                   and any(name == entry or name.endswith("." + entry) for entry in config.target_modules))
 
 
@@ -202,10 +208,7 @@ def expected_shapes(config: AdapterConfig, base: nn.Module) -> dict[str, tuple[i
         linear = base.get_submodule(layer)
         expected[f"{PREFIX}{layer}.lora_A.weight"] = (config.rank, linear.in_features)
         expected[f"{PREFIX}{layer}.lora_B.weight"] = (linear.out_features, config.rank)
-    for head in config.modules_to_save:
-        if not hasattr(base, head):
-            raise AdapterError(f"adapter: modules_to_save names {head!r}, which the assignment's base model does not "
-                               "have")
+    for head in heads(config, base):
         for name, param in getattr(base, head).named_parameters():
             expected[f"{PREFIX}{head}.{name}"] = tuple(param.shape)
     return expected

@@ -30,16 +30,18 @@ class Scorer:
 
     def score(self, adapter: Adapter | None) -> Score:
         """With ``adapter`` None, the base model's own score (its head as the pack initialises it)."""
+        labels = torch.cat([batch["labels"] for batch in self.batches])
+        predicted = self.logits(adapter).argmax(dim=-1)
+        return Score(float((predicted == labels).float().mean()), len(labels))
+
+    def logits(self, adapter: Adapter | None) -> torch.Tensor:
+        """The adapted model's logits for every held-out example, in order."""
         with torch.no_grad():
             self.base.load_state_dict(self.weights)
             if adapter is not None:
                 self._fold(adapter)
-            correct = seen = 0
-            for batch in self.batches:
-                logits = self.base(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
-                correct += int((logits.argmax(dim=-1) == batch["labels"]).sum())
-                seen += len(batch["labels"])
-        return Score(correct / seen, seen)
+            return torch.cat([self.base(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+                              for batch in self.batches])
 
     def _fold(self, adapter: Adapter) -> None:
         scaling = adapter.config.scaling

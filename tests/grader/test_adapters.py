@@ -74,6 +74,28 @@ def test_the_ranking_and_the_baseline(adapters, tmp_path):
     assert scorer.score(None).accuracy == scores["untrained"]  # B = 0 and the head as initialised: the base model
 
 
+def test_an_adapter_peft_saved_scores_as_peft_computes(adapters, tmp_path):
+    """peft's own save_pretrained (its modules_to_save lists classifier and score, as it does for any sequence
+    classifier), with LoRA's B drawn at random: the grader's folded model gives the logits peft's model gives."""
+    from peft import LoraConfig, TaskType, get_peft_model
+
+    _, test, _ = adapters
+    model = get_peft_model(base_model(), LoraConfig(task_type=TaskType.SEQ_CLS, r=4, lora_alpha=8,
+                                                    target_modules=["query", "value"]))
+    with torch.no_grad():
+        for name, param in model.named_parameters():
+            if "lora_B" in name:
+                param.normal_(0, 0.5)
+    model.save_pretrained(tmp_path / "peft")
+    model.eval()
+    with torch.no_grad():
+        expected = torch.cat([model(input_ids=b["input_ids"], attention_mask=b["attention_mask"]).logits
+                              for b in test])
+    base = base_model()
+    found = Scorer(base, test).logits(reading.read(tmp_path / "peft", base))
+    assert torch.allclose(found, expected, atol=1e-5), (found - expected).abs().max()
+
+
 def broken(trained: Path, folder: Path, *, config=None, tensors=None, files=()) -> Path:
     """A copy of the trained adapter with its config changed by ``config(dict)``, its tensors by ``tensors(dict)``,
     and ``files`` (name -> bytes) added."""
@@ -136,7 +158,7 @@ BAD = {
     "another base model": (dict(config=lambda c: c.update(target_modules=["q_lin", "v_lin"])),
                            "name no linear layer of the assignment's base model"),
     "an unknown head": (dict(config=lambda c: c.update(modules_to_save=["score"])),
-                        "modules_to_save names 'score'"),
+                        "unexpected base_model.model.classifier.bias"),
     "wrong shapes": (dict(tensors=wider_rank), "wrong shapes"),
     "a missing tensor": (dict(tensors=lambda t: t.pop(next(iter(t)))), "missing base_model.model."),
     "NaN weights": (dict(tensors=nan_in), "holds NaN or infinite values"),
