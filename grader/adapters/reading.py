@@ -81,7 +81,8 @@ def read(folder: Path, base: nn.Module, max_megabytes: float = 64) -> Adapter:
         raise AdapterError(f"adapter: {WEIGHTS} is {size / 2**20:.1f} MB, over the cap of {max_megabytes:g} MB "
                            "(a LoRA adapter of this assignment is far smaller)")
     header = read_header(weights, size)
-    expected = expected_shapes(config, base)
+    layers = lora_layers(config, base)
+    expected = expected_shapes(config, base, layers)
     check_names_and_shapes(header, expected)
     from safetensors.torch import load_file  # reads raw bytes into tensors: no code
 
@@ -91,7 +92,7 @@ def read(folder: Path, base: nn.Module, max_megabytes: float = 64) -> Adapter:
             raise AdapterError(f"adapter: {name} holds NaN or infinite values")
     updates = {layer: (tensors[f"{PREFIX}{layer}.lora_A.weight"].float(),
                        tensors[f"{PREFIX}{layer}.lora_B.weight"].float())
-               for layer in lora_layers(config, base)}
+               for layer in layers}
     saved = {name.removeprefix(PREFIX): tensor.float() for name, tensor in tensors.items()
              if ".lora_A." not in name and ".lora_B." not in name}
     return Adapter(config, updates, saved)
@@ -197,9 +198,8 @@ def lora_layers(config: AdapterConfig, base: nn.Module) -> list[str]:
                   and any(name == entry or name.endswith("." + entry) for entry in config.target_modules))
 
 
-def expected_shapes(config: AdapterConfig, base: nn.Module) -> dict[str, tuple[int, ...]]:
-    """Each tensor name the adapter must hold, with its shape."""
-    layers = lora_layers(config, base)
+def expected_shapes(config: AdapterConfig, base: nn.Module, layers: list[str]) -> dict[str, tuple[int, ...]]:
+    """Each tensor name the adapter must hold, with its shape: LoRA's on ``layers`` (``lora_layers``), the heads'."""
     if not layers:
         raise AdapterError(f"adapter: target_modules {list(config.target_modules)} name no linear layer of the "
                            "assignment's base model")

@@ -14,22 +14,8 @@ import_frozen("transformers.models.bert.modeling_bert", "transformers.models.dis
 import pytest  # noqa: E402
 
 from ..judging import pristine  # noqa: E402
-from ..judging.plugin import (  # noqa: E402, F401  (the fixtures and hooks every suite runs with)
-    JUDGE,
-    SubjectSide,
-    _seeded,
-    _suite_settings,
-    device,
-    judge,
-    lora,
-    pytest_collection_modifyitems,
-    pytest_configure,
-    pytest_ignore_collect,
-    pytest_report_teststatus,
-    pytest_runtest_makereport,
-    pytest_runtest_setup,
-    pytest_terminal_summary,
-)
+from ..judging.plugin import *  # noqa: E402, F403  (the fixtures and hooks every suite runs with: its __all__)
+from ..judging.plugin import SubjectSide  # noqa: E402
 from . import subject_builtins  # noqa: E402
 from .assets import CONVENTIONS, TINY_MODELS  # noqa: E402
 

@@ -6,9 +6,8 @@ import tempfile
 
 import torch
 
-from ..judging import pristine
+from ..judging import pristine, reviews
 from ..judging.subject import Server
-from . import reviews
 
 
 def model(server: Server, name: str, dtype=None, device=None):

@@ -8,7 +8,7 @@ import numbers
 import pytest
 
 from ..judging.checks import expect
-from .assets import CONVENTIONS
+from .assets import CONVENTIONS, MODEL_NAMES
 
 EVERYTHING = "distilbert-base classifier, everything trainable"  # [figures]
 
@@ -25,7 +25,7 @@ def counted(lora, model, rule: str) -> int:
 
 
 @pytest.mark.parametrize("flags", ["all trainable", "every other one"])
-@pytest.mark.parametrize("name", ["distilbert-tiny", "bert-tiny"])
+@pytest.mark.parametrize("name", MODEL_NAMES)
 def test_counts_the_trainable_elements(lora, base_model, name, flags):
     model = base_model(name)
     if flags != "all trainable":

@@ -6,7 +6,7 @@ import math
 import pytest
 
 from ..judging.checks import expect, names
-from .assets import CONVENTIONS, final_layers
+from .assets import CONVENTIONS, MODEL_NAMES, final_layers
 
 FINAL_LAYERS = "distilbert-base classifier, the final layers only"  # [figures]
 
@@ -16,7 +16,7 @@ def trainable(model) -> list[str]:
 
 
 @pytest.mark.parametrize("before", ["all trainable", "all frozen", "every other one"])
-@pytest.mark.parametrize("name", ["distilbert-tiny", "bert-tiny"])
+@pytest.mark.parametrize("name", MODEL_NAMES)
 def test_trains_exactly_the_final_layers(lora, base_model, own_model, name, before):
     model = base_model(name)
     if before != "all trainable":

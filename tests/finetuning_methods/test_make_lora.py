@@ -8,13 +8,12 @@ import torch
 
 from ..judging.checks import arguments_of, close, expect, max_difference, names, of_kind, tensor
 from ..judging.protocol import Placed
-from .assets import CONVENTIONS, final_layers, query_and_value
+from .assets import CONVENTIONS, MODEL_NAMES, final_layers, query_and_value
 
 LORA = "distilbert-base classifier, LoRA r=8 on q_lin and v_lin, the final layers trainable"  # [figures]
-MODELS = ["distilbert-tiny", "bert-tiny"]
 
 
-@pytest.mark.parametrize("name", MODELS)
+@pytest.mark.parametrize("name", MODEL_NAMES)
 def test_wraps_exactly_the_query_and_value_layers(lora, base_model, own_model, name):
     model = base_model(name)
     expected = query_and_value(own_model(name))
@@ -30,7 +29,7 @@ def test_wraps_exactly_the_query_and_value_layers(lora, base_model, own_model, n
            f"other layers in: {names(moved)}")
 
 
-@pytest.mark.parametrize("name", MODELS)
+@pytest.mark.parametrize("name", MODEL_NAMES)
 def test_trains_exactly_lora_and_the_final_layers(lora, base_model, own_model, name):
     model = base_model(name)
     lora.make_lora_model(model, 4, 8.0)

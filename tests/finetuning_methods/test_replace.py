@@ -4,7 +4,7 @@ replace_layers puts modules at qualified names, at any depth, and changes nothin
 import pytest
 
 from ..judging.checks import expect, names
-from .assets import query_and_value
+from .assets import MODEL_NAMES, query_and_value
 
 # a query layer deep in the body, a layer of the feed-forward block, and a top-level layer of the head
 SOME_LAYERS = {"distilbert-tiny": ("distilbert.transformer.layer.1.attention.q_lin",
@@ -13,7 +13,7 @@ SOME_LAYERS = {"distilbert-tiny": ("distilbert.transformer.layer.1.attention.q_l
                              "classifier")}
 
 
-@pytest.mark.parametrize("name", ["distilbert-tiny", "bert-tiny"])
+@pytest.mark.parametrize("name", MODEL_NAMES)
 def test_extract_finds_exactly_the_query_and_value_layers(lora, base_model, own_model, name):
     model = base_model(name)
     found = lora.extract_qv_layers(model)
@@ -26,7 +26,7 @@ def test_extract_finds_exactly_the_query_and_value_layers(lora, base_model, own_
            "the model's own layers", f"other objects for: {names(others)}")
 
 
-@pytest.mark.parametrize("name", ["distilbert-tiny", "bert-tiny"])
+@pytest.mark.parametrize("name", MODEL_NAMES)
 def test_replace_puts_each_module_at_its_name(lora, base_model, name):
     model = base_model(name)
     before = {m["name"]: m["type"] for m in model.modules()}

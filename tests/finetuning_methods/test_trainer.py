@@ -7,9 +7,9 @@ parts, so that these tests judge the Trainer alone."""
 import pytest
 import torch
 
+from ..judging import reviews
 from ..judging.checks import equal, expect, names
-from . import reviews
-from .assets import DATASET, TINY_MODELS, final_layers
+from .assets import DATASET, MODEL_NAMES, TINY_MODELS, final_layers
 
 ARGUMENTS = {"learning_rate": 0.003, "num_train_epochs": 2, "per_device_train_batch_size": 8,
              "per_device_eval_batch_size": 8, "eval_strategy": "epoch", "save_strategy": "no"}
@@ -45,7 +45,7 @@ def test_holds_the_model_and_the_data(lora, base_model):
            "evaluation set", "model, train_dataset, eval_dataset as given", f"others: {names(wrong)}")
 
 
-@pytest.mark.parametrize("name", ["distilbert-tiny", "bert-tiny"])
+@pytest.mark.parametrize("name", MODEL_NAMES)
 def test_evaluate_reports_the_accuracy(lora, base_model, own_model, name):
     trainer, _, _ = trainer_for(lora, base_model(name), name, evaluate=40)
     found = trainer.call("evaluate")

@@ -1,7 +1,7 @@
 """The fixtures and hooks every pack's suite runs with, whatever its assignment: the submission under test
 (``judge``, and ``lora``: reset and seeded for each test), the device, the points, and the verdicts' words.
 
-A suite's ``conftest.py`` imports them by name and defines ``subject_side``: its pack's conventions, where
+A suite's ``conftest.py`` imports them (``__all__``) and defines ``subject_side``: its pack's conventions, where
 its subject finds the tiny models, and the builtins it adds (``subject_builtins.py``). The tests run in the
 judge and reach the submission through ``lora`` (``judge.py``): in a subject process of its own when the
 grader runs them, in this process for a student's ``pytest``.
@@ -21,6 +21,12 @@ from .conventions import Conventions, for_suite
 from .judge import Judge, LocalChannel, remote_channel
 from .subject import Server
 from .submission import LoadedSubmission, load_submission
+
+# What a suite's conftest takes, ``from ..judging.plugin import *``: the fixtures and hooks every suite runs with
+# (a hook added here reaches every suite).
+__all__ = ["JUDGE", "SubjectSide", "_seeded", "_suite_settings", "device", "judge", "lora",
+           "pytest_collection_modifyitems", "pytest_configure", "pytest_ignore_collect", "pytest_report_teststatus",
+           "pytest_runtest_makereport", "pytest_runtest_setup", "pytest_terminal_summary"]
 
 KERNEL_PLUGIN = "lora_bert_kernel"  # tests/notebook.py's check() registers its module under this name
 

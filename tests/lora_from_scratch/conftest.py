@@ -8,22 +8,8 @@ submission, so that each test judges one function; ``own_model`` is the judge's 
 
 import pytest
 
-from ..judging.plugin import (  # noqa: F401  (the fixtures and hooks every suite runs with)
-    JUDGE,
-    SubjectSide,
-    _seeded,
-    _suite_settings,
-    device,
-    judge,
-    lora,
-    pytest_collection_modifyitems,
-    pytest_configure,
-    pytest_ignore_collect,
-    pytest_report_teststatus,
-    pytest_runtest_makereport,
-    pytest_runtest_setup,
-    pytest_terminal_summary,
-)
+from ..judging.plugin import *  # noqa: F403  (the fixtures and hooks every suite runs with: its __all__)
+from ..judging.plugin import SubjectSide
 from . import gpt, subject_builtins
 from .assets import CONVENTIONS, TINY_MODELS
 

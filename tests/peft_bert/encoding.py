@@ -6,21 +6,12 @@ from pathlib import Path
 import torch
 from torch.utils.data import DataLoader
 
-from .assets import reviews
-
-LENGTH = 24
+from ..judging import reviews
 
 
-def examples(tokenizer, dataset: Path, split: str, count: int) -> list[dict[str, torch.Tensor]]:
-    texts, labels = reviews(dataset, split, count)
-    encoded = tokenizer(texts, padding="max_length", truncation=True, max_length=LENGTH, return_tensors="pt")
-    return [{"input_ids": encoded["input_ids"][i], "attention_mask": encoded["attention_mask"][i],
-             "labels": torch.tensor(label)} for i, label in enumerate(labels)]
-
-
-def loader(tokenizer, dataset: Path, split: str, count: int, batch_size: int) -> DataLoader:
-    """The first ``count`` reviews of ``split`` in batches, in order."""
-    return DataLoader(examples(tokenizer, dataset, split, count), batch_size=batch_size, shuffle=False)
+def loader(model_folder: Path, dataset: Path, split: str, count: int, batch_size: int) -> DataLoader:
+    """The first ``count`` reviews of ``split`` (``judging/reviews.py``) in batches, in order."""
+    return DataLoader(reviews.examples(model_folder, dataset, split, count), batch_size=batch_size, shuffle=False)
 
 
 def without_dropout(model):

@@ -3,25 +3,16 @@ tokenizer, the suite's own batches, optimiser and LoraConfig (so that each part 
 by the suite), a small BERT of the handout's shape to count on, and plain data read off peft's objects. Each builtin
 takes the subject's ``Server`` first (``judging/subject.py``)."""
 
-from functools import cache
-
 import torch
 
-from ..judging import pristine
+from ..judging import pristine, reviews
 from ..judging.subject import Server
 from . import encoding
 from .assets import MODEL
 
 
-@cache
-def _tokenizer(folder: str):
-    from transformers import AutoTokenizer
-
-    return AutoTokenizer.from_pretrained(folder)
-
-
 def tokenizer(server: Server):
-    return _tokenizer(str(server.models / MODEL))
+    return reviews.tokenizer(str(server.models / MODEL))
 
 
 def model(server: Server, num_labels: int = 2, dropout: bool = True, device=None):
@@ -41,7 +32,8 @@ def small_bert(server: Server, vocab_size: int, num_labels: int):
 
 
 def loader(server: Server, split: str, count: int, batch_size: int):
-    return encoding.loader(tokenizer(server), server.models.parent / "data" / "reviews.csv", split, count, batch_size)
+    return encoding.loader(server.models / MODEL, server.models.parent / "data" / "reviews.csv", split, count,
+                           batch_size)
 
 
 def adamw(server: Server, model, lr: float):

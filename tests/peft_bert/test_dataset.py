@@ -4,21 +4,16 @@ and its label, as tensors a DataLoader stacks."""
 import pytest
 import torch
 
+from ..judging import reviews
 from ..judging.checks import equal, expect, names
-from .assets import DATASET, MODEL, TINY_MODELS, reviews
+from .assets import DATASET, MODEL, TINY_MODELS
 
 KEYS = ["attention_mask", "input_ids", "labels"]
 
 
-def own_tokenizer():
-    from transformers import AutoTokenizer
-
-    return AutoTokenizer.from_pretrained(TINY_MODELS / MODEL)
-
-
 def made(lora, count=6, max_len=16):
     """``ComplaintDataset`` of the first ``count`` reviews; ``max_len=None``: its default."""
-    texts, labels = reviews(DATASET, "train", count)
+    texts, labels = reviews.read(DATASET, "train", count)
     tokenizer = lora.builtin("tokenizer", keep=True)
     dataset = lora.ComplaintDataset(texts, labels, tokenizer) if max_len is None \
         else lora.ComplaintDataset(texts, labels, tokenizer, max_len)
@@ -31,7 +26,8 @@ def test_each_example_is_the_encoding_and_the_label(lora, max_len):
     max_len = max_len or 512
     size = dataset.call("__len__")
     expect(size == len(texts), "len(ComplaintDataset(texts, ...)) is len(texts)", len(texts), size)
-    encoded = own_tokenizer()(texts, padding="max_length", truncation=True, max_length=max_len, return_tensors="pt")
+    encode = reviews.tokenizer(str(TINY_MODELS / MODEL))
+    encoded = encode(texts, padding="max_length", truncation=True, max_length=max_len, return_tensors="pt")
     for index in (0, len(texts) - 1):
         item = dataset.call("__getitem__", index)
         keys = sorted(item) if isinstance(item, dict) else item

@@ -11,9 +11,7 @@ from .assets import DATASET, MODEL, TINY_MODELS
 
 
 def own_loader(split, count, batch_size):
-    from transformers import AutoTokenizer
-
-    return encoding.loader(AutoTokenizer.from_pretrained(TINY_MODELS / MODEL), DATASET, split, count, batch_size)
+    return encoding.loader(TINY_MODELS / MODEL, DATASET, split, count, batch_size)
 
 
 def test_train_epoch_is_one_pass_of_the_loop(lora, base_model, own_model):
