@@ -17,8 +17,8 @@ from grader.grading import batch, gpus, outputs, sharding
 from grader.grading.result import RESULTS, GradeResult, ResultError
 from grader.grading.rubric import Rubric, RubricError
 from grader.grading.submissions import Submission, SubmissionError, discover, safe_name
+from grader.platforms import classroom50, gradebook, gradescope, prairielearn
 from grader.platforms import files as platform_files
-from grader.platforms import gradebook, gradescope, prairielearn
 from grader.run.testrun import Limits
 from grader.sandbox import cgroups, disk, doctor
 
@@ -188,7 +188,7 @@ def cmd_grade(args) -> int:
               file=sys.stderr)
         return INTERRUPTED
     platform_files.write(args.format, {s.name: results[s.name] for s in submissions if s.name in results}, args.out,
-                         rubric)
+                         rubric, assignment)
     written = ""
     if args.report:
         class_report.write(args.out, rubric, assignment.suite)
@@ -283,6 +283,16 @@ def cmd_gradescope(args) -> int:
     return 0
 
 
+def cmd_classroom50(args) -> int:
+    (assignment,) = chosen_packs(args)
+    try:
+        classroom50.build(args.out, assignment, args.hidden_tests)
+    except (FileExistsError, classroom50.HiddenTestsError) as error:
+        raise UsageError(str(error)) from None
+    print(f"wrote the Classroom 50 autograder of {assignment.name} to {args.out}: see {args.out / 'README.md'}")
+    return 0
+
+
 def cmd_merge(args) -> int:
     try:
         text, count = outputs.merge_grades(args.inputs)
@@ -364,8 +374,9 @@ def add_grade(commands) -> None:
     grade.add_argument("--quiet", action="store_true", help="no progress bar")
     grade.add_argument("--format", choices=platform_files.FORMATS, default="gradescope",
                        help="beside each results.json (Gradescope's format, always written): classroom.json, the "
-                       "GitHub Classroom reporter's runners (and $GITHUB_OUTPUT's lines, grading one), or "
-                       "prairielearn.json, PrairieLearn's results.json (default: gradescope, nothing more)")
+                       "GitHub Classroom reporter's runners (and $GITHUB_OUTPUT's lines, grading one; legacy: "
+                       "Classroom is retired), result.json and release-body.md, Classroom 50's (and its status "
+                       "lines), or prairielearn.json, PrairieLearn's results.json (default: gradescope, nothing more)")
     grade.add_argument("--no-report", dest="report", action="store_false",
                        help="no class report (report.html and its CSVs): one submission graded on a platform")
     grade.set_defaults(run=cmd_grade)
@@ -380,6 +391,17 @@ def add_gradescope(commands) -> None:
                             f"{gradescope.HEADROOM_SECONDS} s before it (default {gradescope.DEFAULT_TIMEOUT})")
     add_assignment_option(autograder)
     autograder.set_defaults(run=cmd_gradescope)
+
+
+def add_classroom50(commands) -> None:
+    autograder = commands.add_parser("classroom50", help="write a Classroom 50 autograder folder (autograder.py, "
+                                     "its runtime block, the grader with the public tests)")
+    autograder.add_argument("out", type=Path, help="a folder that does not exist yet (or an empty one)")
+    autograder.add_argument("--hidden-tests", choices=(classroom50.HIDDEN_STAFF,), default=None,
+                            help="the pack has hidden tests: leave them out of the (public) folder, the course "
+                            "grading them itself with `grade` (without it, such a pack is refused)")
+    add_assignment_option(autograder)
+    autograder.set_defaults(run=cmd_classroom50)
 
 
 def add_doctor(commands) -> None:
@@ -435,8 +457,8 @@ def add_merge(commands) -> None:
 
 
 # One builder per command: its arguments, and the cmd_ function it calls.
-COMMANDS = (add_assignments, add_template, add_release, add_grade, add_gradescope, add_doctor, add_prairielearn,
-            add_gradebook, add_report, add_similarity, add_merge)
+COMMANDS = (add_assignments, add_template, add_release, add_grade, add_gradescope, add_classroom50, add_doctor,
+            add_prairielearn, add_gradebook, add_report, add_similarity, add_merge)
 
 
 def entry_point() -> int:

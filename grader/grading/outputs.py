@@ -105,12 +105,18 @@ def feedback_md(result: GradeResult) -> str:
     if failed:
         lines += [f"## Failed ({len(failed)})", ""]
         for s in failed:
-            lines.append(f"### {s.name} ({s.score:g} / {s.max_score:.2f})")
-            shown = ["A hidden test: its details are not shown."] if s.hidden else ["```", s.output.strip(), "```"]
+            lines.append(f"### {shown_name(s)} ({s.score:g} / {s.max_score:.2f})")
+            shown = ["Its details are not shown."] if s.hidden else ["```", s.output.strip(), "```"]
             lines += ["", *shown, ""]
     if passed:
-        lines += [f"## Passed ({len(passed)})", ""] + [f"- {s.name}" for s in passed] + [""]
+        lines += [f"## Passed ({len(passed)})", ""] + [f"- {shown_name(s)}" for s in passed] + [""]
     return "\n".join(lines)
+
+
+def shown_name(test) -> str:
+    """A test's name as a student reads it: a hidden one only by its file (its name and parameters would tell
+    what it checks, and with which inputs)."""
+    return f"A hidden test of {test.name.partition('::')[0]}" if test.hidden else test.name
 
 
 def csv_text(header: list[str], rows) -> str:

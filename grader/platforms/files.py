@@ -4,17 +4,19 @@ import json
 import os
 from pathlib import Path
 
+from grader.assignments.pack import Pack
 from grader.grading.outputs import write_atomic
 from grader.grading.result import GradeResult
 from grader.grading.rubric import Rubric, part_titles
-from grader.platforms import classroom, prairielearn
+from grader.platforms import classroom, classroom50, classroom50_result, prairielearn
 
-FORMATS = ("gradescope", "classroom", "prairielearn")
+FORMATS = ("gradescope", "classroom", "classroom50", "prairielearn")
 
 
-def write(platform: str, results: dict[str, GradeResult], out: Path, rubric: Rubric) -> None:
-    """For GitHub Classroom grading one submission in a workflow step, its outputs too (``$GITHUB_OUTPUT``)."""
-    parts = part_titles(rubric) if platform == "prairielearn" else {}
+def write(platform: str, results: dict[str, GradeResult], out: Path, rubric: Rubric, assignment: Pack) -> None:
+    """For GitHub Classroom or Classroom 50 grading one submission in a workflow step, its outputs too
+    (``$GITHUB_OUTPUT``)."""
+    parts = part_titles(rubric, assignment.suite) if platform in ("prairielearn", "classroom50") else {}
     for name, graded in results.items():
         if platform == "classroom":
             runners = classroom.runners(graded, rubric)
@@ -22,6 +24,11 @@ def write(platform: str, results: dict[str, GradeResult], out: Path, rubric: Rub
             if os.environ.get("GITHUB_OUTPUT") and len(results) == 1:
                 with open(os.environ["GITHUB_OUTPUT"], "a", encoding="utf-8") as github_output:
                     github_output.write(classroom.step_outputs(runners))
+        elif platform == "classroom50":
+            points = classroom50.result(graded, parts, dict(os.environ))
+            classroom50_result.write(out / name, points, classroom50.release_body(graded, points))
+            if len(results) == 1:
+                classroom50_result.announce(points)
         elif platform == "prairielearn":
             document = prairielearn.results(graded, parts)
             write_atomic(out / name / prairielearn.RESULTS, json.dumps(document, indent=1) + "\n")
