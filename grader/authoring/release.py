@@ -18,7 +18,7 @@ from grader.authoring import template
 from grader.grading import batch
 from grader.grading.rubric import Rubric, part_titles
 from grader.platforms import classroom
-from grader.run.worker_client import Worker
+from grader.run.worker_client import Worker, start_together
 
 HIDDEN_MARKS = ("pytest.mark.hidden", "mark.hidden")
 
@@ -173,6 +173,7 @@ def points(rubric: Rubric, assignment: Pack) -> dict:
     the CPU (the suite shows students their points from it; see tests/judging/points.py)."""
     worker = Worker()
     try:
+        start_together([worker])  # forked, where this process is warm (the project's tests fork their commands)
         tests = batch.expected_tests(batch.Settings(pack=assignment, device="cpu", rubric=rubric), worker)
     finally:
         worker.close()

@@ -23,12 +23,14 @@ zygote, so that no subject's memory holds it.
 
 import contextlib
 import gc
+import hashlib
 import importlib
 import json
 import os
 import sys
 import tempfile
 import traceback
+from pathlib import Path
 
 from grader import layout
 from grader.run import zygote
@@ -75,16 +77,29 @@ def warm_up() -> None:
     WARM = True
 
 
-def load_tiny_models() -> None:
-    """Load each tiny model once, and drop it, on this thread alone.
+READ: dict[tuple[str, int], tuple[str, object]] = {}  # (model folder's name, labels) -> (its files' digest, model)
 
-    A process's first ``from_pretrained`` resolves transformers' lazy modules and sets up its
-    loading machinery (70 ms against 15 ms for the next one, measured here); every judge and
-    subject forked from here would pay that again. transformers loads on a pool of threads
-    unless ``HF_DEACTIVATE_ASYNC_LOAD`` is set, as ``worker_client.worker_environment`` sets it
-    for every worker (a brood's children take that environment afresh), and shows a progress
-    bar whose tqdm starts a monitor thread: a fork while either thread holds a lock leaves
-    that lock held in every child (tqdm's hung a whole batch once). torch's random state is
+
+def digest(folder: Path) -> str:
+    """What identifies a tiny model's files: their names and bytes."""
+    found = hashlib.sha256()
+    for path in sorted(Path(folder).iterdir()):
+        if path.is_file():
+            found.update(path.name.encode() + b"\0" + path.read_bytes())
+    return found.hexdigest()
+
+
+def load_tiny_models() -> None:
+    """Read each tiny model once, with 2 labels, on this thread alone, and keep it for the judges and subjects
+    forked from here (``tiny_model``).
+
+    A judge and a subject each read the tiny models from disk once (the suite's ``pristine``,
+    some 15 ms a model); read here, before the fork, they are read once per worker. transformers
+    loads on a pool of threads unless ``HF_DEACTIVATE_ASYNC_LOAD`` is set, as
+    ``worker_client.worker_environment`` sets it for every worker (a brood's children take that
+    environment afresh), and shows a progress bar whose tqdm starts a monitor thread: a fork while
+    either thread holds a lock leaves that lock held in every child (tqdm's hung a whole batch
+    once). Each head is drawn from seed 0, as ``pristine`` draws it, and torch's random state is
     put back as it was, so that what a submission draws does not move.
     """
     import torch
@@ -97,11 +112,20 @@ def load_tiny_models() -> None:
     try:
         for folder in sorted(layout.TINY_MODELS.iterdir()):
             if (folder / "config.json").is_file():
-                AutoModelForSequenceClassification.from_pretrained(folder, num_labels=2)
+                torch.random.default_generator.manual_seed(0)
+                model = AutoModelForSequenceClassification.from_pretrained(folder, num_labels=2)
+                READ[(folder.name, 2)] = (digest(folder), model)
     finally:
         logging.enable_progress_bar()
         logging.set_verbosity(verbosity)
         torch.random.set_rng_state(state)
+
+
+def tiny_model(folder: Path, num_labels: int):
+    """The model this worker read before forking, if ``folder`` holds the same files and the head has
+    ``num_labels``; else None. Never to be handed out as it is: a copy of it (the suite's ``pristine.fresh``)."""
+    found = READ.get((Path(folder).name, num_labels))
+    return found[1] if found and found[0] == digest(folder) else None
 
 
 def close_inherited_descriptors() -> None:

@@ -20,6 +20,7 @@ from typing import ClassVar
 
 from grader import layout
 from grader.run.run_request import BROOD_VARIABLE, Answer, Hatchling, RunRequest
+from grader.sandbox.processes import become_subreaper
 
 START_SECONDS = 180
 LAUNCH = f"import sys; sys.path.insert(0, {str(layout.ROOT)!r}); from grader.run.warm_worker import main; main()"
@@ -275,6 +276,7 @@ def start_together(workers: list[Worker]) -> None:
         for worker in workers:
             worker.ensure_started()
         return
+    become_subreaper()  # the brood's exit leaves its workers orphans: this process adopts them (``Adopted``)
     hatchlings: list[Hatchling] = []
     ours: list[tuple[int, int]] = []  # per worker: the ends the grader keeps (write requests, read answers)
     theirs: list[int] = []

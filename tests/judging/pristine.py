@@ -8,7 +8,10 @@ times as much; ``fresh_copy`` does that deepcopy in half the time.
 
 import collections
 import copy
+import sys
+from pathlib import Path
 
+import torch
 from torch import nn
 
 from . import global_state
@@ -21,11 +24,25 @@ def fresh(folder, name: str, num_labels: int = 2) -> nn.Module:
     """A copy of the tiny model ``folder/name`` with a new head of ``num_labels``, the same head every time."""
     key = (str(folder), name, num_labels)
     if key not in _read:
-        from transformers import AutoModelForSequenceClassification
-
-        global_state.manual_seed(0)
-        _read[key] = AutoModelForSequenceClassification.from_pretrained(f"{folder}/{name}", num_labels=num_labels)
+        _read[key] = read(Path(folder) / name, num_labels)
     return fresh_copy(_read[key])
+
+
+def read(path: Path, num_labels: int) -> nn.Module:
+    """The model as read from disk, its new head drawn from seed 0, without moving the caller's random state.
+
+    Graded, this process was forked from a worker of the grader, which read the tiny models before forking
+    (``grader.run.warm_worker.tiny_model``: the same files, the same seed): its copy is taken instead of reading
+    again. A student's ``pytest`` reads them here."""
+    worker = sys.modules.get("grader.run.warm_worker")
+    found = worker.tiny_model(path, num_labels) if hasattr(worker, "tiny_model") else None
+    if found is not None:
+        return found
+    from transformers import AutoModelForSequenceClassification
+
+    with torch.random.fork_rng():
+        global_state.manual_seed(0)
+        return AutoModelForSequenceClassification.from_pretrained(path, num_labels=num_labels)
 
 
 def fresh_copy(model: nn.Module) -> nn.Module:

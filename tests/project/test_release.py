@@ -22,6 +22,7 @@ from grader.platforms import classroom
 
 from ..mutants.mutants import BROKEN
 from ..suite_run import collected, run_suite, suite_environment
+from ..warm_grader import grader
 
 LORA_BERT = find("lora-bert")
 
@@ -63,7 +64,8 @@ def test_a_wholly_hidden_module_is_left_out():
 @pytest.fixture(scope="module")
 def bundle(tmp_path_factory):
     out = tmp_path_factory.mktemp("release") / "lora-assignment"
-    release.build(out, LORA_BERT)
+    run = grader("release", out)  # forked warm: its collection of the suite forks a worker too
+    assert run.returncode == 0, run.stderr
     return out
 
 
@@ -223,7 +225,8 @@ def test_each_other_pack_has_a_bundle_that_judges_offline(other, tmp_path):
     """Another pack's bundle: its module, its spec beside the suite, only its parts' tests; a plain ``pytest`` there
     passes its reference and fails its template on everything but the quiet import."""
     out = tmp_path / other.name
-    release.build(out, other)
+    run = grader("release", out, "--assignment", other.name)
+    assert run.returncode == 0, run.stderr
     module = out / other.file_names[0]
     assert module.read_text() == (other.template / other.file_names[0]).read_text()
     assert (out / "tests" / "assignment.toml").read_text() == other.spec_file.read_text()
