@@ -80,3 +80,36 @@ def test_a_warm_worker_starts_no_thread_before_it_forks(tmp_path):
                          env=worker_environment(tmp_path))  # a worker's, as the grader starts one
     assert run.returncode == 0, run.stderr
     assert run.stdout.strip() == "[]"
+
+
+def test_the_tiny_models_a_worker_reads_are_the_ones_the_suite_would_read(tmp_path):
+    """A judge or subject takes the worker's model (``tiny_model``) instead of reading its own: it must be the
+    very model the suite reads (the same weights, the same seed-0 head), for those files only, and reading it
+    must not move the random state a submission draws from."""
+    script = """
+import json, pathlib, shutil, sys, torch
+from grader.layout import TINY_MODELS
+from grader.run import warm_worker
+sys.path.insert(0, "tests")
+from judging import pristine
+
+warm_worker.load_tiny_models()
+torch.manual_seed(7)
+expected_draw = torch.rand(3)
+torch.manual_seed(7)
+folder = TINY_MODELS / "bert-tiny"
+given = warm_worker.tiny_model(folder, 2)
+del sys.modules["grader.run.warm_worker"]  # as a student's pytest: read from disk
+read = pristine.read(folder, 2)
+same = all(torch.equal(given.state_dict()[k], v) for k, v in read.state_dict().items())
+copy = shutil.copytree(folder, pathlib.Path(sys.argv[1]) / "bert-tiny")
+(copy / "config.json").write_text((copy / "config.json").read_text().replace("}", ', "x": 1}', 1))
+print(json.dumps({"same": same, "draw": torch.equal(torch.rand(3), expected_draw),
+                  "other_labels": warm_worker.tiny_model(folder, 3) is None,
+                  "other_files": warm_worker.tiny_model(copy, 2) is None}))
+"""
+    run = subprocess.run([sys.executable, "-c", script, str(tmp_path)], cwd=ROOT, capture_output=True, text=True,
+                         env={**os.environ, "HF_HUB_OFFLINE": "1"}, timeout=300)
+    assert run.returncode == 0, run.stderr
+    assert json.loads(run.stdout.splitlines()[-1]) == {"same": True, "draw": True, "other_labels": True,
+                                                       "other_files": True}
