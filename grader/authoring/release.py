@@ -9,13 +9,12 @@ moved into place at the end, so a failed build leaves nothing half-written.
 import ast
 import json
 import shutil
-import tempfile
 from pathlib import Path
 
 from grader import layout
 from grader.assignments.pack import SPEC_IN_SUITE, Pack
 from grader.authoring import template
-from grader.grading import batch
+from grader.grading import batch, outputs
 from grader.grading.rubric import Rubric, part_titles
 from grader.platforms import classroom
 from grader.run.worker_client import Worker, start_together
@@ -205,16 +204,4 @@ def fill(folder: Path, assignment: Pack) -> None:
 
 
 def build(out: Path, assignment: Pack) -> None:
-    out = Path(out)
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise ReleaseError(f"{out} already exists and is not an empty folder; choose a new one")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    scratch = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
-    try:
-        fill(scratch, assignment)
-        if out.exists():
-            out.rmdir()
-        scratch.rename(out)
-    except BaseException:
-        shutil.rmtree(scratch, ignore_errors=True)
-        raise
+    outputs.write_folder(out, lambda folder: fill(folder, assignment), ReleaseError)

@@ -17,6 +17,7 @@ size that keeps every file per student under 1 MiB.
 import csv
 import io
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -44,6 +45,24 @@ def write_atomic(path: Path, text: str) -> None:
     with os.fdopen(handle, "w", encoding="utf-8", newline="") as f:
         f.write(text)
     os.replace(temporary, path)
+
+
+def write_folder(out: Path, fill, error: type[Exception] = FileExistsError) -> None:
+    """Make the folder ``out`` whole or not at all: ``fill(scratch)`` writes it in a scratch folder beside ``out``,
+    which is then renamed; ``out`` may not exist yet or be empty (else ``error``)."""
+    out = Path(out)
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise error(f"{out} already exists and is not an empty folder; choose a new one")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    scratch = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
+    try:
+        fill(scratch)
+        if out.exists():
+            out.rmdir()
+        scratch.rename(out)
+    except BaseException:
+        shutil.rmtree(scratch, ignore_errors=True)
+        raise
 
 
 def summary_sentences(module_problem, ignored, run) -> list[str]:

@@ -30,14 +30,13 @@ import ast
 import json
 import shlex
 import shutil
-import tempfile
 from collections import defaultdict
 from pathlib import Path
 
 from grader import layout
 from grader.assignments.pack import Pack
 from grader.authoring import release
-from grader.grading.outputs import feedback_md, shortened
+from grader.grading.outputs import feedback_md, shortened, write_folder
 from grader.grading.result import GradeResult
 from grader.grading.rubric import Rubric
 from grader.platforms import classroom, gradescope
@@ -290,19 +289,7 @@ def build(out: Path, assignment: Pack, hidden: str | None = None) -> None:
             "on the classroom's public GitHub Pages site: written there, their source would be public. Give "
             f"--hidden-tests {HIDDEN_STAFF} to leave them out (the autograder then grades the public tests alone; "
             "the course grades the hidden ones with `lora-grader grade`)")
-    out = Path(out)
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise FileExistsError(f"{out} already exists and is not an empty folder; choose a new one")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    scratch = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
-    try:
-        fill(scratch, assignment, count)
-        if out.exists():
-            out.rmdir()
-        scratch.rename(out)
-    except BaseException:
-        shutil.rmtree(scratch, ignore_errors=True)
-        raise
+    write_folder(out, lambda folder: fill(folder, assignment, count))
 
 
 def fill(folder: Path, assignment: Pack, hidden: int) -> None:
