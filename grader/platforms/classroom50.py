@@ -86,12 +86,14 @@ def group_message(tests) -> str:
 
 
 def tests_of(graded: GradeResult, parts: dict[str, str]) -> list[dict]:
-    """One entry per part of the assignment (a test file) with points: its name, whether all its tests passed,
-    its integer points, and the failures' messages."""
+    """One entry per part of the assignment (a test file) with points, in the rubric's order: its name, whether all
+    its tests passed, its integer points, and the failures' messages."""
     files: dict[str, list] = defaultdict(list)
     for test in graded.tests:
         files[test.name.partition("::")[0]].append(test)
-    names = [file for file, tests in files.items() if sum(test.max_score for test in tests) > 0]
+    order = list(parts)  # the rubric's
+    names = sorted((file for file, tests in files.items() if sum(test.max_score for test in tests) > 0),
+                   key=lambda file: (order.index(file) if file in order else len(order), file))
     maxima = [sum(test.max_score for test in files[file]) for file in names]
     earned = [sum(test.score for test in files[file]) for file in names]
     entries = []
