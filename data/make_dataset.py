@@ -6,8 +6,12 @@ review carries words of one polarity) so that the tiny, randomly initialised
 models in ``tiny_models/`` can learn it in a few epochs on a CPU; it exists to
 make training visible, not to benchmark anything.
 
-    python data/make_dataset.py            # rewrites data/reviews.csv
-    python data/make_dataset.py --out X    # writes elsewhere
+    python data/make_dataset.py            # rewrites data/reviews.csv and data/heldout/reviews.csv
+    python data/make_dataset.py --out X    # writes elsewhere (and X's folder/heldout/)
+
+``data/heldout/reviews.csv`` holds reviews of neither split, drawn after them from the same generator:
+the grader scores students' adapters on them (split ``public``, shown at submission, and ``private``,
+at the end). It stays with the grader: the student bundle takes ``data/*.csv`` alone.
 """
 
 import argparse
@@ -17,6 +21,7 @@ from pathlib import Path
 
 SEED = 1234
 N_TRAIN, N_TEST = 320, 80
+N_PUBLIC, N_PRIVATE = 100, 100  # the held-out reviews
 LABELS = ("negative", "positive")
 
 SUBJECTS = [
@@ -58,13 +63,13 @@ def make_review(rng: random.Random, label: int) -> str:
     )
 
 
-def make_rows(seed: int = SEED, make=make_review,
-              sizes: tuple[int, int] = (N_TRAIN, N_TEST)) -> list[tuple[str, int, str]]:
+def make_rows(seed: int = SEED, make=make_review, sizes: tuple[int, ...] = (N_TRAIN, N_TEST),
+              splits: tuple[str, ...] = ("train", "test")) -> list[tuple[str, int, str]]:
     """Balanced, duplicate-free ``(text, label, split)`` rows, each text ``make(rng, label)``."""
     rng = random.Random(seed)
     seen: set[str] = set()
     rows = []
-    for split, size in zip(("train", "test"), sizes, strict=True):
+    for split, size in zip(splits, sizes, strict=True):
         for i in range(size):
             label = i % 2
             text = make(rng, label)
@@ -86,9 +91,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path(__file__).with_name("reviews.csv"))
     args = parser.parse_args()
-    rows = make_rows()
-    write_csv(args.out, rows)
-    print(f"wrote {len(rows)} reviews to {args.out}")
+    rows = make_rows(sizes=(N_TRAIN, N_TEST, N_PUBLIC, N_PRIVATE), splits=("train", "test", "public", "private"))
+    shown = [row for row in rows if row[2] in ("train", "test")]
+    write_csv(args.out, shown)
+    heldout = args.out.parent / "heldout" / args.out.name
+    heldout.parent.mkdir(exist_ok=True)
+    write_csv(heldout, rows[len(shown):])
+    print(f"wrote {len(shown)} reviews to {args.out} and {len(rows) - len(shown)} to {heldout}")
 
 
 if __name__ == "__main__":

@@ -176,6 +176,10 @@ def cmd_grade(args) -> int:
         print(gpus.describe(jobs, given), file=sys.stderr)
     print(f"assignment {assignment.name}, rubric {shown(args.rubric or assignment.spec_file)}: {rubric.total:g} points",
           file=sys.stderr)
+    if assignment.adapter:  # as data, in this process, before any submission's code runs
+        from grader.adapters import leaderboard  # torch and transformers: only for a pack whose adapters it scores
+
+        settings.adapters = leaderboard.score_class(submissions, assignment.adapter, args.single, args.private)
     results, plan = batch.grade(submissions, args.out, settings, progress=not args.quiet)
     print(containment)
     print(plan.summary())
@@ -190,9 +194,12 @@ def cmd_grade(args) -> int:
     platform_files.write(args.format, {s.name: results[s.name] for s in submissions if s.name in results}, args.out,
                          rubric, assignment)
     written = ""
+    if settings.adapters:  # scored above: leaderboard is imported
+        outputs.write_atomic(args.out / leaderboard.CSV, leaderboard.leaderboard_csv(settings.adapters))
+        written += f", the adapters' leaderboard in {args.out / leaderboard.CSV}"
     if args.report:
         class_report.write(args.out, rubric, assignment.suite)
-        written = f", the class report in {args.out / class_report.HTML}"
+        written += f", the class report in {args.out / class_report.HTML}"
     print(f"\nresults.json and feedback.md per submission in {args.out}/, all scores in {args.out / outputs.GRADES}"
           f"{written}")
     return 0
@@ -377,6 +384,9 @@ def add_grade(commands) -> None:
                        "GitHub Classroom reporter's runners (and $GITHUB_OUTPUT's lines, grading one; legacy: "
                        "Classroom is retired), result.json and release-body.md, Classroom 50's (and its status "
                        "lines), or prairielearn.json, PrairieLearn's results.json (default: gradescope, nothing more)")
+    grade.add_argument("--private", action="store_true",
+                       help="show each adapter's score on the private held-out split too (at the end, as Kaggle "
+                       "does; by default only the public split's)")
     grade.add_argument("--no-report", dest="report", action="store_false",
                        help="no class report (report.html and its CSVs): one submission graded on a platform")
     grade.set_defaults(run=cmd_grade)

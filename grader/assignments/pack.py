@@ -109,6 +109,11 @@ class Pack:
         """What the pack needs installed beyond the grader's own dependencies (pip requirement strings)."""
         return tuple(self.spec.get("requires", ()))
 
+    @property
+    def adapter(self) -> dict | None:
+        """How students' adapters are scored (the spec's ``[adapter]``), if they are."""
+        return self.spec.get("adapter")
+
     def missing(self) -> list[str]:
         """Those of ``requires`` this environment lacks, or has in a version the requirement excludes."""
         return [requirement for requirement in self.requires if not installed(requirement)]

@@ -56,6 +56,7 @@ class Settings:
     force: bool = False
     seed: int | None = None  # of the inputs the tests draw; None: a fresh one per submission, never known in advance
     gpus: list[str] = field(default_factory=list)  # CUDA_VISIBLE_DEVICES entries, handed to workers in turn
+    adapters: dict = field(default_factory=dict)  # submission name -> its adapter's score (adapters.leaderboard)
 
     def __post_init__(self):
         if self.rubric is None:
@@ -131,6 +132,9 @@ def grade_one(submission: Submission, out: Path, settings: Settings, expected: l
     with tempfile.TemporaryDirectory(prefix="lora-grader-", ignore_cleanup_errors=True) as folder:
         workspace = Path(folder)
         module = take_module(submission, workspace, settings.pack.file_names, settings.pack.suffixes)
+        if settings.pack.adapter:  # scored apart (adapters.leaderboard), not left out
+            folder = settings.pack.adapter["folder"]
+            module.ignored = [name for name in module.ignored if name.partition("/")[0] != folder]
         if module.file is not None:
             prepare_workspace(workspace, settings.pack)
             run = run_pytest(workspace, module.file.name, worker=worker, device=settings.device,
@@ -141,7 +145,11 @@ def grade_one(submission: Submission, out: Path, settings: Settings, expected: l
                   for t in expected]
     else:
         scores = score_run(expected, run, settings.rubric, settings.limits)
-    summary, scores = budget.fit(outputs.summary_sentences(module.problem, module.ignored, run), scores)
+    sentences = outputs.summary_sentences(module.problem, module.ignored, run)
+    adapter = settings.adapters.get(submission.name)
+    if adapter is not None:
+        sentences.append(adapter.sentence(settings.pack.adapter["folder"]))
+    summary, scores = budget.fit(sentences, scores)
     outcome = outcome_of(module, run)
     context = {
         "assignment": settings.pack.name,
@@ -168,6 +176,9 @@ def grade_one(submission: Submission, out: Path, settings: Settings, expected: l
         "note": note(outcome, module, run),
         "fingerprint": fingerprint,
     }
+    if adapter is not None:
+        context["adapter"] = adapter.to_json()
+        context["leaderboard"] = adapter.leaderboard()
     result = GradeResult(submission.name, round(sum(s.score for s in scores), 2),
                          round(sum(s.max_score for s in scores), 2), scores, time.monotonic() - started, summary,
                          outcome, context)
@@ -234,7 +245,7 @@ def plan(submissions: list[Submission], out: Path,
     """The plan, the results that stand, and every submission's fingerprint, by name."""
     decided, results, fingerprints = Plan(), {}, {}
     for submission in submissions:
-        fingerprints[submission.name] = current = fingerprint.of(submission.path, settings)
+        fingerprints[submission.name] = current = fingerprint.of(submission.path, settings, submission.name)
         previous = previous_result(submission, out)
         if previous is None:
             decided.new.append(submission.name)

@@ -34,8 +34,9 @@ def grading_assets(suite: Path, spec: Path) -> str:
                          layout.TINY_MODELS, layout.DATA, layout.ROOT / "grader"])
 
 
-def of(submission_path: Path, settings) -> dict[str, str]:
-    """The parts of a grade's fingerprint, each a short digest or value (``settings``: batch.Settings)."""
+def of(submission_path: Path, settings, name: str = "") -> dict[str, str]:
+    """The parts of a grade's fingerprint, each a short digest or value (``settings``: batch.Settings; ``name``:
+    the submission's, whose adapter's score it holds)."""
 
     def short(value) -> str:
         return hashlib.sha256(json.dumps(value, sort_keys=True).encode()).hexdigest()[:16]
@@ -49,13 +50,15 @@ def of(submission_path: Path, settings) -> dict[str, str]:
         "limits": short(dataclasses.asdict(settings.limits)),
         "device": settings.device,
         "hidden": str(settings.hidden),
+        "adapter": short(settings.adapters[name].to_json() if name in settings.adapters else None),
     }
 
 
 REASONS = {"assignment": "another assignment", "submission": "the submission changed",
            "source": "graded from another file",
            "assets": "the assignment, suite, models, data or grader changed", "rubric": "the rubric changed",
-           "limits": "the limits changed", "device": "another device", "hidden": "hidden tests on or off"}
+           "limits": "the limits changed", "device": "another device", "hidden": "hidden tests on or off",
+           "adapter": "its adapter's score changed (or the private one is shown)"}
 
 
 def stale_because(previous: dict | None, current: dict) -> str | None:

@@ -67,6 +67,8 @@ class GradeResult:
             } for test in self.tests],
             "extra_data": {**self.context, "max_score": self.max_score, "outcome": self.outcome.value},
         }
+        if self.context.get("leaderboard"):  # a scored adapter's: Gradescope's leaderboard entries
+            document["leaderboard"] = self.context["leaderboard"]
         return json.dumps(document, indent=2) + "\n"
 
     @classmethod

@@ -2,26 +2,33 @@
 untrained one, which ranks above a deliberately worse one; the scores are the reference's own evaluation; every
 bad adapter is refused with its sentence, and nothing in an adapter folder is ever executed."""
 
+import csv
 import importlib
+import io
 import json
+import os
 import pickle
+import re
 import shutil
 import struct
 from pathlib import Path
 
+import jsonschema
 import pytest
 import torch
 from safetensors.torch import load_file, save_file
 
-from grader.adapters import reading
+from grader.adapters import leaderboard, reading
 from grader.adapters.reading import AdapterError
 from grader.adapters.scoring import Scorer
 from grader.assignments.pack import find
 from grader.layout import ROOT, TINY_MODELS
 
 from .. import module_file
+from ..warm_grader import grader
 
 MODEL = TINY_MODELS / "bert-tiny"
+LORA_BERT = find("lora-bert")
 
 
 @pytest.fixture(scope="module")
@@ -212,3 +219,58 @@ def test_a_submission_without_an_adapter_has_none(tmp_path):
     assert reading.find(tmp_path / "lora_bert.py") is None
     (tmp_path / "adapter").mkdir()
     assert reading.find(tmp_path / "lora_bert.py") == tmp_path / "adapter"
+
+
+@pytest.fixture(scope="module")
+def class_with_adapters(adapters, tmp_path_factory):
+    """A class graded with its adapters: the reference's trained, untrained and worse adapters, a pickle whose
+    unpickling would write a canary, the trained adapter beside a module that kills its process at import, and a
+    submission with no adapter. The modules are the template (the adapters do not depend on them) but one."""
+    root, *_ = adapters
+    tmp = tmp_path_factory.mktemp("leaderboard")
+    template = (LORA_BERT.template / "lora_bert.py").read_text()
+    folder, out, canary = tmp / "class", tmp / "graded", tmp / "unpickled.txt"
+
+    def student(name: str, code: str, adapter: Path | None) -> None:
+        (folder / name).mkdir(parents=True)
+        (folder / name / "lora_bert.py").write_text(code)
+        if adapter is not None:
+            shutil.copytree(adapter, folder / name / "adapter")
+
+    pickled = broken(root / "trained", tmp / "pickled",
+                     files={"adapter_model.bin": pickle.dumps(_WritesCanary(str(canary)))})
+    (pickled / reading.WEIGHTS).unlink()
+    for name, code, adapter in (("ann", template, root / "trained"), ("ben", template, root / "untrained"),
+                                ("cat", template, worse(root / "trained", tmp / "worse")), ("dan", template, pickled),
+                                ("eve", "import os\nos._exit(3)\n", root / "trained"), ("fay", template, None)):
+        student(name, code, adapter)
+    run = grader("grade", folder, "--out", out, "--quiet", "--no-report", env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    assert run.returncode == 0, run.stderr
+    results = {path.parent.name: json.loads(path.read_text()) for path in out.glob("*/results.json")}
+    return results, (out / leaderboard.CSV).read_text(), canary, root
+
+
+def test_a_class_is_ranked_by_its_adapters_and_nothing_of_them_runs(class_with_adapters):
+    results, table, canary, _ = class_with_adapters
+    public = {name: result["leaderboard"][0]["value"] for name, result in results.items() if "leaderboard" in result}
+    assert set(public) == {"ann", "ben", "cat", "eve"}  # fay has none; dan's was refused
+    assert public["ann"] == public["eve"] > public["ben"] > public["cat"], public  # eve's code never ran for it
+    assert results["ann"]["leaderboard"] == [{"name": "accuracy (public)", "value": public["ann"], "order": "desc"}]
+    assert results["eve"]["score"] == 0 and "was not scored" not in results["eve"]["output"]
+    assert "pickle file, which can run any code" in results["dan"]["output"] and not canary.exists()
+    assert "adapter" not in results["fay"]["extra_data"] and "adapter" not in results["fay"]["output"]
+    assert re.search(r"accuracy 0\.\d{3} on the public held-out reviews", results["ann"]["output"])
+    assert "left out" not in results["ann"]["output"]  # the adapter folder is not a file the grader ignored
+    rows = list(csv.DictReader(io.StringIO(table)))
+    assert [row["name"] for row in rows] == ["ann", "eve", "ben", "cat", "dan"]
+    assert [row["rank"] for row in rows] == ["1", "2", "3", "4", ""] and "pickle" in rows[-1]["problem"]
+    assert all(row["private"] == "" for row in rows)  # shown only with --private
+    jsonschema.validate(results["ann"], json.loads((Path(__file__).with_name("gradescope_results.schema.json"))
+                                                   .read_text()))
+
+
+def test_the_private_split_is_scored_apart_when_asked_for(class_with_adapters):
+    results, _, _, root = class_with_adapters
+    scored = leaderboard.Board(LORA_BERT.adapter, private=True).score(root / "trained")
+    assert scored.public == pytest.approx(results["ann"]["leaderboard"][0]["value"], abs=1e-4) and scored.private
+    assert [entry["name"] for entry in scored.leaderboard()] == ["accuracy (public)", "accuracy (private)"]

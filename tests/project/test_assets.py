@@ -9,6 +9,7 @@ import pytest
 import torch
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
+from grader import layout
 from grader.layout import ROOT
 
 MODELS = ("bert-tiny", "distilbert-tiny")
@@ -39,6 +40,22 @@ def test_dataset_is_small_balanced_and_split_without_overlap(table):
     assert set(labels) == {"0", "1"} and labels.count("0") == labels.count("1")
     assert len(texts["train"]) + len(texts["test"]) == len(rows), "duplicate texts"
     assert not texts["train"] & texts["test"], "a text is in both splits"
+
+
+def test_the_held_out_reviews_are_new_balanced_and_stay_out_of_the_bundle(tmp_path):
+    """Students' adapters are scored on them: reviews of neither split, which the script reproduces, and which
+    nothing a student receives holds (the bundle and a workspace take data/*.csv)."""
+    run_script("data/make_dataset.py", tmp_path / "reviews.csv")
+    shipped = ROOT / "data" / "heldout" / "reviews.csv"
+    assert (tmp_path / "heldout" / "reviews.csv").read_bytes() == shipped.read_bytes()
+    with open(shipped, newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    with open(ROOT / "data" / "reviews.csv", newline="", encoding="utf-8") as f:
+        seen = {row["text"] for row in csv.DictReader(f)}
+    assert {row["split"] for row in rows} == {"public", "private"} and not {row["text"] for row in rows} & seen
+    assert [row["label"] for row in rows].count("0") == len(rows) // 2
+    layout.copy_models_and_data(tmp_path / "bundle")
+    assert not list((tmp_path / "bundle").rglob("heldout*"))
 
 
 def test_model_script_reproduces_the_shipped_bytes(tmp_path):
