@@ -176,7 +176,10 @@ def cmd_grade(args) -> int:
         print(gpus.describe(jobs, given), file=sys.stderr)
     print(f"assignment {assignment.name}, rubric {shown(args.rubric or assignment.spec_file)}: {rubric.total:g} points",
           file=sys.stderr)
-    if assignment.adapter:  # as data, in this process, before any submission's code runs
+    if assignment.adapter and not (layout.ROOT / assignment.adapter["data"]).is_file():
+        print(f"adapters not scored: no held-out data here ({assignment.adapter['data']}; a public autograder such as "
+              "Classroom 50's is given none)", file=sys.stderr)
+    elif assignment.adapter:  # as data, in this process, before any submission's code runs
         from grader.adapters import leaderboard  # torch and transformers: only for a pack whose adapters it scores
 
         settings.adapters = leaderboard.score_class(submissions, assignment.adapter, args.single, args.private)

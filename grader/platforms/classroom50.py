@@ -297,8 +297,9 @@ def build(out: Path, assignment: Pack, hidden: str | None = None) -> None:
 def fill(folder: Path, assignment: Pack, hidden: int) -> None:
     for included in gradescope.INCLUDED:
         source = layout.ROOT / included
-        if source.is_dir():
-            shutil.copytree(source, folder / included, ignore=shutil.ignore_patterns("__pycache__", "make_*"))
+        if source.is_dir():  # not the held-out reviews students' adapters are scored on: this folder is public
+            shutil.copytree(source, folder / included,
+                            ignore=shutil.ignore_patterns("__pycache__", "make_*", "heldout"))
         elif source.exists():
             (folder / included).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy(source, folder / included)

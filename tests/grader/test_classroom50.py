@@ -130,6 +130,7 @@ def test_the_public_folder_holds_no_hidden_test_and_no_solution(autograder):
     names = hidden_tests(LORA_BERT)
     assert len(names) == 3 and not [name for name in names if any(name in text for text in files)]
     assert not list(autograder.rglob(LORA_BERT.reference.name))
+    assert not (autograder / LORA_BERT.adapter["data"]).exists()  # the reviews adapters are scored on
     stripped = ["\n".join(stripped_lines(text)) for text in files]
     solution = [stripped_lines(block)[:3] for block in re.findall(r"# BEGIN SOLUTION\n(.*?)# END SOLUTION",
                                                                    LORA_BERT.reference.read_text(), re.DOTALL)]
