@@ -201,7 +201,7 @@ def cmd_grade(args) -> int:
         outputs.write_atomic(args.out / leaderboard.CSV, leaderboard.leaderboard_csv(settings.adapters))
         written += f", the adapters' leaderboard in {args.out / leaderboard.CSV}"
     if args.report:
-        class_report.write(args.out, rubric, assignment.suite)
+        class_report.write(args.out, rubric, assignment.suite, assignment.adapter)
         written += f", the class report in {args.out / class_report.HTML}"
     print(f"\nresults.json and feedback.md per submission in {args.out}/, all scores in {args.out / outputs.GRADES}"
           f"{written}")
@@ -250,7 +250,8 @@ def graded_assignment(out: Path) -> str | None:
 def cmd_report(args) -> int:
     args.assignment = args.assignment or graded_assignment(args.out)
     (assignment,) = chosen_packs(args)
-    written = class_report.ClassReport.build(args.out, Rubric.of_pack(assignment), assignment.suite)
+    written = class_report.ClassReport.build(args.out, Rubric.of_pack(assignment), assignment.suite,
+                                             assignment.adapter)
     if not written.students:
         raise UsageError(f"{args.out}: no graded submission in it (give the --out folder of a grade run)")
     class_report.save(written)
@@ -268,7 +269,7 @@ def cmd_similarity(args) -> int:
         raise UsageError(str(error)) from None
     pairs = similarity.run(found, args.out, assignment)
     if (args.out / class_report.HTML).is_file():  # a graded folder: its report now links the ranking
-        class_report.write(args.out, Rubric.of_pack(assignment), assignment.suite)
+        class_report.write(args.out, Rubric.of_pack(assignment), assignment.suite, assignment.adapter)
     print(outputs.text_table([("first", "second", "similarity", "tokens in common")] + [
         (pair.first, pair.second, f"{100 * pair.similarity:.0f}%", str(pair.tokens)) for pair in pairs[:10]]))
     print(f"\n{len(pairs)} pair(s) share code beyond the template, of {len(found) * (len(found) - 1) // 2}; "

@@ -40,17 +40,20 @@ class ClassReport:
     parts: list[Part]
     part_names: list[str]  # in the rubric's order, for the students' columns
     titles: dict[str, str]  # test file -> part
+    baseline: float | None = None  # the reference's own adapter's public score (the pack's [adapter] baseline)
 
     @classmethod
-    def build(cls, out: Path, rubric: Rubric | None = None, suite: Path | None = None) -> "ClassReport":
-        """The report of a graded folder; ``rubric`` and ``suite`` (the pack's) name the parts, in order."""
+    def build(cls, out: Path, rubric: Rubric | None = None, suite: Path | None = None,
+              adapter: dict | None = None) -> "ClassReport":
+        """The report of a graded folder; ``rubric`` and ``suite`` (the pack's) name the parts, in order;
+        ``adapter``: the pack's ``[adapter]``, whose baseline the leaderboard shows."""
         titles = part_titles(rubric or Rubric.load(), suite)
         students, unreadable = item_analysis.load(out)
         parts = item_analysis.analyse(students, titles)
         present = {part.name for part in parts}
         part_names = [name for name in dict.fromkeys(titles.values()) if name in present]
         part_names += sorted(present - set(part_names))
-        return cls(out, students, unreadable, parts, part_names, titles)
+        return cls(out, students, unreadable, parts, part_names, titles, (adapter or {}).get("baseline"))
 
     @cached_property
     def distribution(self) -> dict[str, float]:
@@ -59,6 +62,14 @@ class ClassReport:
     @cached_property
     def problems(self) -> list[tuple[GradeResult, str]]:
         return item_analysis.problems(self.students)
+
+    @cached_property
+    def leaderboard(self) -> list[dict]:
+        """The students' adapters as ``grade`` scored them (``extra_data.adapter``), best public score first; those
+        it could not score last, with why."""
+        rows = [{"name": student.name, **student.context["adapter"]} for student in self.students
+                if student.context.get("adapter")]
+        return sorted(rows, key=lambda row: (row["problem"] is not None, -(row["public"] or 0), row["name"]))
 
     @property
     def max_score(self) -> float:
@@ -102,11 +113,38 @@ def histogram_png(report: ClassReport) -> str:
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
+def leaderboard_png(report: ClassReport) -> str:
+    """Each scored adapter's public score against the parameters it trains, the reference's as a line."""
+    from matplotlib.figure import Figure
+
+    scored = [row for row in report.leaderboard if row["problem"] is None]
+    figure = Figure(figsize=(10, 3.2), dpi=100, layout="constrained")
+    axes = figure.subplots()
+    axes.scatter([row["trainable"] for row in scored], [row["public"] for row in scored], color="#3b6ea5")
+    points: dict[tuple, list[str]] = {}  # one label for the students on the same point
+    for row in scored:
+        points.setdefault((row["trainable"], row["public"]), []).append(row["name"])
+    for point, names in points.items():
+        axes.annotate(", ".join(names), point, textcoords="offset points", xytext=(5, 3), fontsize=8)
+    if report.baseline is not None:
+        axes.axhline(report.baseline, color="#c0392b", linestyle="--", linewidth=1.2,
+                     label=f"the reference's adapter {report.baseline:.3f}")
+        axes.legend(loc="best", framealpha=0.9)
+    axes.set_xscale("log")
+    axes.set_xlabel("parameters the adapter trains")
+    axes.set_ylabel(f"{scored[0]['metric'] if scored else 'score'} (public held-out)")
+    axes.spines[["top", "right"]].set_visible(False)
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png")
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
 def html(report: ClassReport) -> str:
     stats = report.distribution
     return pages.render(
         "report.html.j2", report=report, stats=stats, histogram=histogram_png(report) if report.students else None,
-        problems=report.problems, students=report.student_rows,
+        problems=report.problems, students=report.student_rows, leaderboard=report.leaderboard,
+        leaderboard_plot=leaderboard_png(report) if any(row["problem"] is None for row in report.leaderboard) else None,
         similarity=(report.out / similarity.HTML).is_file(), generated=time.strftime("%Y-%m-%d %H:%M"),
         reasons_kept=item_analysis.REASONS_KEPT)
 
@@ -148,15 +186,24 @@ def markdown(report: ClassReport, most_failed: int = 15) -> str:
     rows += [(test.name, f"{test.passed}/{test.taken}", pages.signed(test.discrimination),
               test.reasons[0][0] if test.reasons else "") for test in tests[:most_failed] if test.reasons]
     lines += ["## Most-failed tests", "", "```", text_table(rows), "```", ""]
+    if report.leaderboard:
+        rows = [("submission", "public", "private", "trained parameters", "not scored because")]
+        rows += [(row["name"], "" if row["public"] is None else f"{row['public']:.3f}",
+                  "" if row["private"] is None else f"{row['private']:.3f}",
+                  "" if row["trainable"] is None else f"{row['trainable']:,}", row["problem"] or "")
+                 for row in report.leaderboard]
+        baseline = f" (the reference's adapter: {report.baseline:.3f})" if report.baseline is not None else ""
+        lines += [f"## Adapters' leaderboard{baseline}", "", "```", text_table(rows), "```", ""]
     if report.problems:
         lines += ["## Submissions to look at", ""] + [f"- {s.name}: {note}" for s, note in report.problems] + [""]
     lines += [f"- unreadable: {line}" for line in report.unreadable]
     return "\n".join(lines).rstrip() + "\n"
 
 
-def write(out: Path, rubric: Rubric | None = None, suite: Path | None = None) -> ClassReport:
+def write(out: Path, rubric: Rubric | None = None, suite: Path | None = None,
+          adapter: dict | None = None) -> ClassReport:
     """Every file of the class report, into ``out``; each written whole or not at all."""
-    report = ClassReport.build(out, rubric, suite)
+    report = ClassReport.build(out, rubric, suite, adapter)
     save(report)
     return report
 

@@ -244,17 +244,18 @@ def class_with_adapters(adapters, tmp_path_factory):
                                 ("cat", template, worse(root / "trained", tmp / "worse")), ("dan", template, pickled),
                                 ("eve", "import os\nos._exit(3)\n", root / "trained"), ("fay", template, None)):
         student(name, code, adapter)
-    run = grader("grade", folder, "--out", out, "--quiet", "--no-report", env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    run = grader("grade", folder, "--out", out, "--quiet", env={**os.environ, "HF_HUB_OFFLINE": "1"})
     assert run.returncode == 0, run.stderr
     results = {path.parent.name: json.loads(path.read_text()) for path in out.glob("*/results.json")}
-    return results, (out / leaderboard.CSV).read_text(), canary, root
+    return results, (out / leaderboard.CSV).read_text(), canary, root, out
 
 
 def test_a_class_is_ranked_by_its_adapters_and_nothing_of_them_runs(class_with_adapters):
-    results, table, canary, _ = class_with_adapters
+    results, table, canary, *_ = class_with_adapters
     public = {name: result["leaderboard"][0]["value"] for name, result in results.items() if "leaderboard" in result}
     assert set(public) == {"ann", "ben", "cat", "eve"}  # fay has none; dan's was refused
     assert public["ann"] == public["eve"] > public["ben"] > public["cat"], public  # eve's code never ran for it
+    assert public["ann"] == pytest.approx(LORA_BERT.adapter["baseline"], abs=1e-3)  # the pack's figure: the reference
     assert results["ann"]["leaderboard"] == [{"name": "accuracy (public)", "value": public["ann"], "order": "desc"}]
     assert results["eve"]["score"] == 0 and "was not scored" not in results["eve"]["output"]
     assert "pickle file, which can run any code" in results["dan"]["output"] and not canary.exists()
@@ -270,7 +271,16 @@ def test_a_class_is_ranked_by_its_adapters_and_nothing_of_them_runs(class_with_a
 
 
 def test_the_private_split_is_scored_apart_when_asked_for(class_with_adapters):
-    results, _, _, root = class_with_adapters
+    results, _, _, root, _ = class_with_adapters
     scored = leaderboard.Board(LORA_BERT.adapter, private=True).score(root / "trained")
     assert scored.public == pytest.approx(results["ann"]["leaderboard"][0]["value"], abs=1e-4) and scored.private
     assert [entry["name"] for entry in scored.leaderboard()] == ["accuracy (public)", "accuracy (private)"]
+
+
+def test_the_class_report_shows_the_leaderboard_against_the_reference(class_with_adapters):
+    *_, out = class_with_adapters
+    page, summary = (out / "report.html").read_text(), (out / "report.md").read_text()
+    assert "Adapters' leaderboard" in page and "the reference's own adapter: 0.810" in page
+    assert page.index(">ann<") < page.index(">ben<") < page.index(">cat<") < page.index(">dan<")
+    assert 'alt="public score against trained parameters"' in page and "pickle file" in page
+    assert "## Adapters' leaderboard (the reference's adapter: 0.810)" in summary
