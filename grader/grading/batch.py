@@ -133,8 +133,8 @@ def grade_one(submission: Submission, out: Path, settings: Settings, expected: l
         workspace = Path(folder)
         module = take_module(submission, workspace, settings.pack.file_names, settings.pack.suffixes)
         if settings.pack.adapter:  # scored apart (adapters.leaderboard), not left out
-            folder = settings.pack.adapter["folder"]
-            module.ignored = [name for name in module.ignored if name.partition("/")[0] != folder]
+            beside = settings.pack.adapter["folder"]
+            module.ignored = [name for name in module.ignored if name.partition("/")[0] != beside]
         if module.file is not None:
             prepare_workspace(workspace, settings.pack)
             run = run_pytest(workspace, module.file.name, worker=worker, device=settings.device,

@@ -284,3 +284,11 @@ def test_the_class_report_shows_the_leaderboard_against_the_reference(class_with
     assert page.index(">ann<") < page.index(">ben<") < page.index(">cat<") < page.index(">dan<")
     assert 'alt="public score against trained parameters"' in page and "pickle file" in page
     assert "## Adapters' leaderboard (the reference's adapter: 0.810)" in summary
+
+
+def test_accuracy_and_macro_f1():
+    """Where the classes are unbalanced a pack may rank by macro-F1: the mean over classes of 2 TP / (2 TP + FP +
+    FN)."""
+    predicted, labels = torch.tensor([0, 0, 1, 1]), torch.tensor([0, 1, 1, 1])
+    assert leaderboard.metric_of("accuracy", predicted, labels, 2) == 0.75
+    assert leaderboard.metric_of("macro-f1", predicted, labels, 2) == pytest.approx((2 / 3 + 4 / 5) / 2)
