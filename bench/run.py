@@ -3,6 +3,7 @@
     python bench/run.py                 # everything (26 minutes on this project's 2-core machine)
     python bench/run.py --quick         # fewer repetitions and a batch of 10
     python bench/run.py --out FILE.json
+    python bench/run.py --skip-grading --skip-training   # the adapters' scoring alone (seconds)
 
 Measured, each as the median of several runs:
 
@@ -18,6 +19,8 @@ Measured, each as the median of several runs:
   other), and the peak memory of a grading worker with its test process;
 - starting a batch's two workers from one import (a brood) and each with its own, alternating:
   seconds until both are ready and the CPU seconds they took;
+- scoring a student's adapter (read as data, folded into the base model, the held-out reviews classified)
+  against one forward pass of the base model over the same reviews;
 - one LoRA training step (BERT-base-sized configuration, random weights, LoRA r=8 on
   query and value, batch 8, sequence 128, fp32, AdamW) of the reference against peft's
   LoRA and against full fine-tuning, the contenders' steps alternating; merged-model
@@ -328,6 +331,39 @@ def training_steps(device_name: str, rounds: int) -> dict:
     }
 
 
+def adapter_scoring(rounds: int) -> dict:
+    """Scoring one student's adapter as ``grade`` does (``adapters.leaderboard.Board.score``: the folder read as
+    data, folded into the base model, the held-out reviews classified) against one forward pass of the base model
+    over the same reviews, alternating. The reference's LoRA on the pack's base model, its B drawn at random,
+    exported as the reference exports it."""
+    import torch
+
+    from grader.adapters import leaderboard
+
+    board = leaderboard.Board(LORA_BERT.adapter)
+    reference = load_reference()
+    torch.manual_seed(0)
+    model, _ = reference.initialize_base_model(str(ROOT / "tiny_models" / LORA_BERT.adapter["model"]), num_labels=2)
+    reference.add_lora(model)
+    with torch.no_grad():
+        for name, param in model.named_parameters():
+            if name.endswith(".B"):
+                param.normal_(0, 0.1)
+    folder = Path(tempfile.mkdtemp(prefix="bench-adapter-")) / "adapter"
+    reference.export_peft_adapter(model, str(folder))
+
+    def forward():
+        with torch.no_grad():
+            for batch in board.scorer.batches:
+                board.base(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"])
+
+    timed = alternate({"score an adapter": lambda: board.score(folder), "base model's forward pass": forward},
+                      rounds, 3, lambda: None)
+    shutil.rmtree(folder.parent, ignore_errors=True)
+    ratio = timed["score an adapter"]["median_s"] / timed["base model's forward pass"]["median_s"]
+    return {**timed, "reviews": len(board.labels), "score_over_forward": ratio}
+
+
 def table(results: dict) -> str:
     g = results.get("grading")
     lines = []
@@ -378,6 +414,13 @@ def table(results: dict) -> str:
                   f"  merged-model inference                 {run['inference']['merged model']['median_s']:8.3f}",
                   f"  base-model inference                   {run['inference']['base model']['median_s']:8.3f}",
                   f"  merged / base                          {run['merged_over_base']:8.3f}"]
+    adapters = results.get("adapters")
+    if adapters:
+        lines += ["", f"students' adapters, {adapters['reviews']} held-out reviews, {LORA_BERT.adapter['model']}"
+                  "      median s"]
+        lines += [f"  {name:<50}{adapters[name]['median_s']:8.4f}"
+                  for name in ("score an adapter", "base model's forward pass")]
+        lines.append(f"  {'score / forward pass (target: at most 1.5)':<50}{adapters['score_over_forward']:8.3f}")
     return "\n".join(lines)
 
 
@@ -387,6 +430,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results.json")
     parser.add_argument("--skip-grading", action="store_true")
     parser.add_argument("--skip-training", action="store_true")
+    parser.add_argument("--skip-adapters", action="store_true")
     args = parser.parse_args()
     runs, size, rounds = (2, 10, 3) if args.quick else (5, 40, 7)
     import torch
@@ -406,6 +450,9 @@ def main() -> None:
         results["training"] = [training_steps("cpu", rounds)]
         if torch.cuda.is_available():
             results["training"].append(training_steps("cuda", rounds * 3))
+    if not args.skip_adapters:
+        torch.set_num_threads(1)  # as the grader's own process scores them
+        results["adapters"] = adapter_scoring(rounds * 3)
     args.out.write_text(json.dumps(results, indent=2) + "\n")
     print(table(results))
     print(f"\nwrote {args.out}")
