@@ -74,7 +74,7 @@ class Board:
         from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
         self.spec, self.private = spec, private
-        self.folder, self.metric = spec["folder"], spec.get("metric", "accuracy")
+        self.metric = spec.get("metric", "accuracy")
         model = layout.TINY_MODELS / spec["model"]
         if not model.is_dir():
             model = Path(spec["model"])
