@@ -23,7 +23,6 @@ zygote, so that no subject's memory holds it.
 
 import contextlib
 import gc
-import hashlib
 import importlib
 import json
 import os
@@ -33,6 +32,7 @@ import traceback
 from pathlib import Path
 
 from grader import layout
+from grader.grading.fingerprint import digest_files
 from grader.run import zygote
 from grader.run.run_request import BROOD_VARIABLE, Hatchling, JudgeSecrets, RunRequest
 from grader.sandbox.containment import contain
@@ -80,15 +80,6 @@ def warm_up() -> None:
 READ: dict[tuple[str, int], tuple[str, object]] = {}  # (model folder's name, labels) -> (its files' digest, model)
 
 
-def digest(folder: Path) -> str:
-    """What identifies a tiny model's files: their names and bytes."""
-    found = hashlib.sha256()
-    for path in sorted(Path(folder).iterdir()):
-        if path.is_file():
-            found.update(path.name.encode() + b"\0" + path.read_bytes())
-    return found.hexdigest()
-
-
 def load_tiny_models() -> None:
     """Read each tiny model once, with 2 labels, on this thread alone, and keep it for the judges and subjects
     forked from here (``tiny_model``).
@@ -114,7 +105,7 @@ def load_tiny_models() -> None:
             if (folder / "config.json").is_file():
                 torch.random.default_generator.manual_seed(0)
                 model = AutoModelForSequenceClassification.from_pretrained(folder, num_labels=2)
-                READ[(folder.name, 2)] = (digest(folder), model)
+                READ[(folder.name, 2)] = (digest_files([folder]), model)
     finally:
         logging.enable_progress_bar()
         logging.set_verbosity(verbosity)
@@ -125,7 +116,7 @@ def tiny_model(folder: Path, num_labels: int):
     """The model this worker read before forking, if ``folder`` holds the same files and the head has
     ``num_labels``; else None. Never to be handed out as it is: a copy of it (the suite's ``pristine.fresh``)."""
     found = READ.get((Path(folder).name, num_labels))
-    return found[1] if found and found[0] == digest(folder) else None
+    return found[1] if found and found[0] == digest_files([Path(folder)]) else None
 
 
 def close_inherited_descriptors() -> None:
