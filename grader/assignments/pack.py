@@ -96,6 +96,11 @@ class Pack:
         return layout.ROOT / self.spec["mutants"] if "mutants" in self.spec else None
 
     @property
+    def clauses(self) -> Path | None:
+        """The pack's clause table (a Markdown file of the project's tests), if it has one."""
+        return layout.ROOT / self.spec["clauses"] if "clauses" in self.spec else None
+
+    @property
     def points(self) -> dict[str, float]:
         """The default rubric: group -> points."""
         return dict(self.spec["points"])

@@ -222,6 +222,19 @@ def test_by_default_adapts_every_linear_child_of_each_blocks_components_on_any_a
            "a component of each block (layer.<i>.<component>.<child>)", names(expected), names(found))
 
 
+BODIES = {"bert-tiny": "bert.encoder", "distilbert-tiny": "distilbert.transformer"}  # what holds the blocks
+
+
+@pytest.mark.convention(targets=BY_PARENT)  # the handout adapts model.distilbert.transformer, not the classifier
+@pytest.mark.parametrize("name", MODEL_NAMES)
+def test_adapts_the_blocks_of_a_part_of_the_model(lora, base_model, own_model, name):
+    model = base_model(name)
+    add_lora(lora, model.get(BODIES[name]))
+    found, expected = wrapped_names(model), default_targets(own_model(name), name)
+    expect(found == expected and expected, f"add_lora(model.{BODIES[name]}) on {name}: a part of a classifier, whose "
+           "blocks are its own layer.<i>, is adapted as the whole model is", names(expected), names(found))
+
+
 @pytest.mark.parametrize("name", MODEL_NAMES)
 def test_lora_parameters_trainable_and_the_rest_untouched(lora, base_model, own_model, name):
     """A new parameter add_lora leaves frozen is its fault only where the student's own LinearLoRA, built alone,

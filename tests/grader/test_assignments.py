@@ -1,6 +1,5 @@
 """Assignment packs: specs checked against the published schema, listed, chosen with --assignment, and read as data."""
 
-import importlib
 import json
 import shutil
 
@@ -10,6 +9,7 @@ from grader import cli
 from grader.assignments import pack
 from grader.layout import ROOT
 
+from ..mutants import mutants
 from ..pack_copy import pack_copy
 from ..warm_grader import grader
 
@@ -19,10 +19,10 @@ PACKS = pack.available()
 @pytest.mark.parametrize("found", PACKS, ids=lambda p: p.name)
 def test_every_pack_is_whole_where_its_spec_says(found):
     assert found.folder == ROOT / "reference" / found.name
-    for path in (found.reference, found.contract, found.suite, found.examples):
+    for path in (found.reference, found.contract, found.suite, found.examples, found.clauses):
         assert path.exists(), path
     assert all((found.template / name).is_file() for name in found.file_names), found.template
-    module = importlib.import_module(".".join(found.mutants.relative_to(ROOT).with_suffix("").parts))
+    module = mutants.of_pack(found)
     reference = found.reference.read_text()
     for mutant in module.BROKEN + module.CORRECT:  # each edit matches the reference once, or this raises
         mutant.apply(reference)

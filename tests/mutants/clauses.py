@@ -1,21 +1,22 @@
-"""The clause table: each sentence of ASSIGNMENT.md's graded names, the tests that check it, the mutants that break it.
+"""A pack's clause table: each sentence of its contract's graded names, the tests that check it, the mutants that
+break it.
 
-``CLAUSES.md`` is written for people; this module reads it back, and reads the
-sentences of the contract, so that the mutation proof can hold the table to both:
-every sentence has a row, and every row's mutants are rejected by the row's tests.
+The table (the spec's ``clauses``: ``CLAUSES.md`` for lora-bert) is written for people;
+this module reads it back, and reads the sentences of the contract, so that the mutation
+proof can hold the table to both: every sentence has a row, every row's broken mutants are
+rejected by the row's tests, and a correct variant a row names (for a sentence that leaves
+something free, "its return value is not graded") is accepted.
 """
 
 import re
 from dataclasses import dataclass
-from pathlib import Path
 
-from grader.layout import ROOT
+from grader.assignments.pack import Pack
 
-CONTRACT = ROOT / "reference" / "lora-bert" / "ASSIGNMENT.md"
-TABLE = Path(__file__).with_name("CLAUSES.md")
 SECTION = "## Graded names"
 # A sentence ends at a full stop followed by a space and a capital or a backtick, which
 # the contract's code (``math.sqrt``, ``self.query``) never is.
+TEST = re.compile(r"`([\w.]+(?:::\w+)?)`")  # `test_name` or `test_file.py::test_name`
 SENTENCE_END = re.compile(r"(?<=\.)\s+(?=[A-Z`])")
 
 
@@ -23,8 +24,12 @@ SENTENCE_END = re.compile(r"(?<=\.)\s+(?=[A-Z`])")
 class Clause:
     name: str  # the graded name whose heading the sentence sits under; "all" above the first
     sentence: str
-    tests: tuple[str, ...] = ()
+    tests: tuple[str, ...] = ()  # test functions, ``test_file.py::test_function`` where two files share a name
     mutants: tuple[str, ...] = ()
+
+    def has_failing_test(self, failed: set[str]) -> bool:
+        """Whether one of the row's tests is among ``failed`` (``test_file.py::test_function``, without parameters)."""
+        return any(test in failed or any(name.endswith("::" + test) for name in failed) for test in self.tests)
 
 
 def contract_sentences(text: str) -> list[Clause]:
@@ -58,12 +63,12 @@ def table_clauses(text: str) -> list[Clause]:
     clauses = []
     for row in rows:
         name, sentence, tests, mutants = (cell.strip() for cell in row.strip("|").split(" | "))
-        clauses.append(Clause(name.strip("`"), sentence.replace("\\|", "|"),
-                              tuple(re.findall(r"`(\w+)`", tests)), tuple(re.findall(r"`(\w+)`", mutants))))
+        clauses.append(Clause(name.strip("`"), sentence.replace("\\|", "|"), tuple(TEST.findall(tests)),
+                              tuple(re.findall(r"`(\w+)`", mutants))))
     return clauses
 
 
-def load() -> tuple[list[Clause], list[Clause]]:
-    """The contract's sentences and the table's rows."""
-    return (contract_sentences(CONTRACT.read_text(encoding="utf-8")),
-            table_clauses(TABLE.read_text(encoding="utf-8")))
+def load(pack: Pack) -> tuple[list[Clause], list[Clause]]:
+    """The pack's contract's sentences and its table's rows."""
+    return (contract_sentences(pack.contract.read_text(encoding="utf-8")),
+            table_clauses(pack.clauses.read_text(encoding="utf-8")))

@@ -78,6 +78,12 @@ BROKEN = [
     Mutant("evaluates_on_the_train_set", "evaluates on the training set",
            ((DATA, DATA.replace("eval_dataset=eval_dataset", "eval_dataset=train_dataset")),),
            ("test_holds_the_model_and_the_data",)),
+    Mutant("final_layers_return_nothing", "tune_final_layers_only works in place and returns nothing",
+           ((FLAGS + "    return model\n", FLAGS + "    return None\n"),), ("test_trains_exactly_the_final_layers",)),
+    Mutant("lora_model_returns_nothing", "make_lora_model works in place and returns nothing",
+           ((WRAPPED + "    replace_layers(model, wrapped)\n    return model\n",
+             WRAPPED + "    replace_layers(model, wrapped)\n    return None\n"),),
+           ("test_wraps_exactly_the_query_and_value_layers",)),
 ]
 
 CORRECT = [
@@ -90,6 +96,8 @@ CORRECT = [
     Mutant("replaced_by_walking", "replace_layers walks the names with getattr",
            ((PARENT, "        holder = model\n        for part in filter(None, parent.split(\".\")):\n"
                      "            holder = getattr(holder, part)\n        setattr(holder, child, layer)\n"),)),
+    Mutant("replace_returns_the_model", "replace_layers returns the model (not graded)",
+           ((PARENT, PARENT + "    return model\n"),)),
 ]
 
 PART_FILES = {  # a top-level name of the reference -> the test file of its part

@@ -51,6 +51,13 @@ BROKEN = [
            ((FREEZE, ""),), ("test_trains_exactly_lora_and_the_head",)),
     Mutant("lora_not_activated", "everything frozen but the head: LoRA never trains",
            ((ACTIVATE, ""),), ("test_trains_exactly_lora_and_the_head",)),
+    Mutant("lora_layer_with_bias", "the LoRALayer adds a bias of its own to the update",
+           ((B_INIT, B_INIT + "        self.bias = nn.Parameter(torch.zeros(out_dim))\n"),
+            (FORWARD, "        return self.alpha * (x @ self.A @ self.B) + self.bias\n")),
+           ("test_A_and_B_are_parameters_of_their_shapes",)),
+    Mutant("alpha_kept_as_scaling", "alpha kept under another name, self.scaling",
+           (("        self.alpha = alpha\n", "        self.scaling = alpha\n"),
+            (FORWARD, "        return self.scaling * (x @ self.A @ self.B)\n")), ("test_alpha_is_stored_as_given",)),
 ]
 
 CORRECT = [
@@ -60,6 +67,8 @@ CORRECT = [
     Mutant("activated_by_name", "LoRA's parameters found by name, the book's way",
            ((ACTIVATE, "    for name, param in model.named_parameters():\n"
                        "        if \"lora\" in name:\n            param.requires_grad = True\n"),)),
+    Mutant("returns_the_model", "replace_linear_with_lora and freeze_and_activate_lora return the model (not graded)",
+           ((RECURSE, RECURSE + "    return model\n"), (HEAD_TRAINS, HEAD_TRAINS + "    return model\n"))),
 ]
 
 PART_FILES = {  # a top-level name of the reference -> the test file of its part

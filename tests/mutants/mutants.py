@@ -8,7 +8,12 @@ after the reference changes fails loudly instead of silently testing nothing.
 """
 
 import ast
+import importlib
 from dataclasses import dataclass
+from types import ModuleType
+
+from grader.assignments.pack import Pack
+from grader.layout import ROOT
 
 
 @dataclass(frozen=True)
@@ -25,6 +30,11 @@ class Mutant:
                 raise ValueError(f"mutant {self.name}: {old!r} occurs {count} times in the reference, not once")
             source = source.replace(old, new)
         return source
+
+
+def of_pack(pack: Pack) -> ModuleType:
+    """The module that lists ``pack``'s mutants (its spec's ``mutants``): BROKEN, CORRECT, PART_FILES, ..."""
+    return importlib.import_module(".".join(pack.mutants.relative_to(ROOT).with_suffix("").parts))
 
 
 def do_nothing(template: str, bodies: dict[str, str]) -> str:

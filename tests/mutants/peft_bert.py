@@ -73,6 +73,11 @@ BROKEN = [
              "            correct += float((outputs.logits.argmax(dim=-1) == batch[\"labels\"]).float().mean())\n"),
             ("            seen += len(batch[\"labels\"])\n", "            seen += 1\n")),
            ("test_evaluate_reports_the_loss_and_the_accuracy",)),
+    Mutant("length_off_by_one", "len() one short: the last complaint is never seen",
+           (("        return len(self.texts)\n", "        return len(self.texts) - 1\n"),),
+           ("test_each_example_is_the_encoding_and_the_label",)),
+    Mutant("back_to_training_mode", "evaluate puts the model back in training mode before it returns",
+           ((ACCURACY, "    model.train()\n" + ACCURACY),), ("test_evaluate_reports_the_loss_and_the_accuracy",)),
 ]
 
 CORRECT = [

@@ -3,10 +3,8 @@ pack's module is rejected by the tests it names and costs only its own part's te
 dependencies); the correct ones and the reference score 100, the template 0. umd-lorabert is graded by
 lora-bert's suite with its own conventions, lora-from-scratch by a suite of its own."""
 
-import importlib
 import json
 import os
-from types import ModuleType
 
 import pytest
 
@@ -15,7 +13,7 @@ from grader.layout import ROOT
 
 from .. import module_file
 from ..warm_grader import grader
-from . import isolation, mutants
+from . import clauses, isolation, mutants
 from .mutants import Mutant
 
 PACKS = [found for found in available() if found.name != "lora-bert"]  # lora-bert's proof: test_suite_verdicts.py
@@ -24,12 +22,9 @@ FORGERIES = {name: attacks.FORGERIES[name] for name in attacks.VERDICT_FORGERIES
 PRELUDE = attacks.PRELUDE
 
 
-def mutants_of(found: Pack) -> ModuleType:
-    return importlib.import_module(".".join(found.mutants.relative_to(ROOT).with_suffix("").parts))
-
-
 CASES = {kind: [pytest.param(found, mutant, id=f"{found.name}-{mutant.name}")
-                for found in PACKS for mutant in getattr(mutants_of(found), kind)] for kind in ("BROKEN", "CORRECT")}
+                for found in PACKS for mutant in getattr(mutants.of_pack(found), kind)]
+         for kind in ("BROKEN", "CORRECT")}
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +35,7 @@ def graded(tmp_path_factory):
     def verdicts(found: Pack) -> dict[str, dict]:
         if found.name not in done:
             folder, out = tmp_path_factory.mktemp(found.name), tmp_path_factory.mktemp(f"{found.name}-graded")
-            module = mutants_of(found)
+            module = mutants.of_pack(found)
             for mutant in module.BROKEN + module.CORRECT:
                 (folder / f"{mutant.name}.py").write_text(mutant.apply(found.reference.read_text()))
             template = (found.template / found.file_names[0]).read_text()
@@ -68,7 +63,10 @@ def test_each_broken_implementation_is_rejected_by_its_tests_and_costs_its_part_
     result = failed(graded(found)[mutant.name])
     missed = [test for test in mutant.caught_by if test not in {name.rpartition("::")[2] for name in result}]
     assert not missed, f"{mutant.description}: these tests should fail and did not: {missed}; failing: {result}"
-    module = mutants_of(found)
+    unguarded = [row.sentence for row in clauses.load(found)[1]
+                 if mutant.name in row.mutants and not row.has_failing_test(result)]
+    assert not unguarded, f"{mutant.description}: no test of these rows of {found.clauses.name} fails: {unguarded}"
+    module = mutants.of_pack(found)
     (part,) = isolation.parts(found.reference.read_text(), mutant.edits, module.PART_FILES)
     elsewhere = sorted(test for test in result if not isolation.allowed(part, test, module.DEPENDENCIES))
     assert not elsewhere, f"{mutant.description} (a defect of {part}) fails tests of other parts: {elsewhere}"

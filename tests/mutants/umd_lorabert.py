@@ -14,6 +14,8 @@ FORWARD = "        return self.alpha * (x @ self.A @ self.B)\n"
 B_INIT = "        self.B = nn.Parameter(torch.zeros(rank, out_dim))\n"
 A_INIT = "        nn.init.kaiming_uniform_(self.A, a=math.sqrt(5))\n"
 FREEZE = "        param.requires_grad = name.split(\".\")[0] in HEAD_MODULES\n"
+LINEAR = "        self.linear = linear\n"
+LINEAR_FORWARD = "        return self.linear(x) + self.lora(x)\n"
 WANTED = "        return modules_to_adapt is None or child in modules_to_adapt.get(component, ())\n"
 
 BROKEN = [
@@ -44,6 +46,39 @@ BROKEN = [
     Mutant("lora_left_on_the_cpu_in_float32", "the LoRALayer is not moved to the linear layer's device and dtype",
            (("        self.lora.to(device=linear.weight.device, dtype=linear.weight.dtype)\n", ""),),
            ("test_lora_follows_the_dtype",)),
+    Mutant("lora_layer_with_bias", "the LoRALayer adds a bias of its own to the update",
+           ((B_INIT, B_INIT + "        self.bias = nn.Parameter(torch.zeros(out_dim))\n"),
+            (FORWARD, "        return self.alpha * (x @ self.A @ self.B) + self.bias\n")),
+           ("test_holds_only_A_and_B",)),
+    Mutant("input_detached", "the update computed from x.detach(): no gradient reaches the input through LoRA",
+           ((FORWARD, "        return self.alpha * (x.detach() @ self.A @ self.B)\n"),),
+           ("test_gradients_reach_A_B_and_the_input",)),
+    Mutant("rank_zero_allowed", "only negative sizes raise: a rank of 0 is taken",
+           (("            if value < 1:\n", "            if value < 0:\n"),),
+           ("test_bad_arguments_raise_value_error",)),
+    Mutant("linear_frozen_by_wrapper", "LinearLoRA freezes the layer it wraps, which is the caller's job",
+           ((LINEAR, "        self.linear = linear.requires_grad_(False)\n"),),
+           ("test_leaves_requires_grad_as_it_was",)),
+    Mutant("base_path_detached", "LinearLoRA computes linear(x.detach()): no gradient reaches x through the base",
+           ((LINEAR_FORWARD, "        return self.linear(x.detach()) + self.lora(x)\n"),),
+           ("test_gradients_reach_the_input_through_both_paths",)),
+    Mutant("nothing_frozen", "initialize_base_model leaves the pretrained body trainable",
+           ((FREEZE, "        param.requires_grad = True\n"),),
+           ("test_freezes_the_body_and_keeps_the_head_trainable",)),
+    Mutant("blocks_only_below_the_root",
+           "a block is found only under a parent (.layer.<i>): add_lora(model.bert.encoder) adapts nothing",
+           (("(?:^|\\.)layer", "\\.layer"),), ("test_adapts_the_blocks_of_a_part_of_the_model",)),
+    Mutant("silent_no_match", "nothing adapted is no error: add_lora returns the model untouched",
+           (("    if not chosen:\n", "    if chosen is None:\n"),),
+           ("test_no_match_raises_value_error_listing_the_linear_layers",)),
+    Mutant("add_lora_freezes_the_rest", "add_lora freezes the model before wrapping, which is not its job",
+           (("    for name in chosen:\n", "    model.requires_grad_(False)\n    for name in chosen:\n"),),
+           ("test_add_lora_keeps_a_trainable_body_trainable",)),
+    Mutant("rank_and_alpha_swapped", "LinearLoRA(layer, alpha, rank)",
+           (("(model.get_submodule(name), rank, alpha)", "(model.get_submodule(name), alpha, rank)"),),
+           ("test_passes_rank_alpha_and_dropout_to_every_lora",)),
+    Mutant("add_lora_returns_none", "add_lora works in place and returns nothing",
+           (("    return model\n", "    return None\n"),), ("test_default_targets",)),
 ]
 
 CORRECT = [
