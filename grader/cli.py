@@ -10,6 +10,7 @@ import tempfile
 from pathlib import Path
 
 from grader import layout
+from grader.adapters import folders as adapter_folders
 from grader.analysis import class_report, item_analysis, similarity
 from grader.assignments import pack
 from grader.authoring import release, template
@@ -176,13 +177,15 @@ def cmd_grade(args) -> int:
         print(gpus.describe(jobs, given), file=sys.stderr)
     print(f"assignment {assignment.name}, rubric {shown(args.rubric or assignment.spec_file)}: {rubric.total:g} points",
           file=sys.stderr)
-    if assignment.adapter and not (layout.ROOT / assignment.adapter["data"]).is_file():
+    found = adapter_folders.of_class(submissions, assignment.adapter["folder"], args.single) if assignment.adapter \
+        else {}
+    if found and not (layout.ROOT / assignment.adapter["data"]).is_file():
         print(f"adapters not scored: no held-out data here ({assignment.adapter['data']}; a public autograder such as "
               "Classroom 50's is given none)", file=sys.stderr)
-    elif assignment.adapter:  # as data, in this process, before any submission's code runs
-        from grader.adapters import leaderboard  # torch and transformers: only for a pack whose adapters it scores
+    elif found:  # as data, in this process, before any submission's code runs
+        from grader.adapters import leaderboard  # torch and transformers: only where there are adapters to score
 
-        settings.adapters = leaderboard.score_class(submissions, assignment.adapter, args.single, args.private)
+        settings.adapters = leaderboard.score_class(found, assignment.adapter, args.private)
     results, plan = batch.grade(submissions, args.out, settings, progress=not args.quiet)
     print(containment)
     print(plan.summary())

@@ -109,12 +109,8 @@ class Board:
         return AdapterScore(self.metric, found["public"], found["private"] if self.private else None, trained)
 
 
-def score_class(submissions, spec: dict, single: bool = False, private: bool = False) -> dict[str, AdapterScore]:
-    """Each submission's adapter (``submissions``: grader.grading.submissions.Submission), the base model read once
-    and only if some submission has one. In a class folder only a submission that is a folder holds one (a file's
-    folder is the class's); one submission graded alone (``single``, as on Gradescope) may be a file beside it."""
-    folders = {s.name: found for s in submissions
-               if (single or Path(s.path).is_dir()) and (found := reading.find(Path(s.path), spec["folder"]))}
+def score_class(folders: dict[str, Path], spec: dict, private: bool = False) -> dict[str, AdapterScore]:
+    """Each adapter of ``folders`` (submission name -> its folder: ``folders.of_class``), the base model read once."""
     if not folders:
         return {}
     board = Board(spec, private)

@@ -61,13 +61,6 @@ class Adapter:
     saved: dict[str, torch.Tensor]  # a parameter of modules_to_save (the head) by its name in the base model
 
 
-def find(submission: Path, folder_name: str = "adapter") -> Path | None:
-    """The adapter folder of a submission (a folder, or the folder a file sits in), if it has one."""
-    root = submission if submission.is_dir() else submission.parent
-    candidate = root / folder_name
-    return candidate if candidate.is_dir() else None
-
-
 def read(folder: Path, base: nn.Module, max_megabytes: float = 64) -> Adapter:
     """The adapter in ``folder``, checked against ``base`` (the grader's own copy of the pack's base model, with
     the pack's head); raises ``AdapterError`` with the reason."""
