@@ -11,6 +11,7 @@ from pathlib import Path
 
 from grader import layout
 from grader.adapters import folders as adapter_folders
+from grader.adapters import pseudonyms
 from grader.analysis import class_report, item_analysis, similarity
 from grader.assignments import pack
 from grader.authoring import release, template
@@ -156,6 +157,7 @@ def cmd_grade(args) -> int:
         rubric = Rubric.load(args.rubric, assignment.suite) if args.rubric else Rubric.of_pack(assignment)
     except (SubmissionError, RubricError) as error:
         raise UsageError(str(error)) from None
+    names = read_pseudonyms(args.pseudonyms)
     device = resolve_device(args.device)
     given = cuda_gpus() if device == "cuda" else []
     jobs = args.jobs or gpus.default_jobs(device, given)
@@ -185,7 +187,7 @@ def cmd_grade(args) -> int:
     elif found:  # as data, in this process, before any submission's code runs
         from grader.adapters import leaderboard  # torch and transformers: only where there are adapters to score
 
-        settings.adapters = leaderboard.score_class(found, assignment.adapter, args.private)
+        settings.adapters = leaderboard.score_class(found, assignment.adapter, args.private, names)
     results, plan = batch.grade(submissions, args.out, settings, progress=not args.quiet)
     print(containment)
     print(plan.summary())
@@ -254,7 +256,7 @@ def cmd_report(args) -> int:
     args.assignment = args.assignment or graded_assignment(args.out)
     (assignment,) = chosen_packs(args)
     written = class_report.ClassReport.build(args.out, Rubric.of_pack(assignment), assignment.suite,
-                                             assignment.adapter)
+                                             assignment.adapter, read_pseudonyms(args.pseudonyms))
     if not written.students:
         raise UsageError(f"{args.out}: no graded submission in it (give the --out folder of a grade run)")
     class_report.save(written)
@@ -262,6 +264,13 @@ def cmd_report(args) -> int:
           f"{class_report.TESTS_CSV}, {class_report.REASONS_CSV}, {class_report.STUDENTS_CSV}): "
           f"{len(written.students)} submissions")
     return 0
+
+
+def read_pseudonyms(path: Path | None) -> dict[str, str]:
+    try:
+        return pseudonyms.read(path) if path else {}
+    except pseudonyms.PseudonymError as error:
+        raise UsageError(str(error)) from None
 
 
 def cmd_similarity(args) -> int:
@@ -394,6 +403,7 @@ def add_grade(commands) -> None:
     grade.add_argument("--private", action="store_true",
                        help="show each adapter's score on the private held-out split too (at the end, as Kaggle "
                        "does; by default only the public split's)")
+    add_pseudonyms_option(grade)
     grade.add_argument("--no-report", dest="report", action="store_false",
                        help="no class report (report.html and its CSVs): one submission graded on a platform")
     grade.set_defaults(run=cmd_grade)
@@ -455,7 +465,14 @@ def add_report(commands) -> None:
     summary = commands.add_parser("report", help="write the class report of a graded folder (report.html, CSVs)")
     summary.add_argument("out", type=Path, help="the --out folder of a grade run")
     add_assignment_option(summary)
+    add_pseudonyms_option(summary)
     summary.set_defaults(run=cmd_report)
+
+
+def add_pseudonyms_option(parser) -> None:
+    parser.add_argument("--pseudonyms", type=Path, metavar="CSV",
+                        help="a roster with the columns submission and pseudonym: the adapters' leaderboard "
+                        "(leaderboard.csv, the class report's) names each student by pseudonym where it gives one")
 
 
 def add_similarity(commands) -> None:

@@ -15,7 +15,7 @@ Written into a batch's output folder at the end of every ``grade`` run and by
 import base64
 import io
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
@@ -41,19 +41,22 @@ class ClassReport:
     part_names: list[str]  # in the rubric's order, for the students' columns
     titles: dict[str, str]  # test file -> part
     baseline: float | None = None  # the reference's own adapter's public score (the pack's [adapter] baseline)
+    pseudonyms: dict[str, str] = field(default_factory=dict)  # submission -> its student's name on the leaderboard
 
     @classmethod
     def build(cls, out: Path, rubric: Rubric | None = None, suite: Path | None = None,
-              adapter: dict | None = None) -> "ClassReport":
+              adapter: dict | None = None, pseudonyms: dict[str, str] | None = None) -> "ClassReport":
         """The report of a graded folder; ``rubric`` and ``suite`` (the pack's) name the parts, in order;
-        ``adapter``: the pack's ``[adapter]``, whose baseline the leaderboard shows."""
+        ``adapter``: the pack's ``[adapter]``, whose baseline the leaderboard shows; ``pseudonyms``: names for the
+        leaderboard, over those ``grade --pseudonyms`` kept."""
         titles = part_titles(rubric or Rubric.load(), suite)
         students, unreadable = item_analysis.load(out)
         parts = item_analysis.analyse(students, titles)
         present = {part.name for part in parts}
         part_names = [name for name in dict.fromkeys(titles.values()) if name in present]
         part_names += sorted(present - set(part_names))
-        return cls(out, students, unreadable, parts, part_names, titles, (adapter or {}).get("baseline"))
+        return cls(out, students, unreadable, parts, part_names, titles, (adapter or {}).get("baseline"),
+                   pseudonyms or {})
 
     @cached_property
     def distribution(self) -> dict[str, float]:
@@ -66,9 +69,11 @@ class ClassReport:
     @cached_property
     def leaderboard(self) -> list[dict]:
         """The students' adapters as ``grade`` scored them (``extra_data.adapter``), best public score first; those
-        it could not score last, with why."""
-        rows = [{"name": student.name, **student.context["adapter"]} for student in self.students
-                if student.context.get("adapter")]
+        it could not score last, with why. ``name``: the student's pseudonym where one is given, else the
+        submission's; ``submission``: the submission's."""
+        rows = [{**student.context["adapter"], "submission": student.name,
+                 "name": self.pseudonyms.get(student.name) or student.context["adapter"].get("pseudonym")
+                 or student.name} for student in self.students if student.context.get("adapter")]
         return sorted(rows, key=lambda row: (row["problem"] is not None, -(row["public"] or 0), row["name"]))
 
     @property
@@ -187,7 +192,7 @@ def markdown(report: ClassReport, most_failed: int = 15) -> str:
               test.reasons[0][0] if test.reasons else "") for test in tests[:most_failed] if test.reasons]
     lines += ["## Most-failed tests", "", "```", text_table(rows), "```", ""]
     if report.leaderboard:
-        rows = [("submission", "public", "private", "trained parameters", "not scored because")]
+        rows = [("student", "public", "private", "trained parameters", "not scored because")]
         rows += [(row["name"], "" if row["public"] is None else f"{row['public']:.3f}",
                   "" if row["private"] is None else f"{row['private']:.3f}",
                   "" if row["trainable"] is None else f"{row['trainable']:,}", row["problem"] or "")

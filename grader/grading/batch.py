@@ -38,6 +38,7 @@ from grader.run.worker_client import Worker, WorkerError, start_together
 from grader.sandbox import cgroups
 from grader.sandbox.processes import become_subreaper, children, kill_children
 
+EXTRA_CREDIT = "adapter (extra credit)"  # the test a rubric's [extra] adds for the adapter's held-out score
 IGNORED_LISTED = 100  # of the files handed in beside the module, named in results.json
 
 
@@ -149,6 +150,9 @@ def grade_one(submission: Submission, out: Path, settings: Settings, expected: l
     adapter = settings.adapters.get(submission.name)
     if adapter is not None:
         sentences.append(adapter.sentence(settings.pack.adapter["folder"]))
+        if settings.rubric.adapter_points and adapter.problem is None:
+            scores.append(extra_credit(adapter, settings.rubric))
+            sentences.append(f"Extra credit: {scores[-1].output}.")
     summary, scores = budget.fit(sentences, scores)
     outcome = outcome_of(module, run)
     context = {
@@ -188,6 +192,18 @@ def grade_one(submission: Submission, out: Path, settings: Settings, expected: l
     outputs.write_atomic(folder / outputs.FEEDBACK, outputs.feedback_md(result))
     outputs.write_atomic(folder / RESULTS, result.to_json())  # last: its presence means "graded"
     return result
+
+
+def extra_credit(adapter, rubric: Rubric) -> TestScore:
+    """The rubric's ``[extra]`` for an adapter (adapters.leaderboard.AdapterScore): a test worth nothing of the total
+    (``max_score`` 0, Gradescope's extra credit) that scores the points of the highest threshold its held-out score
+    reaches; the private split's score where ``grade --private`` gave one, as at the end of a Kaggle competition."""
+    split, value = ("private", adapter.private) if adapter.private is not None else ("public", adapter.public)
+    points = rubric.adapter_extra(value)
+    scale = ", ".join(f"{at_least:g} for {extra:g}" for at_least, extra in rubric.adapter_points)
+    return TestScore(EXTRA_CREDIT, False, "passed" if points else "failed", points, 0.0,
+                     f"{adapter.metric} {value:.3f} on the {split} held-out split: {points:g} extra point(s) (the "
+                     f"rubric's thresholds: {scale})")
 
 
 @contextlib.contextmanager

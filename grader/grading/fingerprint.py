@@ -46,7 +46,7 @@ def of(submission_path: Path, settings, name: str = "") -> dict[str, str]:
         "submission": digest_files([submission_path])[:16],
         "source": str(submission_path),
         "assets": grading_assets(settings.pack.suite, settings.pack.spec_file)[:16],
-        "rubric": short(settings.rubric.points),
+        "rubric": short(dataclasses.asdict(settings.rubric)),  # its points and its [extra]
         "limits": short(dataclasses.asdict(settings.limits)),
         "device": settings.device,
         "hidden": str(settings.hidden),

@@ -1,7 +1,9 @@
 """Points per test: a rubric maps groups of tests (a test file, or one test) to points.
 
 A pack's spec holds its default rubric (its ``[points]`` table); ``grade --rubric FILE`` takes
-another file with that one table. A rubric is checked against the suite when it is loaded: a
+another file with that table, and optionally ``[extra]``: extra credit for the student's adapter
+(``adapter = [[0.80, 2], [0.85, 5]]``, the points of the highest held-out score reached), off
+unless a rubric asks for it. A rubric is checked against the suite when it is loaded: a
 section, file or test that the suite does not have is an error naming the closest ones it does, since a typo would
 otherwise silently change every student's total.
 """
@@ -17,7 +19,8 @@ from pathlib import Path
 from grader import layout
 from grader.assignments.pack import Pack, find
 
-SECTIONS = ("points",)
+SECTIONS = ("points", "extra")
+EXTRA_KEYS = ("adapter",)
 
 
 class RubricError(ValueError):
@@ -27,6 +30,7 @@ class RubricError(ValueError):
 @dataclass
 class Rubric:
     points: dict[str, float]  # group -> points
+    adapter_points: tuple[tuple[float, float], ...] = ()  # [extra] adapter: (held-out score at least, extra points)
 
     @classmethod
     def of_pack(cls, pack: Pack) -> "Rubric":
@@ -48,8 +52,10 @@ class Rubric:
         unknown = [name for name in document if name not in SECTIONS]
         if unknown or "points" not in document:
             raise RubricError(f"{path}: {unknown_names('section', unknown or ['(none)'], SECTIONS)}; "
-                              "a rubric has one section, [points]")
-        return cls.checked(document["points"], suite, path)
+                              "a rubric has the section [points], and [extra] where it gives extra credit")
+        rubric = cls.checked(document["points"], suite, path)
+        rubric.adapter_points = thresholds(document.get("extra", {}), path)
+        return rubric
 
     @classmethod
     def checked(cls, points: dict, suite: Path, source: Path) -> "Rubric":
@@ -80,10 +86,31 @@ class Rubric:
         return {test_id: (self.points[group] / len(tests) if group else 0.0)
                 for group, tests in members.items() for test_id in tests}
 
+    def adapter_extra(self, score: float | None) -> float:
+        """The extra points an adapter's held-out score earns: those of the highest threshold it reaches."""
+        return max((points for at_least, points in self.adapter_points if score is not None and score >= at_least),
+                   default=0.0)
+
     def score(self, passed: dict[str, bool]) -> float:
         """Points earned by the tests that passed, of the rubric's total."""
         shares = self.max_scores(list(passed))
         return sum(share for test_id, share in shares.items() if passed[test_id])
+
+
+def thresholds(extra: dict, source: Path) -> tuple[tuple[float, float], ...]:
+    """``[extra] adapter = [[score, points], ...]``: each score in [0, 1], given once, each points above 0."""
+    if not isinstance(extra, dict) or (unknown := [key for key in extra if key not in EXTRA_KEYS]):
+        raise RubricError(f"{source}: [extra]: {unknown_names('key', unknown or ['(not a table)'], EXTRA_KEYS)}")
+    pairs = extra.get("adapter", [])
+    numbers = (int, float)
+    if not (isinstance(pairs, list) and all(isinstance(pair, list) and len(pair) == 2
+                                            and all(isinstance(v, numbers) and not isinstance(v, bool) for v in pair)
+                                            and 0 <= pair[0] <= 1 and pair[1] > 0 for pair in pairs)):
+        raise RubricError(f"{source}: [extra] adapter is a list of [held-out score from 0 to 1, extra points above "
+                          "0] pairs, such as [[0.80, 2], [0.85, 5]]")
+    if len({pair[0] for pair in pairs}) != len(pairs):
+        raise RubricError(f"{source}: [extra] adapter gives one score two thresholds")
+    return tuple(sorted((float(score), float(points)) for score, points in pairs))
 
 
 def suite_groups(suite: Path) -> set[str]:

@@ -20,10 +20,13 @@ import pytest
 import torch
 from safetensors.torch import load_file, save_file
 
+from grader import cli
 from grader.adapters import folders, leaderboard, reading
 from grader.adapters.reading import AdapterError
 from grader.adapters.scoring import Scorer
 from grader.assignments.pack import find
+from grader.grading import batch
+from grader.grading.rubric import Rubric, RubricError
 from grader.layout import ROOT, TINY_MODELS
 
 from .. import module_file
@@ -232,11 +235,15 @@ def test_finding_adapters_needs_no_torch_in_the_graders_own_process():
     assert run.returncode == 0 and run.stdout.strip() == "[]", run.stdout + run.stderr
 
 
+EXTRA = "[extra]\nadapter = [[0.8, 3], [0.45, 1]]\n"  # 3 points from 0.8 (ann, eve), 1 from 0.45
+
+
 @pytest.fixture(scope="module")
 def class_with_adapters(adapters, tmp_path_factory):
     """A class graded with its adapters: the reference's trained, untrained and worse adapters, a pickle whose
     unpickling would write a canary, the trained adapter beside a module that kills its process at import, and a
-    submission with no adapter. The modules are the template (the adapters do not depend on them) but one."""
+    submission with no adapter. The modules are the template (the adapters do not depend on them) but one. The
+    roster gives ann and cat pseudonyms; the rubric is the pack's with extra credit for the adapter."""
     root, *_ = adapters
     tmp = tmp_path_factory.mktemp("leaderboard")
     template = (LORA_BERT.template / "lora_bert.py").read_text()
@@ -255,7 +262,12 @@ def class_with_adapters(adapters, tmp_path_factory):
                                 ("cat", template, worse(root / "trained", tmp / "worse")), ("dan", template, pickled),
                                 ("eve", "import os\nos._exit(3)\n", root / "trained"), ("fay", template, None)):
         student(name, code, adapter)
-    run = grader("grade", folder, "--out", out, "--quiet", env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    (tmp / "roster.csv").write_text("submission,pseudonym,email\nann,Quiet Heron,ann@example.org\n"
+                                    "cat,Red Fox,cat@example.org\nben,,ben@example.org\n")
+    (tmp / "rubric.toml").write_text("[points]\n" + "".join(f'"{group}" = {points}\n' for group, points
+                                                            in LORA_BERT.points.items()) + EXTRA)
+    run = grader("grade", folder, "--out", out, "--quiet", "--pseudonyms", tmp / "roster.csv", "--rubric",
+                 tmp / "rubric.toml", env={**os.environ, "HF_HUB_OFFLINE": "1"})
     assert run.returncode == 0, run.stderr
     results = {path.parent.name: json.loads(path.read_text()) for path in out.glob("*/results.json")}
     return results, (out / leaderboard.CSV).read_text(), canary, root, out
@@ -268,17 +280,50 @@ def test_a_class_is_ranked_by_its_adapters_and_nothing_of_them_runs(class_with_a
     assert public["ann"] == public["eve"] > public["ben"] > public["cat"], public  # eve's code never ran for it
     assert public["ann"] == pytest.approx(LORA_BERT.adapter["baseline"], abs=1e-3)  # the pack's figure: the reference
     assert results["ann"]["leaderboard"] == [{"name": "accuracy (public)", "value": public["ann"], "order": "desc"}]
-    assert results["eve"]["score"] == 0 and "was not scored" not in results["eve"]["output"]
+    assert "was not scored" not in results["eve"]["output"]
     assert "pickle file, which can run any code" in results["dan"]["output"] and not canary.exists()
     assert "adapter" not in results["fay"]["extra_data"] and "adapter" not in results["fay"]["output"]
     assert re.search(r"accuracy 0\.\d{3} on the public held-out reviews", results["ann"]["output"])
     assert "left out" not in results["ann"]["output"]  # the adapter folder is not a file the grader ignored
     rows = list(csv.DictReader(io.StringIO(table)))
-    assert [row["name"] for row in rows] == ["ann", "eve", "ben", "cat", "dan"]
+    assert [row["name"] for row in rows] == ["Quiet Heron", "eve", "ben", "Red Fox", "dan"]  # pseudonyms where given
+    assert results["ann"]["extra_data"]["adapter"]["pseudonym"] == "Quiet Heron"
     assert [row["rank"] for row in rows] == ["1", "2", "3", "4", ""] and "pickle" in rows[-1]["problem"]
     assert all(row["private"] == "" for row in rows)  # shown only with --private
     jsonschema.validate(results["ann"], json.loads((Path(__file__).with_name("gradescope_results.schema.json"))
                                                    .read_text()))
+
+
+def test_extra_credit_is_the_points_of_the_highest_threshold_reached_and_counts_beyond_the_total(class_with_adapters):
+    """The rubric's [extra]: a test worth nothing of the total (Gradescope's extra credit) whose points are added to
+    the grade; the modules are the untouched template, so the extra credit is the whole grade."""
+    results, *_ = class_with_adapters
+    public = {name: result["leaderboard"][0]["value"] for name, result in results.items() if "leaderboard" in result}
+    expected = {name: 3 if value >= 0.8 else 1 if value >= 0.45 else 0 for name, value in public.items()}
+    assert expected["ann"] == expected["eve"] == 3 and expected["cat"] == 0, public  # the thresholds are tested
+    for name, points in expected.items():
+        (extra,) = [test for test in results[name]["tests"] if test["name"] == batch.EXTRA_CREDIT]
+        assert (extra["score"], extra["max_score"]) == (points, 0) and results[name]["score"] == points, name
+        assert (f"Extra credit: accuracy {public[name]:.3f} on the public held-out split: {points:g} extra point(s) "
+                "(the rubric's thresholds: 0.45 for 1, 0.8 for 3)") in results[name]["output"]
+    assert results["ann"]["extra_data"]["max_score"] == sum(LORA_BERT.points.values())  # the rubric's total, as before
+    assert not any(test["name"] == batch.EXTRA_CREDIT for name in ("dan", "fay") for test in results[name]["tests"])
+
+
+@pytest.mark.parametrize("extra, said", [
+    ("[extra]\nadapter = [[0.8, 3], [0.8, 5]]\n", "one score two thresholds"),
+    ("[extra]\nadapter = [[80, 3]]\n", "pairs"),
+    ("[extra]\nadapter = [[0.8, 0]]\n", "pairs"),
+    ("[extra]\nadaptor = [[0.8, 3]]\n", "unknown key 'adaptor' (did you mean 'adapter'?)"),
+])
+def test_a_rubric_whose_extra_credit_cannot_be_used_is_refused(tmp_path, extra, said):
+    (tmp_path / "rubric.toml").write_text('[points]\n"test_merge.py" = 10\n' + extra)
+    with pytest.raises(RubricError, match=re.escape(said)):
+        Rubric.load(tmp_path / "rubric.toml", LORA_BERT.suite)
+
+
+def test_without_extra_a_rubric_gives_none():
+    assert Rubric.of_pack(LORA_BERT).adapter_points == () and Rubric.of_pack(LORA_BERT).adapter_extra(0.99) == 0
 
 
 def test_the_private_split_is_scored_apart_when_asked_for(class_with_adapters):
@@ -292,9 +337,35 @@ def test_the_class_report_shows_the_leaderboard_against_the_reference(class_with
     *_, out = class_with_adapters
     page, summary = (out / "report.html").read_text(), (out / "report.md").read_text()
     assert "Adapters' leaderboard" in page and "the reference's own adapter: 0.810" in page
-    assert page.index(">ann<") < page.index(">ben<") < page.index(">cat<") < page.index(">dan<")
+    board = page[page.index('id="leaderboard"'):page.index('id="problems"')]
+    assert board.index(">Quiet Heron<") < board.index(">ben<") < board.index(">Red Fox<") < board.index(">dan<")
+    assert "ann" not in board and "cat/" not in board  # a pseudonym comes without the link that would name them
     assert 'alt="public score against trained parameters"' in page and "pickle file" in page
-    assert "## Adapters' leaderboard (the reference's adapter: 0.810)" in summary
+    assert "## Adapters' leaderboard (the reference's adapter: 0.810)" in summary and "Quiet Heron" in summary
+
+
+def test_report_takes_pseudonyms_over_those_grade_kept(class_with_adapters, tmp_path):
+    *_, out = class_with_adapters
+    copy = shutil.copytree(out, tmp_path / "graded")
+    (tmp_path / "roster.csv").write_text("submission,pseudonym\nben,Blue Jay\n")
+    assert cli.main(["report", str(copy), "--pseudonyms", str(tmp_path / "roster.csv")]) == 0
+    board = (copy / "report.md").read_text().split("## Adapters' leaderboard")[1]
+    assert "Blue Jay" in board and "Quiet Heron" in board and "ben" not in board
+
+
+@pytest.mark.parametrize("text, said", [
+    ("submission,name\nann,Quiet Heron\n", "needs the columns submission and pseudonym"),
+    ("submission,pseudonym\nann,Quiet Heron\nben,Quiet Heron\n", "given to more than one submission"),
+    ("submission,pseudonym\nann,Quiet Heron\nann,Red Fox\n", "has two pseudonyms"),
+    ("", "needs the columns"),
+])
+def test_a_roster_of_pseudonyms_that_cannot_be_used_is_refused_before_grading(tmp_path, capsys, text, said):
+    (tmp_path / "roster.csv").write_text(text)
+    (tmp_path / "ann.py").write_text("x = 1\n")
+    code = cli.main(["grade", str(tmp_path / "ann.py"), "--out", str(tmp_path / "out"), "--pseudonyms",
+                     str(tmp_path / "roster.csv")])
+    assert code == 2 and said in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()  # refused before anything was graded
 
 
 def test_accuracy_and_macro_f1():
