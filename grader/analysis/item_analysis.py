@@ -16,6 +16,7 @@ from pathlib import Path
 from grader.grading.outcome import Outcome
 from grader.grading.result import RESULTS, GradeResult, ResultError
 from grader.grading.rubric import part_of
+from grader.grading.scoring import EXTRA_CREDIT
 
 REASONS_KEPT = 5  # per test; the CSV keeps them all
 REASON_CHARS = 160
@@ -118,9 +119,10 @@ def reason(output: str) -> str:
 
 
 def analyse(students: list[GradeResult], parts: dict[str, str]) -> list[Part]:
-    """Parts with the most points lost class-wide first; in each, the tests passed least first."""
+    """Parts with the most points lost class-wide first; in each, the tests passed least first. The extra credit of
+    a rubric's [extra] is no test of the suite: it is left out."""
     tests = [student.by_name for student in students]
-    names = sorted({name for by_name in tests for name in by_name})
+    names = sorted({name for by_name in tests for name in by_name if name != EXTRA_CREDIT})
     grouped: dict[str, Part] = {}
     for name in names:
         taken = [(student, by_name[name]) for student, by_name in zip(students, tests, strict=True)
@@ -145,6 +147,8 @@ def part_points(student: GradeResult, parts: dict[str, str]) -> dict[str, float]
     """What a student earned in each part."""
     earned: dict[str, float] = {}
     for test in student.tests:
+        if test.name == EXTRA_CREDIT:
+            continue
         part = part_of(test.name, parts)
         earned[part] = earned.get(part, 0.0) + test.score
     return earned

@@ -30,7 +30,7 @@ from grader.grading import budget, fingerprint, gpus, outputs
 from grader.grading.outcome import Outcome
 from grader.grading.result import RESULTS, GradeResult, ResultError
 from grader.grading.rubric import Rubric
-from grader.grading.scoring import TestScore, score_run
+from grader.grading.scoring import EXTRA_CREDIT, TestScore, score_run
 from grader.grading.submissions import Submission, take_module
 from grader.run.listener import CollectedTest
 from grader.run.testrun import Limits, Run, prepare_workspace, run_pytest
@@ -38,7 +38,6 @@ from grader.run.worker_client import Worker, WorkerError, start_together
 from grader.sandbox import cgroups
 from grader.sandbox.processes import become_subreaper, children, kill_children
 
-EXTRA_CREDIT = "adapter (extra credit)"  # the test a rubric's [extra] adds for the adapter's held-out score
 IGNORED_LISTED = 100  # of the files handed in beside the module, named in results.json
 
 

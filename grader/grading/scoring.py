@@ -12,6 +12,8 @@ from grader.grading.rubric import Rubric
 from grader.run.listener import CollectedTest
 from grader.run.testrun import Limits, Run
 
+EXTRA_CREDIT = "adapter (extra credit)"  # the test a rubric's [extra] adds for the adapter's held-out score
+
 
 @dataclass
 class TestScore:

@@ -25,8 +25,8 @@ from grader.adapters import folders, leaderboard, reading
 from grader.adapters.reading import AdapterError
 from grader.adapters.scoring import Scorer
 from grader.assignments.pack import find
-from grader.grading import batch
 from grader.grading.rubric import Rubric, RubricError
+from grader.grading.scoring import EXTRA_CREDIT
 from grader.layout import ROOT, TINY_MODELS
 
 from .. import module_file
@@ -302,12 +302,12 @@ def test_extra_credit_is_the_points_of_the_highest_threshold_reached_and_counts_
     expected = {name: 3 if value >= 0.8 else 1 if value >= 0.45 else 0 for name, value in public.items()}
     assert expected["ann"] == expected["eve"] == 3 and expected["cat"] == 0, public  # the thresholds are tested
     for name, points in expected.items():
-        (extra,) = [test for test in results[name]["tests"] if test["name"] == batch.EXTRA_CREDIT]
+        (extra,) = [test for test in results[name]["tests"] if test["name"] == EXTRA_CREDIT]
         assert (extra["score"], extra["max_score"]) == (points, 0) and results[name]["score"] == points, name
         assert (f"Extra credit: accuracy {public[name]:.3f} on the public held-out split: {points:g} extra point(s) "
                 "(the rubric's thresholds: 0.45 for 1, 0.8 for 3)") in results[name]["output"]
     assert results["ann"]["extra_data"]["max_score"] == sum(LORA_BERT.points.values())  # the rubric's total, as before
-    assert not any(test["name"] == batch.EXTRA_CREDIT for name in ("dan", "fay") for test in results[name]["tests"])
+    assert not any(test["name"] == EXTRA_CREDIT for name in ("dan", "fay") for test in results[name]["tests"])
 
 
 @pytest.mark.parametrize("extra, said", [
@@ -342,6 +342,7 @@ def test_the_class_report_shows_the_leaderboard_against_the_reference(class_with
     assert "ann" not in board and "cat/" not in board  # a pseudonym comes without the link that would name them
     assert 'alt="public score against trained parameters"' in page and "pickle file" in page
     assert "## Adapters' leaderboard (the reference's adapter: 0.810)" in summary and "Quiet Heron" in summary
+    assert "extra credit" not in summary.split("## Adapters")[0]  # no part of the suite: not in the item analysis
 
 
 def test_report_takes_pseudonyms_over_those_grade_kept(class_with_adapters, tmp_path):
