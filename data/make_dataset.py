@@ -6,12 +6,15 @@ review carries words of one polarity) so that the tiny, randomly initialised
 models in ``tiny_models/`` can learn it in a few epochs on a CPU; it exists to
 make training visible, not to benchmark anything.
 
-    python data/make_dataset.py            # rewrites data/reviews.csv and data/heldout/reviews.csv
+    python data/make_dataset.py            # rewrites data/reviews.csv and data/heldout/
     python data/make_dataset.py --out X    # writes elsewhere (and X's folder/heldout/)
 
 ``data/heldout/reviews.csv`` holds reviews of neither split, drawn after them from the same generator:
 the grader scores students' adapters on them (split ``public``, shown at submission, and ``private``,
-at the end). It stays with the grader: the student bundle takes ``data/*.csv`` alone.
+at the end). ``data/heldout/reviews-unbalanced.csv``, drawn after those, has one positive review in
+five, as real complaints or spam are unbalanced: a pack that ranks adapters by macro-F1 (peft-bert)
+scores on it, where predicting the majority alone earns an accuracy of 0.8. Both stay with the grader:
+the student bundle takes ``data/*.csv`` alone.
 """
 
 import argparse
@@ -21,7 +24,9 @@ from pathlib import Path
 
 SEED = 1234
 N_TRAIN, N_TEST = 320, 80
-N_PUBLIC, N_PRIVATE = 100, 100  # the held-out reviews
+N_PUBLIC, N_PRIVATE = 100, 100  # the held-out reviews, in each held-out file
+UNBALANCED = "reviews-unbalanced.csv"
+POSITIVE_EVERY = 5  # in UNBALANCED: one positive review in five
 LABELS = ("negative", "positive")
 
 SUBJECTS = [
@@ -64,14 +69,16 @@ def make_review(rng: random.Random, label: int) -> str:
 
 
 def make_rows(seed: int = SEED, make=make_review, sizes: tuple[int, ...] = (N_TRAIN, N_TEST),
-              splits: tuple[str, ...] = ("train", "test")) -> list[tuple[str, int, str]]:
-    """Balanced, duplicate-free ``(text, label, split)`` rows, each text ``make(rng, label)``."""
+              splits: tuple[str, ...] = ("train", "test"), positive_every: tuple[int, ...] | None = None
+              ) -> list[tuple[str, int, str]]:
+    """Duplicate-free ``(text, label, split)`` rows, each text ``make(rng, label)``; in each split one positive row
+    in ``positive_every`` of it (2, balanced, by default)."""
     rng = random.Random(seed)
     seen: set[str] = set()
     rows = []
-    for split, size in zip(splits, sizes, strict=True):
+    for split, size, every in zip(splits, sizes, positive_every or (2,) * len(sizes), strict=True):
         for i in range(size):
-            label = i % 2
+            label = int(i % every == every - 1)
             text = make(rng, label)
             while text in seen:
                 text = make(rng, label)
@@ -91,13 +98,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path(__file__).with_name("reviews.csv"))
     args = parser.parse_args()
-    rows = make_rows(sizes=(N_TRAIN, N_TEST, N_PUBLIC, N_PRIVATE), splits=("train", "test", "public", "private"))
-    shown = [row for row in rows if row[2] in ("train", "test")]
-    write_csv(args.out, shown)
-    heldout = args.out.parent / "heldout" / args.out.name
-    heldout.parent.mkdir(exist_ok=True)
-    write_csv(heldout, rows[len(shown):])
-    print(f"wrote {len(shown)} reviews to {args.out} and {len(rows) - len(shown)} to {heldout}")
+    rows = make_rows(sizes=(N_TRAIN, N_TEST) + (N_PUBLIC, N_PRIVATE) * 2,
+                     splits=("train", "test") + ("public", "private") * 2,
+                     positive_every=(2, 2, 2, 2, POSITIVE_EVERY, POSITIVE_EVERY))
+    shown, held = N_TRAIN + N_TEST, N_PUBLIC + N_PRIVATE
+    heldout = args.out.parent / "heldout"
+    heldout.mkdir(exist_ok=True)
+    for path, part in ((args.out, rows[:shown]), (heldout / args.out.name, rows[shown:shown + held]),
+                       (heldout / UNBALANCED, rows[shown + held:])):
+        write_csv(path, part)
+        print(f"wrote {len(part)} reviews to {path}")
 
 
 if __name__ == "__main__":

@@ -375,3 +375,61 @@ def test_accuracy_and_macro_f1():
     predicted, labels = torch.tensor([0, 0, 1, 1]), torch.tensor([0, 1, 1, 1])
     assert leaderboard.metric_of("accuracy", predicted, labels, 2) == 0.75
     assert leaderboard.metric_of("macro-f1", predicted, labels, 2) == pytest.approx((2 / 3 + 4 / 5) / 2)
+
+
+PEFT_BERT = find("peft-bert")
+
+
+@pytest.fixture(scope="module")
+def peft_adapters(tmp_path_factory) -> Path:
+    """peft-bert's own pipeline, as its ASSIGNMENT.md asks for an adapter: bert-tiny with the reference's LoRA through
+    peft, six epochs of its train_epoch on the train reviews, saved by peft (``save_pretrained``); and that adapter
+    with a head that says "negative" to everything."""
+    from torch.utils.data import DataLoader
+    from transformers import AutoTokenizer
+
+    peft_bert = module_file.load("peft_bert_for_adapters", PEFT_BERT.reference)
+    root = tmp_path_factory.mktemp("peft-adapters")
+    model = peft_bert.apply_lora(base_model(), peft_bert.make_lora_config(8, 16, 0.0))
+    with open(ROOT / "data" / "reviews.csv", newline="", encoding="utf-8") as f:
+        rows = [row for row in csv.DictReader(f) if row["split"] == "train"]
+    reviews = peft_bert.ComplaintDataset([row["text"] for row in rows], [int(row["label"]) for row in rows],
+                                         AutoTokenizer.from_pretrained(MODEL), max_len=32)
+    loader = DataLoader(reviews, batch_size=16, shuffle=True, generator=torch.Generator().manual_seed(0))
+    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=2e-2)
+    for _ in range(6):
+        peft_bert.train_epoch(model, loader, optimizer, "cpu")
+    model.save_pretrained(root / "trained")
+    shutil.copytree(root / "trained", root / "majority")
+    tensors = load_file(root / "majority" / reading.WEIGHTS)
+    tensors["base_model.model.classifier.weight"] = torch.zeros_like(tensors["base_model.model.classifier.weight"])
+    tensors["base_model.model.classifier.bias"] = torch.tensor([1.0, -1.0])
+    save_file(tensors, root / "majority" / reading.WEIGHTS)
+    return root
+
+
+def test_a_pack_of_unbalanced_classes_ranks_adapters_by_macro_f1(peft_adapters):
+    """peft-bert's held-out reviews have one positive in five: by accuracy, saying "negative" to everything comes
+    within 0.04 of the trained adapter; by macro-F1, the pack's measure, it is far below."""
+    assert PEFT_BERT.adapter["metric"] == "macro-f1"
+    by_f1, by_accuracy = leaderboard.Board(PEFT_BERT.adapter), leaderboard.Board({**PEFT_BERT.adapter,
+                                                                                  "metric": "accuracy"})
+    trained, majority = (by_f1.score(peft_adapters / name) for name in ("trained", "majority"))
+    assert trained.public == pytest.approx(PEFT_BERT.adapter["baseline"], abs=1e-3)  # the pack's figure
+    assert majority.public == pytest.approx((2 * 80 / (2 * 80 + 20) + 0) / 2)  # F1 of "negative" 0.89, "positive" 0
+    accuracy = {name: by_accuracy.score(peft_adapters / name).public for name in ("trained", "majority")}
+    assert accuracy["majority"] == pytest.approx(0.8) and accuracy["trained"] - accuracy["majority"] < 0.1, accuracy
+    assert trained.public - majority.public > 0.3
+
+
+def test_a_peft_bert_submission_is_told_its_macro_f1(peft_adapters, tmp_path):
+    (tmp_path / "class" / "gus").mkdir(parents=True)
+    shutil.copy(PEFT_BERT.template / "peft_bert.py", tmp_path / "class" / "gus" / "peft_bert.py")
+    shutil.copytree(peft_adapters / "trained", tmp_path / "class" / "gus" / "adapter")
+    run = grader("grade", tmp_path / "class", "--out", tmp_path / "out", "--assignment", "peft-bert", "--quiet",
+                 "--no-report", env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    assert run.returncode == 0, run.stderr
+    result = json.loads((tmp_path / "out" / "gus" / "results.json").read_text())
+    assert result["leaderboard"] == [{"name": "macro-f1 (public)", "value": pytest.approx(0.792, abs=1e-3),
+                                      "order": "desc"}]
+    assert re.search(r"macro-f1 0\.79\d on the public held-out reviews", result["output"])

@@ -42,18 +42,24 @@ def test_dataset_is_small_balanced_and_split_without_overlap(table):
     assert not texts["train"] & texts["test"], "a text is in both splits"
 
 
-def test_the_held_out_reviews_are_new_balanced_and_stay_out_of_the_bundle(tmp_path):
-    """Students' adapters are scored on them: reviews of neither split, which the script reproduces, and which
-    nothing a student receives holds (the bundle and a workspace take data/*.csv)."""
+@pytest.mark.parametrize("name, negatives", [("reviews.csv", 1 / 2), ("reviews-unbalanced.csv", 4 / 5)])
+def test_the_held_out_reviews_are_new_and_stay_out_of_the_bundle(tmp_path, name, negatives):
+    """Students' adapters are scored on them: reviews of neither split (nor of the other held-out file), balanced
+    or one positive in five, which the script reproduces, and which nothing a student receives holds (the bundle
+    and a workspace take data/*.csv)."""
     run_script("data/make_dataset.py", tmp_path / "reviews.csv")
-    shipped = ROOT / "data" / "heldout" / "reviews.csv"
-    assert (tmp_path / "heldout" / "reviews.csv").read_bytes() == shipped.read_bytes()
+    shipped = ROOT / "data" / "heldout" / name
+    assert (tmp_path / "heldout" / name).read_bytes() == shipped.read_bytes()
     with open(shipped, newline="", encoding="utf-8") as f:
         rows = list(csv.DictReader(f))
-    with open(ROOT / "data" / "reviews.csv", newline="", encoding="utf-8") as f:
-        seen = {row["text"] for row in csv.DictReader(f)}
+    seen = set()
+    for other in (ROOT / "data" / "reviews.csv", *(path for path in shipped.parent.glob("*.csv") if path != shipped)):
+        with open(other, newline="", encoding="utf-8") as f:
+            seen |= {row["text"] for row in csv.DictReader(f)}
     assert {row["split"] for row in rows} == {"public", "private"} and not {row["text"] for row in rows} & seen
-    assert [row["label"] for row in rows].count("0") == len(rows) // 2
+    for split in ("public", "private"):
+        labels = [row["label"] for row in rows if row["split"] == split]
+        assert labels.count("0") == len(labels) * negatives
     layout.copy_models_and_data(tmp_path / "bundle")
     given = set()
     for path in (tmp_path / "bundle").rglob("*.csv"):
