@@ -2,8 +2,9 @@
 #
 #     make grade    grade the bundled example submissions into graded/
 #     make test     lint, check the student template, run every test (on every core)
-#     make check    what to run before every commit: lint, the template, the suite on the
-#                   reference and the fast unit tests
+#     make check    what to run before every commit: lint, the template, the docs, the suite
+#                   on the reference and the fast unit tests
+#     make docs     build the documentation site into site/ (mkdocs serve shows it as you edit)
 #
 # Each sets up .venv the first time (torch, then the project with its dev extra) and
 # reuses it afterwards; editing pyproject.toml sets it up again. make is on every
@@ -27,20 +28,26 @@ CHECK_TESTS := tests/assignment tests/mutants/test_clauses.py tests/project/test
 # batch graded once for a file's tests is graded once; files go out longest first (tests/conftest.py).
 XDIST := -n auto --dist loadfile --no-loadscope-reorder
 
-.PHONY: grade test check clean
+.PHONY: grade test check docs clean
 
 grade: $(VENV)/.installed
 	$(BIN)/python -m grader grade examples/lora-bert --out graded
 
-test: $(VENV)/.installed
+test: $(VENV)/.installed docs
 	$(BIN)/ruff check .
 	$(BIN)/python -m grader template --check
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest $(XDIST)
 
-check: $(VENV)/.installed
+check: $(VENV)/.installed docs
 	$(BIN)/ruff check .
 	$(BIN)/python -m grader template --check
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest $(XDIST) $(CHECK_TESTS)
+
+# The site, every internal link and anchor checked (strict, and not --quiet, which hides the warnings strict
+# counts); site/ is git-ignored. Material for MkDocs announces its successor on every build: NO_MKDOCS_2_WARNING
+# silences that notice, not a warning of the build.
+docs: $(VENV)/.installed
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
 
 # torch first, in the build this machine should have:
 # 1. a torch wheel that pip's own configuration keeps on disk (--no-index reads only its

@@ -90,7 +90,7 @@ def cmd_assignments(args) -> int:
     rows += [(p.name, f"{p.module}.py", p.conventions["scaling"], p.spec["suite"], p.title) for p in found]
     print(outputs.text_table(rows))
     print(f"\n{len(found)} assignment(s), each in reference/NAME/{pack.SPEC}; a new one starts as a copy of another "
-          "(README: Starting a new assignment)")
+          "(docs/instructors/packs.md: Starting a new assignment)")
     return 0
 
 
