@@ -22,7 +22,8 @@ CHECK_TESTS := tests/assignment tests/mutants/test_clauses.py tests/project/test
 	tests/project/test_assets.py tests/grader/test_scoring.py tests/grader/test_names.py tests/grader/test_gpus.py \
 	tests/grader/test_gradebook.py tests/grader/test_protocol.py tests/grader/test_disk.py tests/grader/test_outcome.py \
 	tests/grader/test_container_limits.py tests/grader/test_budget.py tests/project/test_umd_handout.py \
-	tests/lora_from_scratch tests/project/test_from_scratch_handout.py tests/finetuning_methods tests/peft_bert
+	tests/lora_from_scratch tests/project/test_from_scratch_handout.py tests/finetuning_methods tests/peft_bert \
+	tests/project/test_docs.py
 
 # pytest-xdist, one process per core; a test file stays on one process (--dist loadfile), so that a
 # batch graded once for a file's tests is graded once; files go out longest first (tests/conftest.py).
