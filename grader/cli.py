@@ -511,13 +511,18 @@ def entry_point() -> int:
     return code
 
 
-def main(argv=None) -> int:
+def build_parser() -> argparse.ArgumentParser:
+    """The whole command line, every command and option (the docs' commands are checked against it)."""
     parser = argparse.ArgumentParser(prog="lora-grader",
                                      description="Grade LoRA assignments, each described by its pack.")
     commands = parser.add_subparsers(dest="command", required=True)
     for add in COMMANDS:
         add(commands)
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
     try:
         return args.run(args)
     except (template.MarkerError, release.ReleaseError, UsageError, batch.GradingError) as error:

@@ -1,10 +1,13 @@
 """The documentation's generated parts: written from the project's files when the site is built (docs/hooks.py)."""
 
 import json
+import re
+import shlex
 from types import SimpleNamespace
 
 import pytest
 
+from grader import cli
 from grader.layout import ROOT
 
 from .. import module_file
@@ -33,3 +36,65 @@ def test_a_page_gets_what_its_marker_names_and_an_unknown_marker_fails_the_build
     assert "| field | type | required | what it is |" in written and "<!--" not in written
     with pytest.raises(ValueError, match="no writer for the marker 'nothing'"):
         hooks.on_page_markdown("<!-- generated: nothing -->\n", page, {}, None)
+
+
+# -- the commands the docs give -------------------------------------------------------------------------------------
+
+PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
+BLOCK = re.compile(r"^(`{3,})(?:bash|sh|shell)\n(.*?)^\1$", re.S | re.M)
+PLACEHOLDERS = ("PATH...", "[options]")  # a synopsis, not a command
+
+
+def shell_commands() -> list[tuple[str, list[str]]]:
+    """Every command of the shell blocks of the README and the docs: (where, its words), continuation lines
+    joined, comments and ``VAR=value`` prefixes dropped, ``a && b`` as two."""
+    found = []
+    for page in PAGES:
+        for block in BLOCK.finditer(page.read_text(encoding="utf-8")):
+            for line in block.group(2).replace("\\\n", " ").splitlines():
+                line = re.sub(r"\s+#\s.*$", "", line).strip()
+                command: list[str] = []
+                for word in [*shlex.split(line), "&&"]:
+                    if word != "&&":
+                        command.append(word)
+                        continue
+                    while command and re.fullmatch(r"[A-Z_]+=\S*", command[0]):
+                        command.pop(0)
+                    if command:
+                        found.append((f"{page.relative_to(ROOT)}: {shlex.join(command)}", command))
+                    command = []
+    return found
+
+
+COMMANDS = shell_commands()
+
+
+def make_targets() -> set[str]:
+    return set(re.findall(r"^([a-z][\w-]*):", (ROOT / "Makefile").read_text(), re.M))
+
+
+@pytest.mark.parametrize("where, words", COMMANDS, ids=[where for where, _ in COMMANDS])
+def test_each_command_in_the_docs_is_one_the_project_takes(where, words):
+    """A renamed option, command, make target or script fails here, not in a reader's terminal: each
+    ``lora-grader`` (``python -m grader``) command is parsed by the real command line, each ``make`` target is the
+    Makefile's, each script and each path given to pytest exists."""
+    if words[:3] == ["python", "-m", "grader"] or words[:1] == ["lora-grader"]:
+        arguments = words[3:] if words[0] == "python" else words[1:]
+        if any(placeholder in arguments for placeholder in PLACEHOLDERS):
+            return
+        try:
+            cli.build_parser().parse_args(arguments)
+        except SystemExit as error:
+            pytest.fail(f"{where}: the command line refuses it (exit {error.code})")
+    elif words[:1] == ["make"]:
+        assert set(words[1:]) <= make_targets(), where
+    elif words[:3] == ["python", "-m", "pytest"]:
+        paths = [word for word in words[3:] if not word.startswith("-") and "/" in word and "path/to" not in word]
+        assert all((ROOT / path.split("::")[0]).exists() for path in paths), where
+    elif words[:1] in (["python"], ["python3"]) and len(words) > 1 and words[1].endswith(".py"):
+        assert (ROOT / words[1]).is_file(), where
+
+
+def test_the_docs_give_commands_to_check():
+    checked = [where for where, words in COMMANDS if words[:3] == ["python", "-m", "grader"]]
+    assert len(checked) >= 10 and any(where.startswith("README.md: make grade") for where, _ in COMMANDS)
