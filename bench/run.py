@@ -5,6 +5,10 @@
     python bench/run.py --out FILE.json
     python bench/run.py --skip-grading --skip-training   # the adapters' scoring alone (seconds)
 
+Each benchmark's figures go into ``bench/results.json`` with the machine and the time they were
+measured on; a run that skips some keeps the file's figures of those, so the file holds the latest
+of each. The docs' performance page is written from it (``docs/hooks.py``).
+
 Measured, each as the median of several runs:
 
 - the shared suite on the reference in a fresh interpreter (what a student waits for);
@@ -435,10 +439,10 @@ def main() -> None:
     runs, size, rounds = (2, 10, 3) if args.quick else (5, 40, 7)
     import torch
 
-    results = {"machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
-                           "python": platform.python_version(), "torch": torch.__version__,
-                           "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None},
-               "quick": args.quick}
+    machine = {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version(),
+               "torch": torch.__version__, "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+               "measured": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "quick": args.quick}
+    results = {}
     if not args.skip_grading:
         results["grading"] = grading(size, runs)
         results["split"] = split_overhead(size // 2, 3)
@@ -453,6 +457,9 @@ def main() -> None:
     if not args.skip_adapters:
         torch.set_num_threads(1)  # as the grader's own process scores them
         results["adapters"] = adapter_scoring(rounds * 3)
+    kept = json.loads(args.out.read_text()) if args.out.is_file() else {}
+    where = {**kept.get("where", {}), **dict.fromkeys(results, machine)}  # each benchmark's machine and time
+    results = {**{key: value for key, value in kept.items() if key in where}, **results, "where": where}
     args.out.write_text(json.dumps(results, indent=2) + "\n")
     print(table(results))
     print(f"\nwrote {args.out}")

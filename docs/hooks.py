@@ -7,6 +7,7 @@ configuration reference from its schemas), and the benchmarks' latest figures fr
 ``bench/run.py`` writes. A marker with no writer fails the build.
 """
 
+import importlib.util
 import json
 import re
 from pathlib import Path
@@ -63,7 +64,26 @@ def assignment_schema() -> str:
                       *spec_rows(schema["properties"], schema.get("required", []))])
 
 
-GENERATED = {"assignment-schema": assignment_schema}
+BENCH = ROOT / "bench" / "run.py"
+BENCH_RESULTS = ROOT / "bench" / "results.json"
+
+
+def benchmarks() -> str:
+    """bench/run.py's own table of bench/results.json, and where and when each benchmark in it was measured."""
+    spec = importlib.util.spec_from_file_location("bench_run", BENCH)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    results = json.loads(BENCH_RESULTS.read_text(encoding="utf-8"))
+    lines = ["| benchmark | measured | machine |", "| --- | --- | --- |"]
+    for name, machine in results.get("where", {}).items():
+        device = machine.get("cuda") or f"{machine['cpus']} CPU cores, no GPU"
+        quick = " (`--quick`)" if machine.get("quick") else ""
+        lines.append(f"| {name}{quick} | {machine['measured']} | {device}; {machine['platform']}, Python "
+                     f"{machine['python']}, torch {machine['torch']} |")
+    return "\n".join([*lines, "", "```text", bench.table(results), "```"])
+
+
+GENERATED = {"assignment-schema": assignment_schema, "benchmarks": benchmarks}
 
 
 def on_page_markdown(markdown: str, page, config, files) -> str:

@@ -30,6 +30,15 @@ def test_the_spec_reference_has_a_row_for_every_field_of_the_schema():
     assert "| `adapter.metric` | one of `accuracy`, `macro-f1` |" in hooks.assignment_schema()
 
 
+def test_the_performance_page_is_bench_runs_own_table_of_its_results_with_where_and_when_each_was_measured():
+    results = json.loads(hooks.BENCH_RESULTS.read_text())
+    written = hooks.benchmarks()
+    bench = module_file.load("bench_run_for_docs", hooks.BENCH)
+    assert bench.table(results) in written
+    rows = [line.split(" | ")[0].strip("| ").split(" ")[0] for line in written.splitlines()[2:] if line.startswith("|")]
+    assert rows == list(results["where"]) and set(results["where"]) <= set(results)  # each measured benchmark, dated
+
+
 def test_a_page_gets_what_its_marker_names_and_an_unknown_marker_fails_the_build():
     page = SimpleNamespace(file=SimpleNamespace(src_path="x.md"))
     written = hooks.on_page_markdown("# Spec\n\n<!-- generated: assignment-schema -->\n", page, {}, None)
