@@ -157,7 +157,7 @@ def cmd_grade(args) -> int:
         rubric = Rubric.load(args.rubric, assignment.suite) if args.rubric else Rubric.of_pack(assignment)
     except (SubmissionError, RubricError) as error:
         raise UsageError(str(error)) from None
-    names = read_pseudonyms(args.pseudonyms)
+    names = read_pseudonyms(args.pseudonyms, args.out)
     device = resolve_device(args.device)
     given = cuda_gpus() if device == "cuda" else []
     jobs = args.jobs or gpus.default_jobs(device, given)
@@ -187,7 +187,7 @@ def cmd_grade(args) -> int:
     elif found:  # as data, in this process, before any submission's code runs
         from grader.adapters import leaderboard  # torch and transformers: only where there are adapters to score
 
-        settings.adapters = leaderboard.score_class(found, assignment.adapter, args.private, names)
+        settings.adapters = leaderboard.score_class(found, assignment.adapter, args.private)
     results, plan = batch.grade(submissions, args.out, settings, progress=not args.quiet)
     print(containment)
     print(plan.summary())
@@ -203,10 +203,10 @@ def cmd_grade(args) -> int:
                          rubric, assignment)
     written = ""
     if settings.adapters:  # scored above: leaderboard is imported
-        outputs.write_atomic(args.out / leaderboard.CSV, leaderboard.leaderboard_csv(settings.adapters))
+        outputs.write_atomic(args.out / leaderboard.CSV, leaderboard.leaderboard_csv(settings.adapters, names))
         written += f", the adapters' leaderboard in {args.out / leaderboard.CSV}"
     if args.report:
-        class_report.write(args.out, rubric, assignment.suite, assignment.adapter)
+        class_report.write(args.out, rubric, assignment.suite, assignment.adapter, names)
         written += f", the class report in {args.out / class_report.HTML}"
     print(f"\nresults.json and feedback.md per submission in {args.out}/, all scores in {args.out / outputs.GRADES}"
           f"{written}")
@@ -256,7 +256,7 @@ def cmd_report(args) -> int:
     args.assignment = args.assignment or graded_assignment(args.out)
     (assignment,) = chosen_packs(args)
     written = class_report.ClassReport.build(args.out, Rubric.of_pack(assignment), assignment.suite,
-                                             assignment.adapter, read_pseudonyms(args.pseudonyms))
+                                             assignment.adapter, read_pseudonyms(args.pseudonyms, args.out))
     if not written.students:
         raise UsageError(f"{args.out}: no graded submission in it (give the --out folder of a grade run)")
     class_report.save(written)
@@ -266,9 +266,10 @@ def cmd_report(args) -> int:
     return 0
 
 
-def read_pseudonyms(path: Path | None) -> dict[str, str]:
+def read_pseudonyms(path: Path | None, out: Path) -> dict[str, str]:
+    """The roster of ``--pseudonyms``, which the graded folder ``out`` keeps; without it, the one it kept."""
     try:
-        return pseudonyms.read(path) if path else {}
+        return pseudonyms.given_or_kept(path, out)
     except pseudonyms.PseudonymError as error:
         raise UsageError(str(error)) from None
 
@@ -281,7 +282,8 @@ def cmd_similarity(args) -> int:
         raise UsageError(str(error)) from None
     pairs = similarity.run(found, args.out, assignment)
     if (args.out / class_report.HTML).is_file():  # a graded folder: its report now links the ranking
-        class_report.write(args.out, Rubric.of_pack(assignment), assignment.suite, assignment.adapter)
+        class_report.write(args.out, Rubric.of_pack(assignment), assignment.suite, assignment.adapter,
+                           read_pseudonyms(None, args.out))
     print(outputs.text_table([("first", "second", "similarity", "tokens in common")] + [
         (pair.first, pair.second, f"{100 * pair.similarity:.0f}%", str(pair.tokens)) for pair in pairs[:10]]))
     print(f"\n{len(pairs)} pair(s) share code beyond the template, of {len(found) * (len(found) - 1) // 2}; "

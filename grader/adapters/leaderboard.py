@@ -9,7 +9,7 @@ for its student and costs nothing else; a submission without the folder has no e
 """
 
 import csv
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
@@ -34,7 +34,6 @@ class AdapterScore:
     private: float | None = None  # None unless asked for (grade --private)
     trainable: int | None = None  # the parameters it trains: its LoRA matrices and saved head
     problem: str | None = None  # why it was not scored, for the student
-    pseudonym: str | None = None  # the student's name on the leaderboard, where a roster gives one (pseudonyms.py)
 
     def sentence(self, folder: str) -> str:
         if self.problem:
@@ -110,26 +109,25 @@ class Board:
         return AdapterScore(self.metric, found["public"], found["private"] if self.private else None, trained)
 
 
-def score_class(folders: dict[str, Path], spec: dict, private: bool = False,
-                pseudonyms: dict[str, str] | None = None) -> dict[str, AdapterScore]:
-    """Each adapter of ``folders`` (submission name -> its folder: ``folders.of_class``), the base model read once;
-    each named by its pseudonym where ``pseudonyms`` (submission name -> pseudonym) gives one."""
+def score_class(folders: dict[str, Path], spec: dict, private: bool = False) -> dict[str, AdapterScore]:
+    """Each adapter of ``folders`` (submission name -> its folder: ``folders.of_class``), the base model read once."""
     if not folders:
         return {}
     board = Board(spec, private)
-    return {name: replace(board.score(folder), pseudonym=(pseudonyms or {}).get(name))
-            for name, folder in folders.items()}
+    return {name: board.score(folder) for name, folder in folders.items()}
 
 
 def rounded(value: float | None) -> float | None:
     return None if value is None else round(value, 4)
 
 
-def leaderboard_csv(scores: dict[str, AdapterScore]) -> str:
-    """``leaderboard.csv``: rank, name (the pseudonym where one is given, else the submission's), the metric on each
-    split shown, trained parameters; best first, then the adapters that were not scored, with why."""
+def leaderboard_csv(scores: dict[str, AdapterScore], pseudonyms: dict[str, str] | None = None) -> str:
+    """``leaderboard.csv``: rank, name (the student's pseudonym where ``pseudonyms`` gives one, else the
+    submission's), the metric on each split shown, trained parameters; best first, then the adapters that were not
+    scored, with why."""
     ranked = sorted(scores.items(), key=lambda item: (item[1].problem is not None, -(item[1].public or 0), item[0]))
-    rows = [[rank if score.problem is None else "", score.pseudonym or name, score.metric, rounded(score.public),
+    rows = [[rank if score.problem is None else "", (pseudonyms or {}).get(name, name), score.metric,
+             rounded(score.public),
              rounded(score.private), score.trainable, score.problem or ""]
             for rank, (name, score) in enumerate(ranked, start=1)]
     return csv_text(["rank", "name", "metric", "public", "private", "trained_parameters", "problem"], rows)

@@ -4,14 +4,19 @@ A leaderboard is shown to the class, as Kaggle's and Gradescope's are, under nam
 students chose. The roster has a ``submission`` column (the name each submission has, as
 ``gradebook --roster`` reads it) and a ``pseudonym`` column; ``leaderboard.csv`` and the
 class report's leaderboard name each student by pseudonym where the roster gives one, and
-by submission otherwise. Read with the standard library's csv: nothing here needs more.
+by submission otherwise. The graded folder keeps the last roster given (``pseudonyms.csv``),
+so that a report written again later names them alike; a pseudonym is no part of a grade, so
+a new roster regrades no one. Read with the standard library's csv: nothing here needs more.
 """
 
 import csv
 from collections import Counter
 from pathlib import Path
 
+from grader.grading.outputs import csv_text, write_atomic
+
 COLUMNS = ("submission", "pseudonym")
+KEPT = "pseudonyms.csv"  # in a graded folder: the roster its leaderboard was last named by
 
 
 class PseudonymError(ValueError):
@@ -42,3 +47,12 @@ def read(path: Path) -> dict[str, str]:
         raise PseudonymError(f"{path}: the pseudonym {shared[0]!r} is given to more than one submission; a "
                              "leaderboard needs one name per student")
     return names
+
+
+def given_or_kept(roster: Path | None, out: Path) -> dict[str, str]:
+    """The roster given to this command, which the graded folder ``out`` then keeps; else the one it kept."""
+    if roster is not None:
+        names = read(roster)
+        write_atomic(out / KEPT, csv_text(list(COLUMNS), sorted(names.items())))
+        return names
+    return read(out / KEPT) if (out / KEPT).is_file() else {}

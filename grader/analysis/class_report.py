@@ -48,7 +48,7 @@ class ClassReport:
               adapter: dict | None = None, pseudonyms: dict[str, str] | None = None) -> "ClassReport":
         """The report of a graded folder; ``rubric`` and ``suite`` (the pack's) name the parts, in order;
         ``adapter``: the pack's ``[adapter]``, whose baseline the leaderboard shows; ``pseudonyms``: names for the
-        leaderboard, over those ``grade --pseudonyms`` kept."""
+        leaderboard (``adapters.pseudonyms``)."""
         titles = part_titles(rubric or Rubric.load(), suite)
         students, unreadable = item_analysis.load(out)
         parts = item_analysis.analyse(students, titles)
@@ -72,8 +72,8 @@ class ClassReport:
         it could not score last, with why. ``name``: the student's pseudonym where one is given, else the
         submission's; ``submission``: the submission's."""
         rows = [{**student.context["adapter"], "submission": student.name,
-                 "name": self.pseudonyms.get(student.name) or student.context["adapter"].get("pseudonym")
-                 or student.name} for student in self.students if student.context.get("adapter")]
+                 "name": self.pseudonyms.get(student.name, student.name)}
+                for student in self.students if student.context.get("adapter")]
         return sorted(rows, key=lambda row: (row["problem"] is not None, -(row["public"] or 0), row["name"]))
 
     @property
@@ -206,9 +206,9 @@ def markdown(report: ClassReport, most_failed: int = 15) -> str:
 
 
 def write(out: Path, rubric: Rubric | None = None, suite: Path | None = None,
-          adapter: dict | None = None) -> ClassReport:
+          adapter: dict | None = None, pseudonyms: dict[str, str] | None = None) -> ClassReport:
     """Every file of the class report, into ``out``; each written whole or not at all."""
-    report = ClassReport.build(out, rubric, suite, adapter)
+    report = ClassReport.build(out, rubric, suite, adapter, pseudonyms)
     save(report)
     return report
 

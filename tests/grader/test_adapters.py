@@ -274,7 +274,7 @@ def class_with_adapters(adapters, tmp_path_factory):
 
 
 def test_a_class_is_ranked_by_its_adapters_and_nothing_of_them_runs(class_with_adapters):
-    results, table, canary, *_ = class_with_adapters
+    results, table, canary, _, out = class_with_adapters
     public = {name: result["leaderboard"][0]["value"] for name, result in results.items() if "leaderboard" in result}
     assert set(public) == {"ann", "ben", "cat", "eve"}  # fay has none; dan's was refused
     assert public["ann"] == public["eve"] > public["ben"] > public["cat"], public  # eve's code never ran for it
@@ -287,7 +287,8 @@ def test_a_class_is_ranked_by_its_adapters_and_nothing_of_them_runs(class_with_a
     assert "left out" not in results["ann"]["output"]  # the adapter folder is not a file the grader ignored
     rows = list(csv.DictReader(io.StringIO(table)))
     assert [row["name"] for row in rows] == ["Quiet Heron", "eve", "ben", "Red Fox", "dan"]  # pseudonyms where given
-    assert results["ann"]["extra_data"]["adapter"]["pseudonym"] == "Quiet Heron"
+    assert "pseudonym" not in results["ann"]["extra_data"]["adapter"]  # no part of the grade: the folder keeps them
+    assert (out / "pseudonyms.csv").read_text() == "submission,pseudonym\nann,Quiet Heron\ncat,Red Fox\n"
     assert [row["rank"] for row in rows] == ["1", "2", "3", "4", ""] and "pickle" in rows[-1]["problem"]
     assert all(row["private"] == "" for row in rows)  # shown only with --private
     jsonschema.validate(results["ann"], json.loads((Path(__file__).with_name("gradescope_results.schema.json"))
@@ -345,13 +346,33 @@ def test_the_class_report_shows_the_leaderboard_against_the_reference(class_with
     assert "extra credit" not in summary.split("## Adapters")[0]  # no part of the suite: not in the item analysis
 
 
-def test_report_takes_pseudonyms_over_those_grade_kept(class_with_adapters, tmp_path):
+def test_report_names_them_by_the_roster_it_is_given_or_else_by_the_one_the_folder_kept(class_with_adapters,
+                                                                                         tmp_path):
     *_, out = class_with_adapters
     copy = shutil.copytree(out, tmp_path / "graded")
+    (copy / "report.md").unlink()
+    assert cli.main(["report", str(copy)]) == 0  # the roster grade was given, kept in the folder
+    assert "Quiet Heron" in (copy / "report.md").read_text().split("## Adapters' leaderboard")[1]
     (tmp_path / "roster.csv").write_text("submission,pseudonym\nben,Blue Jay\n")
     assert cli.main(["report", str(copy), "--pseudonyms", str(tmp_path / "roster.csv")]) == 0
     board = (copy / "report.md").read_text().split("## Adapters' leaderboard")[1]
-    assert "Blue Jay" in board and "Quiet Heron" in board and "ben" not in board
+    assert "Blue Jay" in board and "Quiet Heron" not in board and "ann" in board and "ben" not in board
+
+
+def test_a_new_roster_regrades_no_one_and_names_them_anew(class_with_adapters, tmp_path):
+    """A pseudonym is how the leaderboard shows a student, not part of the grade: graded again with another roster,
+    every result is reused, and leaderboard.csv and the report name the students by the new one."""
+    *_, out = class_with_adapters
+    copy = shutil.copytree(out, tmp_path / "graded")
+    (tmp_path / "roster.csv").write_text("submission,pseudonym\nann,Grey Owl\n")
+    run = grader("grade", out.parent / "class", "--out", copy, "--quiet", "--pseudonyms", tmp_path / "roster.csv",
+                 "--rubric", out.parent / "rubric.toml", env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    assert run.returncode == 0, run.stderr
+    assert "0 graded, 0 regraded, 6 reused unchanged" in run.stdout
+    names = [row["name"] for row in csv.DictReader(io.StringIO((copy / leaderboard.CSV).read_text()))]
+    assert names[0] == "Grey Owl" and "Quiet Heron" not in names and "Red Fox" not in names and "cat" in names
+    board = (copy / "report.md").read_text().split("## Adapters' leaderboard")[1]
+    assert "Grey Owl" in board and "Red Fox" not in board
 
 
 @pytest.mark.parametrize("text, said", [
