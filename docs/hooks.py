@@ -4,10 +4,13 @@ A page holds a marker line, ``<!-- generated: NAME -->``, and the hook puts ther
 ``GENERATED[NAME]`` writes from the file it reads: the pack spec's reference from the JSON Schema
 that ``grader/assignments/pack.py`` validates every spec against (as PrairieLearn writes its
 configuration reference from its schemas), and the benchmarks' latest figures from the JSON file
-``bench/run.py`` writes. A marker with no writer fails the build.
+``bench/run.py`` writes, and what a command prints, run as the site is built. A marker with no
+writer fails the build.
 """
 
+import contextlib
 import importlib.util
+import io
 import json
 import re
 from pathlib import Path
@@ -83,7 +86,19 @@ def benchmarks() -> str:
     return "\n".join([*lines, "", "```text", bench.table(results), "```"])
 
 
-GENERATED = {"assignment-schema": assignment_schema, "benchmarks": benchmarks}
+def assignments() -> str:
+    """What ``lora-grader assignments`` prints, run when the site is built: the packs as they are."""
+    from grader import cli
+
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        code = cli.main(["assignments"])
+    if code != 0:
+        raise RuntimeError(f"lora-grader assignments exited {code}")
+    return f"```\n{printed.getvalue().rstrip()}\n```"
+
+
+GENERATED = {"assignment-schema": assignment_schema, "benchmarks": benchmarks, "assignments": assignments}
 
 
 def on_page_markdown(markdown: str, page, config, files) -> str:

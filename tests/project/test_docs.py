@@ -39,6 +39,12 @@ def test_the_performance_page_is_bench_runs_own_table_of_its_results_with_where_
     assert rows == list(results["where"]) and set(results["where"]) <= set(results)  # each measured benchmark, dated
 
 
+def test_the_packs_page_shows_what_lora_grader_assignments_prints(capsys):
+    written = hooks.assignments()
+    assert cli.main(["assignments"]) == 0
+    assert written == f"```\n{capsys.readouterr().out.rstrip()}\n```" and "umd-lorabert" in written
+
+
 def test_a_page_gets_what_its_marker_names_and_an_unknown_marker_fails_the_build():
     page = SimpleNamespace(file=SimpleNamespace(src_path="x.md"))
     written = hooks.on_page_markdown("# Spec\n\n<!-- generated: assignment-schema -->\n", page, {}, None)
