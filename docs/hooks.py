@@ -98,7 +98,16 @@ def assignments() -> str:
     return f"```\n{printed.getvalue().rstrip()}\n```"
 
 
-GENERATED = {"assignment-schema": assignment_schema, "benchmarks": benchmarks, "assignments": assignments}
+FIGURES = Path(__file__).resolve().parent / "figures"  # what a command of the project wrote, kept as written
+
+
+def comparison() -> str:
+    """The reference's comparison of fine-tuning methods, as its ``compare`` command wrote it (figures/)."""
+    return (FIGURES / "comparison.md").read_text(encoding="utf-8").rstrip()
+
+
+GENERATED = {"assignment-schema": assignment_schema, "benchmarks": benchmarks, "assignments": assignments,
+             "comparison": comparison}
 
 
 def on_page_markdown(markdown: str, page, config, files) -> str:

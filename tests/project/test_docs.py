@@ -45,6 +45,21 @@ def test_the_packs_page_shows_what_lora_grader_assignments_prints(capsys):
     assert written == f"```\n{capsys.readouterr().out.rstrip()}\n```" and "umd-lorabert" in written
 
 
+def test_the_kept_comparison_has_the_set_ups_and_trainable_counts_the_reference_gives_now():
+    """docs/figures/comparison.md is kept as the reference's ``compare`` wrote it; its set-ups and their trainable
+    counts (exact, unlike the trained figures) are checked against the reference as it is, so that a change to
+    either is seen."""
+    reference = module_file.load("lora_bert_for_docs", ROOT / "reference" / "lora-bert" / "lora_bert.py")
+    rows = [line.split(" | ") for line in hooks.comparison().splitlines() if line.startswith("| ")][2:]
+    kept = {cells[0].strip("| "): int(cells[1].replace(",", "")) for cells in rows}
+    counted = {}
+    for name, prepare in reference.comparison_setups("bert", 4).items():
+        model, _ = reference.initialize_base_model(str(ROOT / "tiny_models" / "bert-tiny"), num_labels=2)
+        prepare(model)
+        counted[name] = reference.count_trainable_parameters(model)
+    assert kept == counted
+
+
 def test_a_page_gets_what_its_marker_names_and_an_unknown_marker_fails_the_build():
     page = SimpleNamespace(file=SimpleNamespace(src_path="x.md"))
     written = hooks.on_page_markdown("# Spec\n\n<!-- generated: assignment-schema -->\n", page, {}, None)
