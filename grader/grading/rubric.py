@@ -13,7 +13,7 @@ import difflib
 import importlib.util
 import tomllib
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from grader import layout
@@ -53,9 +53,8 @@ class Rubric:
         if unknown or "points" not in document:
             raise RubricError(f"{path}: {unknown_names('section', unknown or ['(none)'], SECTIONS)}; "
                               "a rubric has the section [points], and [extra] where it gives extra credit")
-        rubric = cls.checked(document["points"], suite, path)
-        rubric.adapter_points = thresholds(document.get("extra", {}), path)
-        return rubric
+        return replace(cls.checked(document["points"], suite, path),
+                       adapter_points=thresholds(document.get("extra", {}), path))
 
     @classmethod
     def checked(cls, points: dict, suite: Path, source: Path) -> "Rubric":

@@ -5,12 +5,12 @@ are, in ``test_suite_verdicts.py`` (lora-bert) and ``test_pack_mutants.py`` (the
 correct variants a row names are among those that must earn full marks there.
 """
 
-import ast
 from collections import Counter
 
 import pytest
 
 from grader.assignments.pack import available
+from grader.grading.rubric import suite_groups
 
 from . import clauses, mutants
 
@@ -18,10 +18,9 @@ PACKS = [pytest.param(found, id=found.name) for found in available()]
 
 
 def suite_tests(found) -> set[str]:
-    """The suite's test functions, each by ``test_file.py::name``, and by its name alone where one file has it."""
-    qualified = {f"{path.name}::{node.name}" for path in found.suite.glob("test_*.py")
-                 for node in ast.walk(ast.parse(path.read_text()))
-                 if isinstance(node, ast.FunctionDef) and node.name.startswith("test_")}
+    """The suite's test functions, each by ``test_file.py::name`` (the groups a rubric may name), and by its name
+    alone where one file has it."""
+    qualified = {group for group in suite_groups(found.suite) if "::" in group}
     bare = Counter(name.partition("::")[2] for name in qualified)
     return qualified | {name for name, files in bare.items() if files == 1}
 
