@@ -5,6 +5,7 @@
 #     make check    what to run before every commit: lint, the template, the docs, the suite
 #                   on the reference and the fast unit tests
 #     make docs     build the documentation site into site/ (mkdocs serve shows it as you edit)
+#     make readme   rewrite the README's generated blocks after a benchmark (bench/quickstart.py)
 #
 # Each sets up .venv the first time (torch, then the project with its dev extra) and
 # reuses it afterwards; editing pyproject.toml sets it up again. make is on every
@@ -29,7 +30,7 @@ CHECK_TESTS := tests/assignment tests/mutants/test_clauses.py tests/project/test
 # batch graded once for a file's tests is graded once; files go out longest first (tests/conftest.py).
 XDIST := -n auto --dist loadfile --no-loadscope-reorder
 
-.PHONY: grade test check docs clean
+.PHONY: grade test check docs readme clean
 
 grade: $(VENV)/.installed
 	$(BIN)/python -m grader grade examples/lora-bert --out graded
@@ -48,7 +49,13 @@ check: $(VENV)/.installed docs
 # counts); site/ is git-ignored. Material for MkDocs announces its successor on every build: NO_MKDOCS_2_WARNING
 # silences that notice, not a warning of the build.
 docs: $(VENV)/.installed
+	$(BIN)/cog -I docs --check --check-fail-msg "run make readme" README.md
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
+
+# The README's generated blocks (what make grade printed, from bench/results.json), as docs/hooks.py writes the
+# site's: cog runs the Python in the README's <!-- [[[cog ... ]]] --> comments.
+readme: $(VENV)/.installed
+	$(BIN)/cog -I docs -r README.md
 
 # torch first, in the build this machine should have:
 # 1. a torch wheel that pip's own configuration keeps on disk (--no-index reads only its

@@ -9,6 +9,9 @@ when the two allow it, and a failure carries the output of a real failure of tha
 its numbers changed. The similarity files are the reference with each part kept or left
 as the template's stub at random and names changed: every pair shares code, the worst
 case for the screening step.
+
+The figures go into ``bench/results.json`` (``bench/record.py``), and the report's histogram of the
+synthetic class into ``docs/figures/class-report.svg``, the README's picture.
 """
 
 import argparse
@@ -25,11 +28,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+import record  # noqa: E402  (bench/record.py)
+
 from grader.analysis import class_report, similarity  # noqa: E402
 from grader.assignments.pack import find  # noqa: E402
 from grader.grading.submissions import discover  # noqa: E402
 
 LORA_BERT = find("lora-bert")
+PICTURE = ROOT / "docs" / "figures" / "class-report.svg"
 
 
 def graded_examples(folder: Path) -> list[dict]:
@@ -45,10 +51,10 @@ def synthetic_class(examples: list[dict], size: int, out: Path, seed: int = 0) -
                 or ["expected: something\nfound: something else"] for t in tests}
     difficulty = {t["name"]: rng.random() for t in tests}
     for number in range(size):
-        skill = rng.betavariate(5, 2)
+        skill = rng.betavariate(9, 1.5)  # most of a class does well, a few struggle
         entries = []
         for test in tests:
-            passed = rng.random() < 0.15 + 0.85 * skill * (1.2 - difficulty[test["name"]])
+            passed = rng.random() < skill ** (3 * difficulty[test["name"]])  # an easy test: nearly all pass
             output = "" if passed else re.sub(r"\d+\.\d+", lambda _: f"{rng.random():.3f}",
                                               rng.choice(failures[test["name"]]))
             entries.append({**test, "status": "passed" if passed else "failed",
@@ -77,11 +83,22 @@ def synthetic_code(size: int, out: Path, seed: int = 0) -> None:
         (out / f"student_{number:04d}.py").write_text(kept)
 
 
+def picture(report: class_report.ClassReport) -> None:
+    """The report's histogram as text SVG, the same bytes from the same class: text left as text, ids and the
+    date not random."""
+    import matplotlib
+
+    with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": "lora-grader"}):
+        class_report.histogram(report).savefig(PICTURE, format="svg", metadata={"Date": None})
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--students", type=int, default=2000)
     parser.add_argument("--similarity", type=int, default=2000, help="files compared (0: skip)")
     args = parser.parse_args()
+    machine = record.machine()
+    results = {}
     work = Path(tempfile.mkdtemp(prefix="lora-grader-bench-"))
     try:
         examples = graded_examples(work / "examples")
@@ -90,8 +107,11 @@ def main() -> None:
         report = class_report.write(work / "class")
         seconds = time.perf_counter() - started
         size = (work / "class" / class_report.HTML).stat().st_size
+        results["class_report"] = {"students": len(report.students), "tests": len(examples[0]["tests"]),
+                                   "seconds": seconds, "html_mb": size / 1e6}
         print(f"class report, {len(report.students)} students x {len(examples[0]['tests'])} tests: "
               f"{seconds:.1f} s, report.html {size / 1e6:.2f} MB")
+        picture(report)
         if args.similarity:
             synthetic_code(args.similarity, work / "code")
             found, _ = discover([work / "code"], LORA_BERT.file_names)
@@ -99,10 +119,14 @@ def main() -> None:
             pairs = similarity.run(found, work / "similarity", LORA_BERT)
             seconds = time.perf_counter() - started
             size = (work / "similarity" / similarity.HTML).stat().st_size
+            results["similarity"] = {"files": len(found), "pairs": len(found) * (len(found) - 1) // 2,
+                                     "compared": len(pairs), "seconds": seconds, "html_mb": size / 1e6}
             print(f"similarity, {len(found)} files ({len(found) * (len(found) - 1) // 2} pairs): {seconds:.1f} s, "
                   f"{len(pairs)} pairs compared token by token, similarity.html {size / 1e6:.2f} MB")
     finally:
         shutil.rmtree(work, ignore_errors=True)
+    record.save(results, machine)
+    print(f"wrote {record.RESULTS} and {PICTURE}")
 
 
 if __name__ == "__main__":

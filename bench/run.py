@@ -1,13 +1,13 @@
 """Where grading time goes, and how the reference's LoRA compares with peft's: a table and a JSON file.
 
-    python bench/run.py                 # everything (26 minutes on this project's 2-core machine)
+    python bench/run.py                 # everything (half an hour on a 2-core machine)
     python bench/run.py --quick         # fewer repetitions and a batch of 10
     python bench/run.py --out FILE.json
-    python bench/run.py --skip-grading --skip-training   # the adapters' scoring alone (seconds)
+    python bench/run.py --only adapters --only memory   # some of them
 
 Each benchmark's figures go into ``bench/results.json`` with the machine and the time they were
-measured on; a run that skips some keeps the file's figures of those, so the file holds the latest
-of each. The docs' performance page is written from it (``docs/hooks.py``).
+measured on (``bench/record.py``); a run of some keeps the file's figures of the others, so the file
+holds the latest of each. The docs render their figures from it (``docs/hooks.py``).
 
 Measured, each as the median of several runs:
 
@@ -18,11 +18,16 @@ Measured, each as the median of several runs:
 - the same batch graded with the judge and the subject apart and, as before the split,
   with the suite in the submission's process, alternating, per submission: what the split
   costs;
+- each pack's student suite on its reference in a fresh interpreter;
+- the whole process tree's peak memory (proportional set size, shared pages split between the
+  processes that share them) grading the reference with ``--jobs 1``, and the objects importing
+  torch and transformers leaves behind;
 - the grader on a batch of submissions with ``--jobs 2``, per submission, against the
   same submissions graded naively (a fresh ``python -m pytest`` each, one after the
   other), and the peak memory of a grading worker with its test process;
 - starting a batch's two workers from one import (a brood) and each with its own, alternating:
   seconds until both are ready and the CPU seconds they took;
+- the example adapters' held-out scores (``examples/adapters.py``: the ones the tests rank);
 - scoring a student's adapter (read as data, folded into the base model, the held-out reviews classified)
   against one forward pass of the base model over the same reviews;
 - one LoRA training step (BERT-base-sized configuration, random weights, LoRA r=8 on
@@ -34,10 +39,9 @@ peft is needed for the training-step comparison only (``pip install -e ".[bench]
 """
 
 import argparse
+import contextlib
 import importlib.util
-import json
 import os
-import platform
 import shutil
 import statistics
 import subprocess
@@ -47,7 +51,10 @@ import threading
 import time
 from pathlib import Path
 
-from grader.assignments.pack import find
+from grader.assignments.pack import available, find
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/record.py, also where docs/hooks.py loads this file
+import record
 
 LORA_BERT = find("lora-bert")
 
@@ -131,6 +138,63 @@ def grading(size: int, runs: int) -> dict:
         "batch_over_naive": batch / naive,
         "peak_worker_memory_mb": peak,
     }
+
+
+def pack_suites(runs: int) -> dict:
+    """Each pack's student suite on its reference in a fresh interpreter: what that course's students wait for."""
+    suites = {}
+    for pack in available():
+        if pack.missing():
+            continue
+        command = [sys.executable, "-m", "pytest", str(pack.suite.relative_to(ROOT)), "-q", "-p", "no:cacheprovider"]
+        times = [wall(command, env={**OFFLINE, "LORA_GRADER_ASSIGNMENT": pack.name}) for _ in range(runs)]
+        suites[pack.name] = {"median_s": statistics.median(times), "runs_s": times}
+    return suites
+
+
+class PeakTreeMemory:
+    """Samples the proportional set size of a process and everything below it: pages two processes share (a
+    forked worker's, the tiny models') count half in each, so the sum is what the tree takes from the machine."""
+
+    def __init__(self, pid: int):
+        import psutil
+
+        self.root, self.peak_mb, self.running = psutil.Process(pid), 0.0, True
+        self.thread = threading.Thread(target=self.sample, daemon=True)
+        self.thread.start()
+
+    def sample(self):
+        import psutil
+
+        while self.running:
+            total = 0
+            for process in [self.root, *self.root.children(recursive=True)]:
+                with contextlib.suppress(psutil.Error):
+                    total += process.memory_full_info().pss
+            self.peak_mb = max(self.peak_mb, total / 2**20)
+            time.sleep(0.1)
+
+    def stop(self) -> float:
+        self.running = False
+        self.thread.join()
+        return self.peak_mb
+
+
+def memory() -> dict:
+    """What ``--memory container`` keeps for the grader (``cli.GRADER_OWN_MB``) is checked against this."""
+    out = Path(tempfile.mkdtemp(prefix="bench-memory-"))
+    grade = subprocess.Popen([sys.executable, "-m", "grader", "grade", str(EXAMPLES / "correct.py"), "--out",
+                              str(out), "--jobs", "1", "--quiet"], cwd=ROOT, env=OFFLINE,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    sampler = PeakTreeMemory(grade.pid)
+    if grade.wait() != 0:
+        raise RuntimeError("grading the reference failed")
+    peak = sampler.stop()
+    shutil.rmtree(out)
+    counted = subprocess.run([sys.executable, "-c", "import gc, torch, transformers, transformers.models.bert."
+                              "modeling_bert; print(len(gc.get_objects()))"], env=OFFLINE, check=True,
+                             capture_output=True, text=True)
+    return {"grading_tree_peak_pss_mb": peak, "objects_after_import": int(counted.stdout)}
 
 
 def alternating(size: int, rounds: int, variants: dict[str, dict], *options: str) -> dict:
@@ -368,6 +432,35 @@ def adapter_scoring(rounds: int) -> dict:
     return {**timed, "reviews": len(board.labels), "score_over_forward": ratio}
 
 
+def adapter_scores() -> dict:
+    """The example adapters' held-out scores (``examples/adapters.py``, the adapters the tests rank): lora-bert's
+    by its pack's measure, public and private, with the reference's own ``evaluate`` of the trained model on the
+    test split; peft-bert's by macro-F1, its pack's, and by accuracy."""
+    from grader.adapters import leaderboard
+
+    made = importlib.util.spec_from_file_location("example_adapters", ROOT / "examples" / "adapters.py")
+    adapters = importlib.util.module_from_spec(made)
+    made.loader.exec_module(adapters)
+    work = Path(tempfile.mkdtemp(prefix="bench-adapter-scores-"))
+    try:
+        _, own = adapters.reference_adapters(work / "lora-bert")
+        adapters.worse(work / "lora-bert" / "trained", work / "lora-bert" / "worse")
+        board = leaderboard.Board(LORA_BERT.adapter, private=True)
+        lora_bert = {name: {"public": (found := board.score(work / "lora-bert" / name)).public,
+                            "private": found.private, "trainable": found.trainable}
+                     for name in ("trained", "untrained", "worse")}
+        adapters.peft_adapters(work / "peft-bert")
+        peft_bert = find("peft-bert")
+        by_metric = {metric: leaderboard.Board({**peft_bert.adapter, "metric": metric})
+                     for metric in ("macro-f1", "accuracy")}
+        scored = {name: {metric: board.score(work / "peft-bert" / name).public for metric, board in by_metric.items()}
+                  for name in ("trained", "majority")}
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return {"lora-bert": {**lora_bert, "test_split_accuracy": own, "metric": LORA_BERT.adapter["metric"]},
+            "peft-bert": scored}
+
+
 def table(results: dict) -> str:
     g = results.get("grading")
     lines = []
@@ -385,6 +478,26 @@ def table(results: dict) -> str:
             f"  batch / naive                                       {g['batch_over_naive']:7.3f}",
             f"  peak memory of a grading worker and its test process {g['peak_worker_memory_mb']:6.0f} MB",
         ]
+    suites = results.get("packs")
+    if suites:
+        lines += ["", "each pack's suite on its reference, fresh interpreter   seconds (median)"]
+        lines += [f"  {name:<50}{suite['median_s']:7.2f}" for name, suite in suites.items()]
+    used = results.get("memory")
+    if used:
+        lines += ["", "memory",
+                  f"  grading the reference, --jobs 1: the tree's peak PSS  {used['grading_tree_peak_pss_mb']:6.0f} MB",
+                  f"  objects after importing torch and transformers     {used['objects_after_import']:>9,}"]
+    report, pairs = results.get("class_report"), results.get("similarity")
+    if report:
+        lines += ["", f"class report, {report['students']:,} students x {report['tests']} tests "
+                      "(bench/class_report.py)",
+                  f"  {'writing the report':<50}{report['seconds']:7.2f} s",
+                  f"  {'report.html':<50}{report['html_mb']:7.2f} MB"]
+    if pairs:
+        screening = f"screening, then {pairs['compared']} pairs token by token"
+        lines += ["", f"similarity, {pairs['files']:,} files, {pairs['pairs']:,} pairs (bench/class_report.py)",
+                  f"  {screening:<50}{pairs['seconds']:7.1f} s",
+                  f"  {'similarity.html':<50}{pairs['html_mb']:7.2f} MB"]
     comparisons = (  # key, title, (label, row name) for the two variants, the ratio's key and name
         ("split", "judge and subject", (("split", "judge and subject apart"),
                                         ("in_process", "suite in the submission's process (before)")),
@@ -425,43 +538,51 @@ def table(results: dict) -> str:
         lines += [f"  {name:<50}{adapters[name]['median_s']:8.4f}"
                   for name in ("score an adapter", "base model's forward pass")]
         lines.append(f"  {'score / forward pass (target: at most 1.5)':<50}{adapters['score_over_forward']:8.3f}")
+    scores = results.get("adapter_scores")
+    if scores:
+        lines += ["", "the example adapters' held-out scores (examples/adapters.py)      public   private"]
+        lines += [f"  lora-bert {name:<40}{scores['lora-bert'][name]['public']:8.3f}"
+                  f"{scores['lora-bert'][name]['private']:10.3f}" for name in ("trained", "untrained", "worse")]
+        lines += [f"  peft-bert {name + ', ' + metric:<40}{scores['peft-bert'][name][metric]:8.3f}"
+                  for name in ("trained", "majority") for metric in ("macro-f1", "accuracy")]
     return "\n".join(lines)
+
+
+GROUPS = ("grading", "packs", "memory", "training", "adapters")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer repetitions, a batch of 10")
-    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results.json")
-    parser.add_argument("--skip-grading", action="store_true")
-    parser.add_argument("--skip-training", action="store_true")
-    parser.add_argument("--skip-adapters", action="store_true")
+    parser.add_argument("--out", type=Path, default=record.RESULTS)
+    parser.add_argument("--only", action="append", choices=GROUPS, help="these benchmarks alone (repeatable)")
     args = parser.parse_args()
+    chosen = set(args.only or GROUPS)
     runs, size, rounds = (2, 10, 3) if args.quick else (5, 40, 7)
     import torch
 
-    machine = {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version(),
-               "torch": torch.__version__, "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
-               "measured": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "quick": args.quick}
+    machine = record.machine(args.quick)
     results = {}
-    if not args.skip_grading:
+    if "grading" in chosen:
         results["grading"] = grading(size, runs)
         results["split"] = split_overhead(size // 2, 3)
         results["containment"] = containment_overhead(size // 2, 3)
         results["disk"] = disk_overhead(size // 2, 3)
         results["worker_start"] = worker_start(2, 5)
-    if not args.skip_training:
+    if "packs" in chosen:
+        results["packs"] = pack_suites(runs)
+    if "memory" in chosen:
+        results["memory"] = memory()
+    if "training" in chosen:
         torch.set_num_threads(os.cpu_count() or 1)
         results["training"] = [training_steps("cpu", rounds)]
         if torch.cuda.is_available():
             results["training"].append(training_steps("cuda", rounds * 3))
-    if not args.skip_adapters:
+    if "adapters" in chosen:
         torch.set_num_threads(1)  # as the grader's own process scores them
         results["adapters"] = adapter_scoring(rounds * 3)
-    kept = json.loads(args.out.read_text()) if args.out.is_file() else {}
-    where = {**kept.get("where", {}), **dict.fromkeys(results, machine)}  # each benchmark's machine and time
-    results = {**{key: value for key, value in kept.items() if key in where}, **results, "where": where}
-    args.out.write_text(json.dumps(results, indent=2) + "\n")
-    print(table(results))
+        results["adapter_scores"] = adapter_scores()
+    print(table(record.save(results, machine, args.out)))
     print(f"\nwrote {args.out}")
 
 

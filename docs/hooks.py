@@ -3,9 +3,18 @@
 A page holds a marker line, ``<!-- generated: NAME -->``, and the hook puts there what
 ``GENERATED[NAME]`` writes from the file it reads: the pack spec's reference from the JSON Schema
 that ``grader/assignments/pack.py`` validates every spec against (as PrairieLearn writes its
-configuration reference from its schemas), and the benchmarks' latest figures from the JSON file
-``bench/run.py`` writes, and what a command prints, run as the site is built. A marker with no
-writer fails the build.
+configuration reference from its schemas), the benchmarks' latest figures and what the quick start
+printed from the JSON file ``bench/`` writes (``bench/record.py``), and what a command prints, run as
+the site is built. A marker with no writer fails the build.
+
+A measured figure in prose is ``{{ figure PATH:FORMAT }}``: the value at ``PATH`` (keys joined by dots)
+in ``bench/results.json``, formatted as Python's ``format`` does, and dated in its tooltip by the run
+that measured it. A path the file lacks fails the build; ``\\{{ figure`` shows the syntax itself.
+(Written here rather than with mkdocs-macros, whose Jinja would read every ``${{ ... }}`` of the GitHub
+Actions examples as its own.)
+
+The README, read on GitHub where no hook runs, gets the same blocks from ``cog``: ``make docs`` checks
+that it holds what these functions write (``cog --check``) and ``make readme`` rewrites it.
 """
 
 import contextlib
@@ -71,19 +80,66 @@ BENCH = ROOT / "bench" / "run.py"
 BENCH_RESULTS = ROOT / "bench" / "results.json"
 
 
+def measured() -> dict:
+    return json.loads(BENCH_RESULTS.read_text(encoding="utf-8"))
+
+
+def machine_words(machine: dict) -> str:
+    device = machine.get("cuda") or f"{machine['cpus']} CPU cores, no GPU"
+    return f"{device}; {machine['platform']}, Python {machine['python']}, torch {machine['torch']}"
+
+
 def benchmarks() -> str:
     """bench/run.py's own table of bench/results.json, and where and when each benchmark in it was measured."""
     spec = importlib.util.spec_from_file_location("bench_run", BENCH)
     bench = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(bench)
-    results = json.loads(BENCH_RESULTS.read_text(encoding="utf-8"))
+    results = measured()
     lines = ["| benchmark | measured | machine |", "| --- | --- | --- |"]
     for name, machine in results.get("where", {}).items():
-        device = machine.get("cuda") or f"{machine['cpus']} CPU cores, no GPU"
         quick = " (`--quick`)" if machine.get("quick") else ""
-        lines.append(f"| {name}{quick} | {machine['measured']} | {device}; {machine['platform']}, Python "
-                     f"{machine['python']}, torch {machine['torch']} |")
+        lines.append(f"| {name}{quick} | {machine['measured']} | {machine_words(machine)} |")
     return "\n".join([*lines, "", "```text", bench.table(results), "```"])
+
+
+FIGURE = re.compile(r"(?<!\\)\{\{ figure ([\w.-]+)(?::([^ }]*))? \}\}")
+ESCAPED = "\\{{ figure "  # how a page shows the syntax itself
+
+
+def figure(path: str, spec: str = "") -> str:
+    """One measured value, formatted, with where and when it was measured as its tooltip."""
+    results = measured()
+    value = results
+    for key in path.split("."):
+        if isinstance(value, list) and key.isdigit() and int(key) < len(value):
+            value = value[int(key)]
+        elif isinstance(value, dict) and key in value:
+            value = value[key]
+        else:
+            raise KeyError(f"bench/results.json has no {path!r} (at {key!r}): run the benchmark that measures it")
+    machine = results["where"][path.split(".")[0]]
+    return f'<span title="measured {machine["measured"]}: {machine_words(machine)}">{format(value, spec)}</span>'
+
+
+def quickstart(key: str) -> str:
+    return measured()["quickstart"][key]
+
+
+def fenced(text: str, language: str = "") -> str:
+    """``text`` in a code fence longer than any run of backticks it holds."""
+    ticks = "`" * max([3, *(len(run) + 1 for run in re.findall(r"`+", text))])
+    return f"{ticks}{language}\n{text}\n{ticks}"
+
+
+def template_pytest_end() -> str:
+    """How a student's first ``pytest`` on the template ends: from the tests waiting for code to the points."""
+    lines = quickstart("template_pytest").splitlines()
+    return "\n".join(lines[next(i for i, line in enumerate(lines) if " not implemented yet " in line):])
+
+
+def quickstart_printed() -> str:
+    """What ``make grade`` printed in a fresh clone (``bench/quickstart.py``): the README's and the guide's."""
+    return fenced(quickstart("printed"), "text")
 
 
 def assignments() -> str:
@@ -107,7 +163,10 @@ def comparison() -> str:
 
 
 GENERATED = {"assignment-schema": assignment_schema, "benchmarks": benchmarks, "assignments": assignments,
-             "comparison": comparison}
+             "comparison": comparison, "quickstart-printed": quickstart_printed,
+             "quickstart-feedback": lambda: fenced(quickstart("feedback_head"), "markdown"),
+             "template-pytest": lambda: fenced(template_pytest_end(), "text"),
+             "doctor": lambda: fenced(quickstart("doctor"), "text")}
 
 
 def on_page_markdown(markdown: str, page, config, files) -> str:
@@ -117,4 +176,5 @@ def on_page_markdown(markdown: str, page, config, files) -> str:
             raise ValueError(f"{page.file.src_path}: no writer for the marker {name!r} (docs/hooks.py: GENERATED)")
         return GENERATED[name]()
 
-    return MARKER.sub(generated, markdown)
+    written = FIGURE.sub(lambda match: figure(match.group(1), match.group(2) or ""), MARKER.sub(generated, markdown))
+    return written.replace(ESCAPED, ESCAPED[1:])

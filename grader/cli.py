@@ -29,8 +29,8 @@ from grader.sandbox import cgroups, disk, doctor
 # and polled without one (the resident memory of its processes, shared pages included, stays under it).
 MIN_MEMORY_MB = 512
 # What the grader itself holds beside a submission, per job: its CLI, the warm worker (torch, transformers) and the
-# judge. Measured as the whole tree's peak PSS while grading the reference with --jobs 1: 560 MB, of which the
-# submission's control group held 62.
+# judge, above the whole process tree's peak PSS grading the reference with --jobs 1, submission included
+# (`python bench/run.py --only memory`; the figure is on the docs' performance page).
 GRADER_OWN_MB = 640
 # An honest run of the reference writes nothing in its home (peak_disk_mb 0.0, 1 file: the home itself);
 # below these, a submission that saves a small checkpoint would be stopped as disk full.

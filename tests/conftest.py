@@ -15,7 +15,8 @@ SLOWEST_FIRST = (
     "tests/mutants/test_suite_verdicts.py", "tests/grader/test_adversarial.py", "tests/grader/test_grade.py",
     "tests/mutants/test_pack_mutants.py",
     "tests/project/test_release.py", "tests/grader/test_containment.py", "tests/grader/test_interrupts.py",
-    "tests/project/test_template.py", "tests/grader/test_classroom.py", "tests/grader/test_reruns.py",
+    "tests/project/test_template.py", "tests/project/test_docs.py", "tests/grader/test_classroom.py",
+    "tests/grader/test_reruns.py",
     "tests/project/test_reference_cli.py", "tests/grader/test_class_report.py", "tests/grader/test_gpus.py",
     "tests/grader/test_prairielearn.py", "tests/project/test_submission_loading.py",
 )

@@ -92,9 +92,9 @@ class ClassReport:
         return rows
 
 
-def histogram_png(report: ClassReport) -> str:
-    """The score histogram as a data: URL. Bins of 5 points (of 100) at most: a class of 20 still shows a shape.
-    Drawn on a Figure of its own, not through pyplot: no display, no global backend, nothing left open."""
+def histogram(report: ClassReport):
+    """The score histogram: bins of 5 points (of 100) at most, so that a class of 20 still shows a shape. Drawn on
+    a Figure of its own, not through pyplot: no display, no global backend, nothing left open."""
     from matplotlib.figure import Figure
 
     scores = [student.score for student in report.students]
@@ -113,6 +113,10 @@ def histogram_png(report: ClassReport) -> str:
     axes.yaxis.get_major_locator().set_params(integer=True)
     axes.legend(loc="best", framealpha=0.9)
     axes.spines[["top", "right"]].set_visible(False)
+    return figure
+
+
+def data_url(figure) -> str:
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png")
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
@@ -139,15 +143,14 @@ def leaderboard_png(report: ClassReport) -> str:
     axes.set_xlabel("parameters the adapter trains")
     axes.set_ylabel(f"{scored[0]['metric'] if scored else 'score'} (public held-out)")
     axes.spines[["top", "right"]].set_visible(False)
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png")
-    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+    return data_url(figure)
 
 
 def html(report: ClassReport) -> str:
     stats = report.distribution
     return pages.render(
-        "report.html.j2", report=report, stats=stats, histogram=histogram_png(report) if report.students else None,
+        "report.html.j2", report=report, stats=stats,
+        histogram=data_url(histogram(report)) if report.students else None,
         problems=report.problems, students=report.student_rows, leaderboard=report.leaderboard,
         leaderboard_plot=leaderboard_png(report) if any(row["problem"] is None for row in report.leaderboard) else None,
         similarity=(report.out / similarity.HTML).is_file(), generated=time.strftime("%Y-%m-%d %H:%M"),

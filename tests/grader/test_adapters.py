@@ -36,43 +36,16 @@ MODEL = TINY_MODELS / "bert-tiny"
 LORA_BERT = find("lora-bert")
 
 
-@pytest.fixture(scope="module")
-def reference():
-    torch.manual_seed(0)
-    return module_file.load("lora_bert_for_adapters", find("lora-bert").reference)
-
-
-def base_model():
-    from transformers import AutoModelForSequenceClassification
-
-    torch.manual_seed(0)
-    return AutoModelForSequenceClassification.from_pretrained(MODEL, num_labels=2)
+made = module_file.load("example_adapters", ROOT / "examples" / "adapters.py")  # the adapters the docs measure
+base_model, worse = made.base_model, made.worse
 
 
 @pytest.fixture(scope="module")
-def adapters(reference, tmp_path_factory):
+def adapters(tmp_path_factory):
     """The reference's adapter before and after its own training, and its accuracy on the test split."""
     root = tmp_path_factory.mktemp("adapters")
-    examples = reference.load_reviews(str(ROOT / "data" / "reviews.csv"))
-    torch.manual_seed(0)
-    model, tokenizer = reference.initialize_base_model(str(MODEL), num_labels=2)
-    reference.add_lora(model)
-    reference.export_peft_adapter(model, str(root / "untrained"))
-    reference.train(model, reference.make_batches(tokenizer, examples["train"], batch_size=16), epochs=6, lr=2e-2,
-                    progress=False)
-    reference.export_peft_adapter(model, str(root / "trained"))
-    test = reference.make_batches(tokenizer, examples["test"], batch_size=16)
-    return root, test, reference.evaluate(model, test, "cpu")
-
-
-def worse(trained: Path, folder: Path) -> Path:
-    """The trained adapter with its classifier's rows swapped: it predicts each review's other label."""
-    shutil.copytree(trained, folder)
-    tensors = load_file(trained / reading.WEIGHTS)
-    for name in ("base_model.model.classifier.weight", "base_model.model.classifier.bias"):
-        tensors[name] = tensors[name].flip(0).contiguous()
-    save_file(tensors, folder / reading.WEIGHTS)
-    return folder
+    test, own_accuracy = made.reference_adapters(root)
+    return root, test, own_accuracy
 
 
 def test_the_ranking_and_the_baseline(adapters, tmp_path):
@@ -403,30 +376,9 @@ PEFT_BERT = find("peft-bert")
 
 @pytest.fixture(scope="module")
 def peft_adapters(tmp_path_factory) -> Path:
-    """peft-bert's own pipeline, as its ASSIGNMENT.md asks for an adapter: bert-tiny with the reference's LoRA through
-    peft, six epochs of its train_epoch on the train reviews, saved by peft (``save_pretrained``); and that adapter
-    with a head that says "negative" to everything."""
-    from torch.utils.data import DataLoader
-    from transformers import AutoTokenizer
-
-    peft_bert = module_file.load("peft_bert_for_adapters", PEFT_BERT.reference)
-    root = tmp_path_factory.mktemp("peft-adapters")
-    model = peft_bert.apply_lora(base_model(), peft_bert.make_lora_config(8, 16, 0.0))
-    with open(ROOT / "data" / "reviews.csv", newline="", encoding="utf-8") as f:
-        rows = [row for row in csv.DictReader(f) if row["split"] == "train"]
-    reviews = peft_bert.ComplaintDataset([row["text"] for row in rows], [int(row["label"]) for row in rows],
-                                         AutoTokenizer.from_pretrained(MODEL), max_len=32)
-    loader = DataLoader(reviews, batch_size=16, shuffle=True, generator=torch.Generator().manual_seed(0))
-    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=2e-2)
-    for _ in range(6):
-        peft_bert.train_epoch(model, loader, optimizer, "cpu")
-    model.save_pretrained(root / "trained")
-    shutil.copytree(root / "trained", root / "majority")
-    tensors = load_file(root / "majority" / reading.WEIGHTS)
-    tensors["base_model.model.classifier.weight"] = torch.zeros_like(tensors["base_model.model.classifier.weight"])
-    tensors["base_model.model.classifier.bias"] = torch.tensor([1.0, -1.0])
-    save_file(tensors, root / "majority" / reading.WEIGHTS)
-    return root
+    """peft-bert's own pipeline, as its ASSIGNMENT.md asks for an adapter, and that adapter with a head that says
+    "negative" to everything (examples/adapters.py)."""
+    return made.peft_adapters(tmp_path_factory.mktemp("peft-adapters"))
 
 
 def test_a_pack_of_unbalanced_classes_ranks_adapters_by_macro_f1(peft_adapters):

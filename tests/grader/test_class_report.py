@@ -13,6 +13,7 @@ from grader import cli
 from grader.analysis import class_report, item_analysis
 from grader.assignments.pack import find
 from grader.grading.rubric import Rubric, part_titles
+from grader.layout import ROOT
 
 from ..warm_grader import grader
 
@@ -188,3 +189,39 @@ def write_results(folder: Path, score: float, note: str, tests: list[tuple[str, 
     (folder / "results.json").write_text(json.dumps(results))
     (folder / "feedback.md").write_text("# feedback\n")
 
+
+
+def test_the_quick_start_shows_the_grades_the_examples_get_now(graded):
+    """The README shows what ``make grade`` printed in a fresh clone (``bench/quickstart.py``, kept in
+    bench/results.json); the examples graded here must get the same scores and passed tests, or the README is stale
+    (``python bench/quickstart.py``, then ``make readme``). ``scaling_alpha``'s score hangs on the CPU's
+    floating-point kernels (the quick start says so) and is compared by its presence alone."""
+    printed = json.loads((ROOT / "bench" / "results.json").read_text())["quickstart"]["printed"]
+    lines = printed.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("-----")) + 1
+    shown = {line.split()[0]: line.split()[1:3] for line in lines[start:] if line.strip()
+             if not line.startswith("results.json")}
+    now = {}
+    for path in sorted(graded.glob("*/results.json")):
+        result = json.loads(path.read_text())
+        passed = sum(test["status"] == "passed" for test in result["tests"])
+        now[path.parent.name] = [f"{result['score']:.1f}/{result.get('max_score', 100):g}",
+                                 f"{passed}/{len(result['tests'])}"]
+    assert shown.keys() == now.keys()
+    assert {name: row for name, row in shown.items() if name != "scaling_alpha"} == \
+        {name: row for name, row in now.items() if name != "scaling_alpha"}
+
+
+def test_the_report_guides_commands_run_on_the_quick_starts_folder(graded, capsys):
+    """``report graded`` and ``similarity examples/lora-bert --out graded``, as the class report's guide writes them,
+    on the folder the quick start's ``make grade`` makes (its ``graded`` is this test's)."""
+    from ..project.test_docs import COMMANDS, grader_arguments
+
+    guide = [grader_arguments(words) for where, words in COMMANDS if where.startswith("docs/staff/report.md")]
+    assert [arguments[0] for arguments in guide] == ["report", "similarity"]
+    for arguments in guide:
+        written = [str(graded) if word == "graded" else str(ROOT / word) if word.startswith("examples/") else word
+                   for word in arguments]
+        assert cli.main(written) == 0, arguments
+    assert (graded / class_report.HTML).is_file() and (graded / "similarity.html").is_file()
+    assert "similarity.html" in (graded / class_report.HTML).read_text()

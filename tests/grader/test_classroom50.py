@@ -13,6 +13,7 @@ import json
 import os
 import random
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -138,6 +139,12 @@ def test_the_public_folder_holds_no_hidden_test_and_no_solution(autograder):
     assert len(openings) >= 5 and not [opening for opening in openings if any(opening in text for text in stripped)]
     assert {"autograder.py", "runtime.json", "rubric.toml", "README.md"} <= {p.name for p in autograder.iterdir()}
     assert json.loads((autograder / "runtime.json").read_text())["runs-on"] == "ubuntu-latest"
+
+
+def test_the_folder_fits_the_runners_fetch_cap(autograder, tmp_path):
+    """The runner fetches the folder as a tar.gz of at most 10 MB (``fetch_bundle``, ``MAX_FETCH_BYTES``)."""
+    archive = Path(shutil.make_archive(str(tmp_path / "bundle"), "gztar", autograder))
+    assert 0 < archive.stat().st_size < 10 * 10**6
 
 
 def test_a_pack_with_hidden_tests_is_refused_without_a_way_to_grade_them(tmp_path):

@@ -68,9 +68,48 @@ def test_a_page_gets_what_its_marker_names_and_an_unknown_marker_fails_the_build
         hooks.on_page_markdown("<!-- generated: nothing -->\n", page, {}, None)
 
 
-# -- the commands the docs give -------------------------------------------------------------------------------------
+def test_a_figure_is_the_measured_value_formatted_and_dated_and_an_unknown_one_fails_the_build():
+    results = json.loads(hooks.BENCH_RESULTS.read_text())
+    page = SimpleNamespace(file=SimpleNamespace(src_path="x.md"))
+    written = hooks.on_page_markdown("took {{ figure grading.suite_fresh_interpreter_s.median_s:.2f }} s", page, {},
+                                     None)
+    value = results["grading"]["suite_fresh_interpreter_s"]["median_s"]
+    assert written.endswith(f">{value:.2f}</span> s") and results["where"]["grading"]["measured"] in written
+    assert hooks.figure("training.0.device").endswith(">cpu</span>")  # a list's item by its index
+    assert hooks.on_page_markdown("`\\{{ figure PATH:FORMAT }}`", page, {}, None) == "`{{ figure PATH:FORMAT }}`"
+    with pytest.raises(KeyError, match=r"no 'grading\.nothing'"):
+        hooks.on_page_markdown("{{ figure grading.nothing }}", page, {}, None)
+
 
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
+PROSE = [page for page in PAGES if "figures" not in page.parts]
+
+
+def test_every_figure_the_pages_name_is_measured():
+    named = [(page.name, match.group(1), match.group(2) or "") for page in PROSE
+             for match in hooks.FIGURE.finditer(page.read_text(encoding="utf-8"))]
+    assert len(named) >= 15
+    for _, path, spec in named:
+        hooks.figure(path, spec)
+
+
+def test_no_page_dates_its_prose():
+    """A measured figure carries its date in bench/results.json, never in a sentence that then grows old."""
+    date = re.compile(r"\b\d{1,2} (January|February|March|April|May|June|July|August|September|October|November|"
+                      r"December) 20\d\d\b|\b20\d\d-\d\d-\d\d\b")
+    dated = [(page.name, match.group(0)) for page in PROSE for match in date.finditer(page.read_text("utf-8"))]
+    assert not dated
+
+
+def test_the_readme_shows_what_make_grade_printed_in_a_fresh_clone():
+    """The README's block is written by cog from bench/results.json (``make readme``), as the guide's by the hook."""
+    printed = hooks.quickstart_printed()
+    assert printed in (ROOT / "README.md").read_text(encoding="utf-8")
+    assert "8 graded, 0 regraded, 0 reused unchanged" in printed
+
+
+# -- the commands the docs give -------------------------------------------------------------------------------------
+
 BLOCK = re.compile(r"^(`{3,})(?:bash|sh|shell)\n(.*?)^\1$", re.S | re.M)
 PLACEHOLDERS = ("PATH...", "[options]")  # a synopsis, not a command
 
@@ -103,13 +142,39 @@ def make_targets() -> set[str]:
     return set(re.findall(r"^([a-z][\w-]*):", (ROOT / "Makefile").read_text(), re.M))
 
 
+def grader_arguments(words: list[str]) -> list[str] | None:
+    """A ``lora-grader`` (``python -m grader``) command's arguments; None for another command."""
+    if words[:3] == ["python", "-m", "grader"]:
+        return words[3:]
+    return words[1:] if words[:1] == ["lora-grader"] else None
+
+
+# The commands that need nothing but the checkout, run as the docs write them: each makes its folder or file in the
+# current folder (a test's own). The others need a graded class (the report's, in tests/grader/test_class_report.py)
+# or a course's files (a Canvas export, a Slurm array) and are parsed alone.
+SELF_CONTAINED = ("assignments", "doctor", "release", "classroom50", "gradescope", "prairielearn")
+RUNNABLE = [(where, arguments) for where, words in COMMANDS if (arguments := grader_arguments(words))
+            and arguments[0] in SELF_CONTAINED and "my-course" not in arguments]
+
+
+@pytest.mark.parametrize("where, arguments", RUNNABLE, ids=[where for where, _ in RUNNABLE])
+def test_each_command_that_needs_only_the_checkout_runs_as_written(where, arguments, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(arguments) == 0, where
+    made = arguments[1:2] if arguments[0] not in ("assignments", "doctor") else []
+    assert all((tmp_path / name).exists() for name in made), where
+
+
+def test_the_commands_run_are_those_of_the_platforms_and_the_bundle():
+    assert {arguments[0] for _, arguments in RUNNABLE} == set(SELF_CONTAINED)
+
+
 @pytest.mark.parametrize("where, words", COMMANDS, ids=[where for where, _ in COMMANDS])
 def test_each_command_in_the_docs_is_one_the_project_takes(where, words):
     """A renamed option, command, make target or script fails here, not in a reader's terminal: each
     ``lora-grader`` (``python -m grader``) command is parsed by the real command line, each ``make`` target is the
     Makefile's, each script and each path given to pytest exists."""
-    if words[:3] == ["python", "-m", "grader"] or words[:1] == ["lora-grader"]:
-        arguments = words[3:] if words[0] == "python" else words[1:]
+    if (arguments := grader_arguments(words)) is not None:
         if any(placeholder in arguments for placeholder in PLACEHOLDERS):
             return
         try:
