@@ -150,19 +150,35 @@ def test_merge_keeps_no_bias_as_no_bias(lora):
 # bfloat16's 8 bits of mantissa moved the tiny models' logits (about 0.03 in size) by up
 # to 2.4e-4 with the reference.
 TOLERANCE = {torch.float32: 1e-5, torch.float64: 1e-10, torch.bfloat16: 2e-3}
+# How far a merged weight may be from W + scaling * (A @ B).T computed in float64, as a share of the layer's largest
+# merged weight: two units in the last place of the dtype, whichever order the sum is rounded in. In bfloat16 the
+# logits alone cannot tell a wrong scaling from rounding (merging without it moved them by 2.4e-4 to 2.1e-3 over
+# twelve seeds, the reference by 2e-5 to 1.8e-4); the weights, a share of whose size the error is, always can.
+WEIGHT_ROUNDING = {torch.float32: 2 * 2**-23, torch.float64: 2 * 2**-52, torch.bfloat16: 2 * 2**-7}
 
 
 def assert_merge_follows(lora, model, layers, dtype, device):
     """merge_lora on a model in ``dtype`` on ``device``: the new layers sit there too, and compute the same."""
     input_ids = torch.randint(5, 95, (4, 16))
     where = f"a {str(dtype).removeprefix('torch.')} model on {device.type}"
+    before = lora_tensors(model, layers)
     with torch.no_grad():
-        expected = judge_merged("bert-tiny", lora_tensors(model, layers), layers, dtype)(input_ids=input_ids).logits
+        expected = judge_merged("bert-tiny", before, layers, dtype)(input_ids=input_ids).logits
     lora.merge_lora(model)
     merged_away(model, layers, f"merge_lora on {where}")
     wrong = misplaced(model.parameters(), dtype, device.type)
     expect(not wrong, f"merge_lora on {where}: each new nn.Linear sits in the dtype and on the device of the "
            "layer it replaces", f"every parameter in {dtype} on {device.type}", names(wrong))
+    merged = model.tensors()
+    for layer in layers:
+        W, A, B = (before[f"{layer}.{part}"].double() for part in ("linear.weight", "lora.A", "lora.B"))
+        weight = W + SCALING * (A @ B).T
+        found = merged.get(f"{layer}.weight")
+        found = found.double() if isinstance(found, torch.Tensor) else found
+        atol = WEIGHT_ROUNDING[dtype] * float(weight.abs().max())
+        expect(close(found, weight, atol=atol, rtol=0), f"merge_lora on {where}: {layer}.weight becomes "
+               "W + scaling * (A @ B).T, rounded to the layer's dtype", f"within {atol:.2g}",
+               max_difference(found, weight))
     found = logits(model, input_ids, device)
     expect(close(found, expected, atol=TOLERANCE[dtype], rtol=0),
            f"merge_lora on {where}: the merged model's logits equal the unmerged model's",
