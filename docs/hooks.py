@@ -154,6 +154,27 @@ def assignments() -> str:
     return f"```\n{printed.getvalue().rstrip()}\n```"
 
 
+def command_options(name: str) -> str:
+    """The options of ``lora-grader NAME`` with what its ``--help`` says of each, from the parser the command line
+    itself uses, so that the page and ``--help`` never disagree. (argparse lists a parser's actions and
+    subcommands only through its underscored attributes.)"""
+    import argparse
+
+    from grader import cli
+
+    commands = next(a for a in cli.build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    rows = ["| option | what it does (`--help`) |", "| --- | --- |"]
+    for action in commands.choices[name]._actions:
+        if isinstance(action, argparse._HelpAction) or not action.option_strings:
+            continue
+        value = "" if action.nargs == 0 else " " + (action.metavar or "{" + ",".join(map(str, action.choices)) + "}"
+                                                    if action.choices else action.metavar or action.dest.upper())
+        said = (action.help or "") % {"default": action.default}
+        cells = (f"`{', '.join(action.option_strings)}{value}`", said)
+        rows.append("| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |")
+    return "\n".join(rows)
+
+
 FIGURES = Path(__file__).resolve().parent / "figures"  # what a command of the project wrote, kept as written
 
 
@@ -166,7 +187,7 @@ GENERATED = {"assignment-schema": assignment_schema, "benchmarks": benchmarks, "
              "comparison": comparison, "quickstart-printed": quickstart_printed,
              "quickstart-feedback": lambda: fenced(quickstart("feedback_head"), "markdown"),
              "template-pytest": lambda: fenced(template_pytest_end(), "text"),
-             "doctor": lambda: fenced(quickstart("doctor"), "text")}
+             "doctor": lambda: fenced(quickstart("doctor"), "text"), "grade-options": lambda: command_options("grade")}
 
 
 def on_page_markdown(markdown: str, page, config, files) -> str:

@@ -190,7 +190,6 @@ def write_results(folder: Path, score: float, note: str, tests: list[tuple[str, 
     (folder / "feedback.md").write_text("# feedback\n")
 
 
-
 def test_the_quick_start_shows_the_grades_the_examples_get_now(graded):
     """The README shows what ``make grade`` printed in a fresh clone (``bench/quickstart.py``, kept in
     bench/results.json); the examples graded here must get the same scores and passed tests, or the README is stale
@@ -212,7 +211,7 @@ def test_the_quick_start_shows_the_grades_the_examples_get_now(graded):
         {name: row for name, row in now.items() if name != "scaling_alpha"}
 
 
-def test_the_report_guides_commands_run_on_the_quick_starts_folder(graded, capsys):
+def test_the_report_guides_commands_run_on_the_quick_starts_folder(graded):
     """``report graded`` and ``similarity examples/lora-bert --out graded``, as the class report's guide writes them,
     on the folder the quick start's ``make grade`` makes (its ``graded`` is this test's)."""
     from ..project.test_docs import COMMANDS, grader_arguments
@@ -225,3 +224,11 @@ def test_the_report_guides_commands_run_on_the_quick_starts_folder(graded, capsy
         assert cli.main(written) == 0, arguments
     assert (graded / class_report.HTML).is_file() and (graded / "similarity.html").is_file()
     assert "similarity.html" in (graded / class_report.HTML).read_text()
+
+
+def test_an_honest_run_writes_nothing_on_disk(graded):
+    """The correct examples leave their home as they found it (the grading guide says so, and the floor of --disk,
+    cli.MIN_DISK_MB, assumes it): nothing written, one entry counted, the home itself."""
+    for name in ("correct", "correct_notebook"):
+        extra = json.loads((graded / name / "results.json").read_text())["extra_data"]
+        assert (extra["peak_disk_mb"], extra["peak_disk_files"]) == (0.0, 1), name

@@ -68,6 +68,16 @@ def test_a_page_gets_what_its_marker_names_and_an_unknown_marker_fails_the_build
         hooks.on_page_markdown("<!-- generated: nothing -->\n", page, {}, None)
 
 
+def test_the_grade_options_table_has_every_option_with_its_help(capsys):
+    written = hooks.command_options("grade")
+    with pytest.raises(SystemExit):
+        cli.main(["grade", "--help"])
+    helped = capsys.readouterr().out
+    options = set(re.findall(r"^  (--[\w-]+)", helped, re.M)) - {"--help"}
+    assert {row.split("`")[1].split()[0].rstrip(",") for row in written.splitlines()[2:]} == options
+    assert "| `--assignment NAME\\|PATH` | the assignment pack: a name from `lora-grader assignments`" in written
+
+
 def test_a_figure_is_the_measured_value_formatted_and_dated_and_an_unknown_one_fails_the_build():
     results = json.loads(hooks.BENCH_RESULTS.read_text())
     page = SimpleNamespace(file=SimpleNamespace(src_path="x.md"))
