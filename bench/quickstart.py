@@ -71,7 +71,7 @@ def main() -> None:
             "make_grade_first_s": first_s, "make_grade_again_s": again_s,
             "printed": grader_output(first.stdout),
             "summary_again": next(line for line in again.stdout.splitlines() if "reused unchanged" in line),
-            "feedback_student": SHOWN_STUDENT, "feedback_head": feedback_head(feedback),
+            "feedback_head": feedback_head(feedback),
             "doctor": doctor.stdout.rstrip("\n"),
             "template_pytest": template.stdout.rstrip("\n"), "template_pytest_lines": len(template.stdout.splitlines()),
             "template_pytest_exit": template.returncode, "template_pytest_s": template_s,

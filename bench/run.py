@@ -271,11 +271,16 @@ def worker_start(jobs: int, rounds: int) -> dict:
             "cpu_together_over_separately": medians["together"]["cpu_s"] / medians["separately"]["cpu_s"]}
 
 
-def load_reference():
-    spec = importlib.util.spec_from_file_location("lora_bert_reference", LORA_BERT.reference)
+def load(name: str, path: Path):
+    """The module a file of the project defines that no package holds (a pack's reference, examples/adapters.py)."""
+    spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def load_reference():
+    return load("lora_bert_reference", LORA_BERT.reference)
 
 
 def bert_base(device):
@@ -438,9 +443,7 @@ def adapter_scores() -> dict:
     test split; peft-bert's by macro-F1, its pack's, and by accuracy."""
     from grader.adapters import leaderboard
 
-    made = importlib.util.spec_from_file_location("example_adapters", ROOT / "examples" / "adapters.py")
-    adapters = importlib.util.module_from_spec(made)
-    made.loader.exec_module(adapters)
+    adapters = load("example_adapters", ROOT / "examples" / "adapters.py")
     work = Path(tempfile.mkdtemp(prefix="bench-adapter-scores-"))
     try:
         _, own = adapters.reference_adapters(work / "lora-bert")

@@ -28,6 +28,8 @@ HEAD = ("base_model.model.classifier.weight", "base_model.model.classifier.bias"
 
 
 def load(name: str, path: Path) -> ModuleType:
+    """A pack's reference, by its path (as tests/module_file.py does: this file is read by bench/ too, which imports
+    nothing of tests/)."""
     spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

@@ -127,7 +127,6 @@ def leaderboard_csv(scores: dict[str, AdapterScore], pseudonyms: dict[str, str] 
     scored, with why."""
     ranked = sorted(scores.items(), key=lambda item: (item[1].problem is not None, -(item[1].public or 0), item[0]))
     rows = [[rank if score.problem is None else "", (pseudonyms or {}).get(name, name), score.metric,
-             rounded(score.public),
-             rounded(score.private), score.trainable, score.problem or ""]
+             rounded(score.public), rounded(score.private), score.trainable, score.problem or ""]
             for rank, (name, score) in enumerate(ranked, start=1)]
     return csv_text(["rank", "name", "metric", "public", "private", "trained_parameters", "problem"], rows)
